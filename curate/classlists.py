@@ -1,0 +1,100 @@
+"""Base class lists: the shipped ILSVRC-2012 and ImageNet fall 2011 lists, text files of wnids, manifests."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from curate.errors import BadClassList
+from curate.wordnet import WNID_PATTERN
+
+DATA = Path(__file__).parent / "data"
+
+BUILTIN_LISTS = {
+    "ilsvrc2012": (DATA / "ilsvrc2012.txt", "the 1000 ILSVRC-2012 classes"),
+    "imagenet22k": (DATA / "imagenet22k.txt", "the 21,841 synsets of the ImageNet fall 2011 release"),
+}
+DEFAULT_BASE = "ilsvrc2012"
+
+# The 20 PASCAL VOC classes as WordNet 3.0 synsets, in VOC's own order.
+PASCAL_VOC = {
+    "aeroplane": "n02691156",
+    "bicycle": "n02834778",
+    "bird": "n01503061",
+    "boat": "n02858304",
+    "bottle": "n02876657",
+    "bus": "n02924116",
+    "car": "n02958343",
+    "cat": "n02121620",
+    "chair": "n03001627",
+    "cow": "n01887787",
+    "diningtable": "n03201208",
+    "dog": "n02084071",
+    "horse": "n02374451",
+    "motorbike": "n03769722",
+    "person": "n00007846",
+    "pottedplant": "n00017222",
+    "sheep": "n02411705",
+    "sofa": "n04256520",
+    "train": "n04468005",
+    "tvmonitor": "n03782006",
+}
+
+
+@dataclass(frozen=True)
+class ClassList:
+    """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012)."""
+
+    name: str
+    wnids: tuple[str, ...]
+
+    @property
+    def content_hash(self) -> str:
+        return "sha256:" + hashlib.sha256("\n".join(self.wnids).encode()).hexdigest()
+
+
+def parse_wnid_lines(text: str, source: str) -> ClassList:
+    """One wnid per line (the first word counts; `#` starts a comment), each once."""
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        wnid = words[0]
+        if not WNID_PATTERN.fullmatch(wnid):
+            raise BadClassList(
+                f"{wnid!r} on line {number} of {source} is not a WordNet 3.0 noun id: ids look like n01440764."
+            )
+        if wnid in seen:
+            raise BadClassList(f"{wnid} is listed twice in {source}, on lines {seen[wnid]} and {number}.")
+        seen[wnid] = number
+    if not seen:
+        raise BadClassList(f"{source} lists no wnids.")
+    return ClassList(source, tuple(sorted(seen)))
+
+
+def builtin_list(name: str) -> ClassList:
+    path, _ = BUILTIN_LISTS[name]
+    return ClassList(name, parse_wnid_lines(path.read_text(), name).wnids)
+
+
+def load_class_list(spec: str) -> ClassList:
+    """A built-in list by name, a text file of wnids, or the kept classes of a label manifest."""
+    if spec in BUILTIN_LISTS:
+        return builtin_list(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise BadClassList(
+            f"{spec} is neither a built-in class list ({', '.join(BUILTIN_LISTS)}) nor an existing file."
+        )
+    if path.suffix == ".parquet":
+        from curate.manifest import read_labels
+
+        manifest = read_labels(path)
+        return ClassList(path.name, tuple(row.wnid for row in manifest.rows if row.label_wnid is not None))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise BadClassList(f"{spec} is not a text file of wnids.") from None
+    return parse_wnid_lines(text, path.name)

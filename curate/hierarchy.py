@@ -1,0 +1,116 @@
+"""The WordNet noun DAG, and the tree rules that cut it into a tree. Pure: columns in, answers out.
+
+A node is a row number of the snapshot's columns. WordNet is a DAG: many synsets have several hypernyms,
+and NLTK returns them in set order, which changes with PYTHONHASHSEED. Tree-based questions therefore name
+a tree rule, which picks one parent among a synset's hypernyms by a stable key; set-membership questions
+("is this a kind of dog?") use the DAG closure over all hypernyms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from curate.errors import BadRecipe, BadWnid
+from curate.wordnet import WNID_PATTERN
+
+TREE_RULES = {
+    "first-name": "the parent is the hypernym whose NLTK name (e.g. container.n.01) sorts first; "
+    "reproduces the label sets of Huh et al. 2016",
+    "first-offset": "the parent is the hypernym with the smallest WordNet offset",
+}
+DEFAULT_TREE_RULE = "first-name"
+
+
+def check_tree_rule(rule: str) -> str:
+    if rule not in TREE_RULES:
+        raise BadRecipe(f"Unknown tree rule {rule!r}: choose one of {', '.join(TREE_RULES)}.")
+    return rule
+
+
+class Hierarchy:
+    """Noun synsets as columns of equal length, in snapshot order.
+
+    `offsets` are 8-digit strings; `hypernyms` and `instance_hypernyms` hold space-separated 8-digit offsets
+    per synset and are parsed on first use; `lemmas` holds space-separated lemma names.
+    """
+
+    def __init__(
+        self,
+        offsets: Sequence[str],
+        names: Sequence[str],
+        lemmas: Sequence[str],
+        hypernyms: Sequence[str],
+        instance_hypernyms: Sequence[str],
+    ):
+        if not len(offsets) == len(names) == len(lemmas) == len(hypernyms) == len(instance_hypernyms):
+            raise ValueError("hierarchy columns differ in length")
+        self.offsets = offsets
+        self.names = names
+        self.lemmas = lemmas
+        self._hypernyms = hypernyms
+        self._instance_hypernyms = instance_hypernyms
+        self._node_of_offset = dict(zip(offsets, range(len(offsets))))
+        self._parents: dict[int, tuple[int, ...]] = {}
+        self._paths: dict[tuple[str, int], tuple[int, ...]] = {}
+        self._ancestors: dict[int, frozenset[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def node(self, wnid: str) -> int:
+        """The node of a wnid, or a sentence saying why there is none."""
+        if not WNID_PATTERN.fullmatch(wnid):
+            raise BadWnid(f"{wnid!r} is not a WordNet 3.0 noun id: ids look like n01440764.")
+        try:
+            return self._node_of_offset[wnid[1:]]
+        except KeyError:
+            raise BadWnid(
+                f"{wnid} is not a noun synset of WordNet 3.0 (WordNet 3.1 and Open English WordNet "
+                "number synsets differently; ImageNet ids are 3.0 offsets)."
+            ) from None
+
+    def wnid(self, node: int) -> str:
+        return "n" + self.offsets[node]
+
+    def lemma(self, node: int) -> str:
+        """The first lemma, readable: 'Chihuahua', 'tench', 'wheeled vehicle'."""
+        return self.lemmas[node].split(" ", 1)[0].replace("_", " ")
+
+    def dag_parents(self, node: int) -> tuple[int, ...]:
+        """All hypernyms and instance hypernyms, in snapshot (offset) order."""
+        parents = self._parents.get(node)
+        if parents is None:
+            text = self._hypernyms[node] + " " + self._instance_hypernyms[node]
+            parents = tuple(sorted(self._node_of_offset[offset] for offset in text.split()))
+            self._parents[node] = parents
+        return parents
+
+    def tree_parent(self, node: int, rule: str) -> int | None:
+        """The one parent `rule` picks; None at the root."""
+        parents = self.dag_parents(node)
+        if not parents:
+            return None
+        # Nodes are numbered in offset order, so "first-offset" needs no key.
+        return min(parents, key=self.names.__getitem__ if check_tree_rule(rule) == "first-name" else None)
+
+    def tree_path(self, node: int, rule: str) -> tuple[int, ...]:
+        """The nodes from the root down to `node` along the tree of `rule`."""
+        key = (rule, node)
+        path = self._paths.get(key)
+        if path is None:
+            parent = self.tree_parent(node, rule)
+            path = (node,) if parent is None else self.tree_path(parent, rule) + (node,)
+            self._paths[key] = path
+        return path
+
+    def depth(self, node: int, rule: str) -> int:
+        """Steps from the root (entity.n.01) to `node` along the tree of `rule`."""
+        return len(self.tree_path(node, rule)) - 1
+
+    def dag_ancestors(self, node: int) -> frozenset[int]:
+        """`node` and every synset above it on any hypernym path."""
+        ancestors = self._ancestors.get(node)
+        if ancestors is None:
+            ancestors = frozenset([node]).union(*(self.dag_ancestors(p) for p in self.dag_parents(node)))
+            self._ancestors[node] = ancestors
+        return ancestors

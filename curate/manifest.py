@@ -1,0 +1,215 @@
+"""Manifests on disk: LabelSet <-> Parquet, the content hash, validation, and their text forms.
+
+Every Parquet file curate writes goes through `write_table`: a fixed schema and column order, rows sorted
+by key, a content hash of the rows in the metadata, written atomically. The content hash covers rows and
+column names only, so it survives pyarrow upgrades that change the file's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate import __version__
+from curate.errors import BadManifest
+from curate.fileio import atomic_path
+from curate.labelset import LabelRow, LabelSet
+
+SCHEMA_VERSION = "1"
+PREFIX = "curate."
+NULL = "\\N"
+
+LABEL_SCHEMA = pa.schema(
+    [
+        pa.field("wnid", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("label", pa.int32()),
+        pa.field("label_wnid", pa.string()),
+        pa.field("label_name", pa.string()),
+        pa.field("removed_by", pa.string()),
+    ]
+)
+
+
+def content_hash(table: pa.Table) -> str:
+    """sha256 of the rows as tab-separated text (nulls as \\N), header first, in the table's row order."""
+    digest = hashlib.sha256(("\t".join(table.column_names) + "\n").encode())
+    if table.num_rows:
+        cells = [pc.fill_null(pc.cast(column, pa.string()), NULL) for column in table.columns]
+        newline = pa.array(["\n"] * table.num_rows, pa.string())
+        lines = pc.binary_join_element_wise(*cells, newline, "\t").combine_chunks().cast(pa.large_string())
+        _, offsets, data = lines.buffers()
+        bounds = memoryview(offsets).cast("q")
+        digest.update(memoryview(data)[bounds[lines.offset] : bounds[lines.offset + len(lines)]])
+    return "sha256:" + digest.hexdigest()
+
+
+def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, metadata: dict[str, str]) -> str:
+    """Cast to `schema`, sort by `sort_by`, stamp metadata and content hash, write atomically; return the hash."""
+    table = table.select(schema.names).cast(schema).sort_by(sort_by)
+    digest = content_hash(table)
+    stamped = {
+        PREFIX + "schema_version": SCHEMA_VERSION,
+        PREFIX + "tool_version": __version__,
+        **{PREFIX + key: value for key, value in metadata.items()},
+        PREFIX + "content_hash": digest,
+    }
+    table = table.replace_schema_metadata({key: stamped[key] for key in sorted(stamped)})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return digest
+
+
+def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.Table, dict[str, str]]:
+    """A curate Parquet file of `kind`, validated; its table and its curate metadata (prefix dropped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadManifest(f"{path} does not exist.")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError):
+        raise BadManifest(f"{path} is not a Parquet file (or it is damaged).") from None
+    raw = table.schema.metadata or {}
+    metadata = {k.decode()[len(PREFIX):]: v.decode() for k, v in raw.items() if k.startswith(PREFIX.encode())}
+    if "kind" not in metadata:
+        raise BadManifest(f"{path} is a Parquet file but not a curate manifest (it has no curate metadata).")
+    if metadata["kind"] != kind:
+        raise BadManifest(f"{path} is a curate {metadata['kind']} file, not a {kind} file.")
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise BadManifest(f"{path} lacks the column{'s' * (len(missing) > 1)} {', '.join(missing)}.")
+    try:
+        table = table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise BadManifest(f"{path} has columns of the wrong type for a {kind} file.") from None
+    counts = pc.value_counts(table[key])
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated):
+        raise BadManifest(f"{path} lists {key} {repeated[0]['values'].as_py()} more than once.")
+    if content_hash(table.sort_by(key)) != metadata.get("content_hash"):
+        raise BadManifest(f"{path} was changed after curate wrote it: its rows do not match its content hash.")
+    return table, metadata
+
+
+# --- label manifests -------------------------------------------------------------------------------------
+
+LABELS_KIND = "labels"
+
+
+def labels_table(labels: LabelSet) -> pa.Table:
+    index = labels.label_index
+    rows = labels.rows
+    return pa.table(
+        {
+            "wnid": [r.wnid for r in rows],
+            "name": [r.name for r in rows],
+            "label": [index.get(r.label_wnid) for r in rows],
+            "label_wnid": [r.label_wnid for r in rows],
+            "label_name": [r.label_name for r in rows],
+            "removed_by": [r.removed_by for r in rows],
+        },
+        schema=LABEL_SCHEMA,
+    )
+
+
+def labels_metadata(labels: LabelSet) -> dict[str, str]:
+    return {
+        "kind": LABELS_KIND,
+        "recipe": labels.recipe,
+        "params": json.dumps(labels.params, sort_keys=True),
+        "tree_rule": labels.tree_rule or "",
+        "wordnet_version": labels.wordnet_version,
+        "base": labels.base_name,
+        "base_hash": labels.base_hash,
+        "source": labels.source,
+        "classes": str(len(labels.label_wnids)),
+    }
+
+
+def write_labels(labels: LabelSet, path: Path) -> str:
+    """Write a label manifest; return its content hash."""
+    return write_table(labels_table(labels), path, LABEL_SCHEMA, "wnid", labels_metadata(labels))
+
+
+def labels_hash(labels: LabelSet) -> str:
+    return content_hash(labels_table(labels))
+
+
+def read_labels(path: Path) -> LabelSet:
+    table, meta = read_table(path, LABELS_KIND, LABEL_SCHEMA, "wnid")
+    columns = table.to_pydict()
+    rows = tuple(
+        LabelRow(w, n, lw, ln, rb)
+        for w, n, lw, ln, rb in zip(
+            columns["wnid"], columns["name"], columns["label_wnid"], columns["label_name"], columns["removed_by"]
+        )
+    )
+    labels = LabelSet(
+        rows,
+        meta.get("recipe", ""),
+        json.loads(meta.get("params", "{}")),
+        meta.get("tree_rule") or None,
+        meta.get("base", ""),
+        meta.get("base_hash", ""),
+        meta.get("source", ""),
+        meta.get("wordnet_version", ""),
+    )
+    if columns["label"] != [labels.label_index.get(r.label_wnid) for r in rows]:
+        raise BadManifest(f"{path} has labels that are not dense and in label_wnid order.")
+    return labels
+
+
+# --- text forms: show and diff ---------------------------------------------------------------------------
+
+
+def show_lines(labels: LabelSet) -> list[str]:
+    """The manifest as sorted text, one line per source class; usable as a git textconv."""
+    header = [
+        f"# recipe: {labels.describe()}",
+        f"# tree rule: {labels.tree_rule or '-'}; WordNet {labels.wordnet_version}; base: {labels.base_name}",
+        f"# {len(labels.kept)} of {len(labels.rows)} classes kept under {len(labels.label_wnids)} labels",
+    ]
+    return header + [class_line(row) for row in labels.rows]
+
+
+def class_line(row: LabelRow) -> str:
+    if row.label_wnid is None:
+        return f"{row.wnid}  {row.name}  -x  removed by {row.removed_by}"
+    return f"{row.wnid}  {row.name}  ->  {row.label_wnid}  {row.label_name}"
+
+
+def label_text(row: LabelRow | None) -> str:
+    if row is None:
+        return "(absent)"
+    if row.label_wnid is None:
+        return f"(removed by {row.removed_by})"
+    return row.label_name if row.label_name else row.label_wnid
+
+
+def diff_lines(old: LabelSet, new: LabelSet) -> list[str]:
+    """What changed from `old` to `new`: moved classes (from -> to), labels created and dropped, counts."""
+    before = {row.wnid: row for row in old.rows}
+    after = {row.wnid: row for row in new.rows}
+    moved = []
+    for wnid in sorted(before.keys() | after.keys()):
+        a, b = before.get(wnid), after.get(wnid)
+        if (a and a.label_wnid) != (b and b.label_wnid) or (a is None) != (b is None):
+            name = (b or a).name
+            moved.append(f"{wnid} {name}: {label_text(a)} → {label_text(b)}")
+    names = {row.label_wnid: row.label_name for row in old.rows + new.rows if row.label_wnid}
+    created = sorted(set(new.label_wnids) - set(old.label_wnids))
+    dropped = sorted(set(old.label_wnids) - set(new.label_wnids))
+    lines = [f"--- {old.describe()} ({len(old.label_wnids)} labels)", f"+++ {new.describe()} ({len(new.label_wnids)} labels)"]
+    lines += moved
+    lines += [f"label created: {wnid} {names[wnid]}" for wnid in created]
+    lines += [f"label dropped: {wnid} {names[wnid]}" for wnid in dropped]
+    lines.append(
+        f"{len(moved)} classes changed label; {len(created)} labels created, {len(dropped)} dropped; "
+        f"labels {len(old.label_wnids)} → {len(new.label_wnids)}"
+    )
+    return lines
