@@ -35,6 +35,26 @@ LABEL_SCHEMA = pa.schema(
     ]
 )
 
+# An image index (kind "images"): one row per image. `path` is relative to the root recorded in the
+# metadata key "root"; for a member of a tar archive, `archive` is the tar's path relative to the root,
+# `path` is "<archive>/<member name>", and `offset` is the byte offset of the member's data in the tar.
+IMAGE_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("wnid", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("size", pa.int64()),
+        pa.field("archive", pa.string()),
+        pa.field("offset", pa.int64()),
+    ]
+)
+
+# The table training reads (kind "table"): an image index joined with a label manifest, removed classes
+# dropped. Metadata adds "labels_hash", "images_hash", "labels_recipe" and "classes" (the label count).
+TABLE_SCHEMA = pa.schema(
+    [*IMAGE_SCHEMA, pa.field("label", pa.int32(), nullable=False), pa.field("label_wnid", pa.string(), nullable=False)]
+)
+
 
 def content_hash(table: pa.Table) -> str:
     """sha256 of the rows as tab-separated text (nulls as \\N), header first, in the table's row order."""
