@@ -7,11 +7,11 @@ only needed to rebuild the snapshot and to check it.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from functools import cache
@@ -186,9 +186,12 @@ def install_wordnet(data_dir: Path = DEFAULT_NLTK_DATA) -> str:
     if (data_dir / "corpora" / "wordnet").is_dir() or (data_dir / "corpora" / "wordnet.zip").is_file():
         return "present"
     try:
-        # NLTK reports failures on stdout/stderr even when quiet; the fallback below speaks for them.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            if nltk.download("wordnet", download_dir=str(data_dir), quiet=True, raise_on_error=True):
+        # NLTK reports failures on stderr, and warns, even when quiet; the fallback below speaks for them.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if nltk.download(
+                "wordnet", download_dir=str(data_dir), quiet=True, raise_on_error=True, print_error_to=io.StringIO()
+            ):
                 return "download"
     except (ValueError, OSError):
         pass

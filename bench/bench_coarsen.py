@@ -1,0 +1,74 @@
+"""Build the paper's label sets through curate and through a direct NLTK walk, in cold processes.
+
+Run: uv run python bench/bench_coarsen.py [--repeat 5]
+Prints each variant's median time and its speed-up over the NLTK baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from common import report, run_python, timed_runs
+
+PAPER_SETS = "depths = [15, 12, 9, 6, 3]; lifts = [1, 2, 3]"
+
+CURATE = PAPER_SETS + """
+import json
+from curate.classlists import builtin_list
+from curate.recipes import coarsen
+from curate.wordnet import load_hierarchy
+h, base = load_hierarchy(), builtin_list("ilsvrc2012")
+counts = [len(coarsen(h, base, depth=d).label_wnids) for d in depths]
+counts += [len(coarsen(h, base, lifts=k).label_wnids) for k in lifts]
+print(json.dumps(counts))
+"""
+
+# The same two recipes written directly against NLTK: the first-name tree over hypernyms and
+# instance hypernyms, depth cuts and repeated lifts with absorption.
+NLTK = PAPER_SETS + """
+import json
+from importlib.resources import files
+from nltk.corpus import wordnet as wn
+wnids = files("curate").joinpath("data/ilsvrc2012.txt").read_text().split()
+classes = [wn.synset_from_pos_and_offset("n", int(w[1:])) for w in wnids]
+paths = {}
+def path(s):
+    if s not in paths:
+        parents = s.hypernyms() + s.instance_hypernyms()
+        paths[s] = (path(min(parents, key=lambda p: p.name())) if parents else ()) + (s,)
+    return paths[s]
+counts = [len({path(s)[min(d, len(path(s)) - 1)] for s in classes}) for d in depths]
+for k in lifts:
+    label = {s: s for s in classes}
+    for _ in range(k):
+        lifted = {s: (path(l)[-2] if len(path(l)) > 1 else l) for s, l in label.items()}
+        labels = set(lifted.values())
+        label = {s: next(a for a in path(l) if a in labels) for s, l in lifted.items()}
+    counts.append(len(set(label.values())))
+print(json.dumps(counts))
+"""
+
+CLI = "import sys; sys.argv = ['curate', 'coarsen', '--depth', '3']; from curate.cli import main; main()"
+NLTK_LOAD = "from nltk.corpus import wordnet as wn; wn.ensure_loaded(); wn.synset('dog.n.01')"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    curate_counts, nltk_counts = json.loads(run_python(CURATE)), json.loads(run_python(NLTK))
+    assert curate_counts == nltk_counts, (curate_counts, nltk_counts)
+    print(f"paper sets (depth 15, 12, 9, 6, 3; lift 1, 2, 3): {curate_counts} classes, both ways")
+    rows = [
+        ("nltk: load WordNet + build paper sets", timed_runs(lambda: run_python(NLTK), args.repeat)),
+        ("nltk: load WordNet only", timed_runs(lambda: run_python(NLTK_LOAD), args.repeat)),
+        ("curate: load snapshot + build paper sets", timed_runs(lambda: run_python(CURATE), args.repeat)),
+        ("curate coarsen --depth 3 (whole CLI)", timed_runs(lambda: run_python(CLI), args.repeat)),
+        ("python -c pass (interpreter start)", timed_runs(lambda: run_python("pass"), args.repeat)),
+    ]
+    report(rows, baseline="nltk: load WordNet + build paper sets")
+
+
+if __name__ == "__main__":
+    main()
