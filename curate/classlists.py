@@ -41,6 +41,21 @@ PASCAL_VOC = {
     "tvmonitor": "n03782006",
 }
 
+TARGET_SETS = {"pascal-voc": PASCAL_VOC}
+
+# Branches of the ImageNet 22k tree that overlap PASCAL VOC, for Oquab et al.'s PRE-1512 extension:
+# furniture holds chairs, tables and sofas; hoofed mammals hold sheep, horses and cows; vehicles hold
+# aeroplanes, bicycles, boats, buses, cars, motorbikes and trains; and people and plants.
+BRANCH_SETS = {
+    "pascal-voc": {
+        "furniture": "n03405725",
+        "hoofed mammal": "n02370806",
+        "vehicle": "n04524313",
+        "person": "n00007846",
+        "plant": "n00017222",
+    }
+}
+
 
 @dataclass(frozen=True)
 class ClassList:

@@ -8,9 +8,10 @@ from typing import Optional
 
 import typer
 
-from curate.classlists import BUILTIN_LISTS, DEFAULT_BASE
+from curate.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
 from curate.cliutil import OPTIONS, QUIET_OPTION, App, stderr_console
 from curate.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
+from curate.recipes import SPLITS
 
 
 HELP = """Curate ImageNet label sets from the WordNet 3.0 noun hierarchy.
@@ -40,6 +41,19 @@ def main_options(verbose: bool = typer.Option(False, "--verbose", help="Show the
     OPTIONS["verbose"] = verbose
 
 
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the manifest here (Parquet); without it, print a summary.")
+
+
+def prepare(output: Path | None):
+    """Check the output path before any work; return the hierarchy."""
+    from curate.fileio import check_writable
+    from curate.wordnet import load_hierarchy
+
+    if output is not None:
+        check_writable(output)
+    return load_hierarchy()
+
+
 @app.command()
 def coarsen(
     depth: Optional[int] = typer.Option(None, "--depth", "-d", help="Map each class to its ancestor at depth D (0 = entity); the paper's bottom-up cut."),
@@ -47,7 +61,7 @@ def coarsen(
     classes: Optional[int] = typer.Option(None, "--classes", "-n", help="Balanced refinement of the one-lift set to exactly N classes (e.g. 262, 491)."),
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     tree: TreeRule = TREE_OPTION,
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the manifest here (Parquet); without it, print a summary."),
+    output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
 ):
     """Coarsen a class list into fewer labels along the WordNet tree.
@@ -55,23 +69,20 @@ def coarsen(
     Examples:  curate coarsen --depth 3    curate coarsen --lift 1 -o coarse-127.parquet    curate coarsen --classes 262
     """
     from curate.classlists import load_class_list
-    from curate.fileio import check_writable
     from curate.recipes import coarsen as coarsen_recipe
-    from curate.wordnet import load_hierarchy
 
-    if output is not None:
-        check_writable(output)
-    labels = coarsen_recipe(load_hierarchy(), load_class_list(base), depth=depth, lifts=lift, classes=classes, rule=tree.value)
+    labels = coarsen_recipe(prepare(output), load_class_list(base), depth=depth, lifts=lift, classes=classes, rule=tree.value)
+    deliver(labels, output, quiet)
+
+
+def deliver(labels, output: Path | None, quiet: bool) -> None:
+    """Without an output path, print the summary; with one, write the manifest, print its path on stdout
+    and a one-line summary on stderr."""
     if output is None:
         from rich.console import Console
 
         render_summary(Console(), labels)
         return
-    write_and_report(labels, output, quiet)
-
-
-def write_and_report(labels, output: Path, quiet: bool) -> None:
-    """Write a label manifest, print its path on stdout and a one-line summary on stderr."""
     from curate.manifest import write_labels
 
     digest = write_labels(labels, output)
@@ -100,8 +111,183 @@ def render_summary(console, labels, largest: int = 15) -> None:
         members = groups[wnid]
         table.add_row(wnid, members[0].label_name, str(len(members)), ", ".join(row.name for row in members[:3]))
     console.print(table)
+    removed = len(labels.rows) - len(labels.kept)
+    if removed:
+        console.print(f"{removed} classes removed, e.g. {next(r for r in labels.rows if r.label_wnid is None).name}.", highlight=False)
     if len(sizes) > largest:
         console.print(f"… and {len(sizes) - largest} smaller labels; {len(singletons)} labels hold a single class.", highlight=False)
+
+
+@app.command()
+def exclude(
+    targets: str = typer.Option("pascal-voc", "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + "."),
+    synset: Optional[list[str]] = typer.Option(None, "--synset", "-s", help="A target wnid instead of the built-in set (repeatable)."),
+    synsets_file: Optional[Path] = typer.Option(None, "--synsets-file", help="A text file of target wnids."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Remove every class that lies under a target synset on any hypernym path.
+
+    The default, pascal-voc, removes the 229 ILSVRC-2012 classes under the 20 PASCAL VOC synsets and keeps
+    771. Each removed class says which target removed it.  Example:  curate exclude -s n02084071 (all dogs)
+    """
+    from curate.classlists import load_class_list, parse_wnid_lines
+    from curate.recipes import exclude as exclude_recipe
+
+    h = prepare(output)
+    custom = list(synset or []) + (list(parse_wnid_lines(synsets_file.read_text(), synsets_file.name).wnids) if synsets_file else [])
+    if custom:
+        wnids, name = sorted(set(custom)), "custom: " + " ".join(sorted(set(custom)))
+    else:
+        wnids, name = list(target_set(targets).values()), targets
+    deliver(exclude_recipe(h, load_class_list(base), wnids, name), output, quiet)
+
+
+def target_set(name: str) -> dict[str, str]:
+    from curate.errors import BadRecipe
+
+    if name not in TARGET_SETS:
+        raise BadRecipe(f"Unknown target set {name!r}: choose one of {', '.join(TARGET_SETS)}, or give --synset.")
+    return TARGET_SETS[name]
+
+
+@app.command()
+def extend(
+    add: int = typer.Option(..., "--add", "-a", help="How many classes to add."),
+    branches: str = typer.Option("pascal-voc", "--branches", help="A built-in branch set: " + ", ".join(BRANCH_SETS) + "."),
+    branch: Optional[list[str]] = typer.Option(None, "--branch", help="A branch wnid instead of the built-in set (repeatable)."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
+    images: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
+    min_images: int = typer.Option(0, "--min-images", help="With --images: skip synsets with fewer images."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Add classes from a larger pool under chosen branches; the base stays intact.
+
+    No added class is an ancestor or descendant of a base class or of another added class, so no two labels
+    claim the same images. Classes are drawn round-robin over the branches, in seeded-hash order within
+    each.  Example (Oquab et al.'s PRE-1512):  curate extend --add 512 -o oquab-1512.parquet
+    """
+    from curate.classlists import load_class_list
+    from curate.recipes import extend as extend_recipe
+
+    h = prepare(output)
+    if branch:
+        wnids = sorted(set(branch))
+    elif branches in BRANCH_SETS:
+        wnids = list(BRANCH_SETS[branches].values())
+    else:
+        from curate.errors import BadRecipe
+
+        raise BadRecipe(f"Unknown branch set {branches!r}: choose one of {', '.join(BRANCH_SETS)}, or give --branch.")
+    counts = None
+    if images is not None:
+        from curate.manifest import image_counts
+
+        counts = image_counts(images)
+    labels = extend_recipe(h, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
+    deliver(labels, output, quiet)
+
+
+@app.command()
+def sample(
+    classes: int = typer.Option(..., "--classes", "-n", help="How many classes to draw."),
+    seed: int = typer.Option(0, "--seed", help="The seed of the draw."),
+    pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Draw N classes at random (seeded), none an ancestor or descendant of another.
+
+    Example (Oquab et al.'s PRE-1000R):  curate sample --classes 1000 --seed 0.  From a base list:
+    curate sample --pool ilsvrc2012 --classes 100
+    """
+    from curate.classlists import load_class_list
+    from curate.recipes import sample as sample_recipe
+
+    deliver(sample_recipe(prepare(output), load_class_list(pool), classes, seed), output, quiet)
+
+
+SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
+
+
+@app.command()
+def split(
+    method: SplitMethod = typer.Argument(..., help="random (seeded halves a and b) or natural-manmade (Yosinski et al.)."),
+    part: str = typer.Option(..., "--part", help="Which part to keep: a or b; natural or manmade."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random split."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Keep one part of a two-way split; the other part's classes are marked removed.
+
+    natural-manmade on ILSVRC-2012 gives 449 natural and 551 man-made classes: artifacts are man-made,
+    organisms natural, and 68 other classes follow Yosinski et al.'s hand assignment (shipped as a table).
+    Example:  curate split natural-manmade --part natural -o natural-449.parquet
+    """
+    from curate.classlists import load_class_list
+    from curate.recipes import split as split_recipe
+
+    deliver(split_recipe(prepare(output), load_class_list(base), method.value, part, seed), output, quiet)
+
+
+@app.command()
+def build(
+    out: Path = typer.Option(Path("manifests"), "--out", help="Folder to write the preset manifests into."),
+    check: bool = typer.Option(False, "--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Write every preset manifest (see `curate recipes`) with its text sidecar, or check they are current."""
+    from rich.progress import track
+
+    from curate.presets import PRESETS, build_presets, stale_presets
+    from curate.wordnet import load_hierarchy
+
+    console = stderr_console(quiet)
+    progress = lambda items: track(items, "Building presets", console=console, transient=True)
+    if check:
+        stale = stale_presets(load_hierarchy(), out, progress)
+        if stale:
+            from curate.errors import StaleManifests
+
+            raise StaleManifests(f"{len(stale)} files are not what `curate build` writes ({', '.join(stale)}): run `curate build --out {out}`.")
+        console.print(f"All {len(PRESETS)} presets in {out} are current.", highlight=False)
+        return
+    for path in build_presets(load_hierarchy(), out, progress):
+        typer.echo(str(path))
+
+
+@app.command()
+def recipes():
+    """List the preset manifests that `curate build` writes, with their recipes and class counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from curate.presets import PRESETS
+
+    table = Table(title="Presets written by `curate build` into manifests/", title_justify="left")
+    for column in ("file", "classes", "what"):
+        table.add_column(column, justify="right" if column == "classes" else "left")
+    for preset in PRESETS:
+        table.add_row(f"{preset.name}.parquet", str(preset.classes), preset.describe)
+    Console().print(table)
+
+
+@app.command("git-setup")
+def git_setup():
+    """Make `git diff` show changed manifests as class lines, in the git repository of this folder.
+
+    Sets the `curate` diff driver's textconv to `curate show` (in .git/config) and, where no attribute
+    routes *.parquet to it yet, adds `*.parquet diff=curate` to .gitattributes.
+    """
+    from curate.gitdiff import configure_textconv
+
+    for line in configure_textconv(Path.cwd()):
+        stderr_console().print(line, highlight=False)
 
 
 @app.command()

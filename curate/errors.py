@@ -35,3 +35,7 @@ class BadImages(CurateError):
 
 class SnapshotMismatch(CurateError):
     """The embedded WordNet snapshot differs from what NLTK reports."""
+
+
+class StaleManifests(CurateError):
+    """Committed manifests that differ from what `curate build` writes."""

@@ -13,7 +13,7 @@ class LabelRow:
     name: str
     label_wnid: str | None  # None: the recipe removed the class
     label_name: str | None
-    removed_by: str | None = None  # why a removed class went, e.g. "n02084071 dog"
+    reason: str | None = None  # why a recipe removed or added the class, e.g. "removed: under n02084071 dog"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ LABEL_SCHEMA = pa.schema(
         pa.field("label", pa.int32()),
         pa.field("label_wnid", pa.string()),
         pa.field("label_name", pa.string()),
-        pa.field("removed_by", pa.string()),
+        pa.field("reason", pa.string()),
     ]
 )
 
@@ -131,7 +131,7 @@ def labels_table(labels: LabelSet) -> pa.Table:
             "label": [index.get(r.label_wnid) for r in rows],
             "label_wnid": [r.label_wnid for r in rows],
             "label_name": [r.label_name for r in rows],
-            "removed_by": [r.removed_by for r in rows],
+            "reason": [r.reason for r in rows],
         },
         schema=LABEL_SCHEMA,
     )
@@ -166,7 +166,7 @@ def read_labels(path: Path) -> LabelSet:
     rows = tuple(
         LabelRow(w, n, lw, ln, rb)
         for w, n, lw, ln, rb in zip(
-            columns["wnid"], columns["name"], columns["label_wnid"], columns["label_name"], columns["removed_by"]
+            columns["wnid"], columns["name"], columns["label_wnid"], columns["label_name"], columns["reason"]
         )
     )
     labels = LabelSet(
@@ -184,6 +184,13 @@ def read_labels(path: Path) -> LabelSet:
     return labels
 
 
+def image_counts(path: Path) -> dict[str, int]:
+    """Images per wnid in an image index."""
+    table, _ = read_table(path, "images", IMAGE_SCHEMA, "path")
+    counts = pc.value_counts(table["wnid"])
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+
+
 # --- text forms: show and diff ---------------------------------------------------------------------------
 
 
@@ -197,9 +204,19 @@ def show_lines(labels: LabelSet) -> list[str]:
     return header + [class_line(row) for row in labels.rows]
 
 
+def sidecar_text(labels: LabelSet) -> str:
+    """The text committed beside each preset manifest, so pull-request pages show changes as lines."""
+    return "\n".join(show_lines(labels)) + "\n"
+
+
+def write_sidecar(labels: LabelSet, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(sidecar_text(labels))
+
+
 def class_line(row: LabelRow) -> str:
     if row.label_wnid is None:
-        return f"{row.wnid}  {row.name}  -x  removed by {row.removed_by}"
+        return f"{row.wnid}  {row.name}  -x  {row.reason}"
     return f"{row.wnid}  {row.name}  ->  {row.label_wnid}  {row.label_name}"
 
 
@@ -207,7 +224,7 @@ def label_text(row: LabelRow | None) -> str:
     if row is None:
         return "(absent)"
     if row.label_wnid is None:
-        return f"(removed by {row.removed_by})"
+        return f"({row.reason})"
     return row.label_name if row.label_name else row.label_wnid
 
 

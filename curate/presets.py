@@ -1,0 +1,108 @@
+"""The one table of named manifests that `curate build` writes into manifests/.
+
+Adding a label set to the repository means adding one row here; `curate build`, `curate recipes`, the
+freshness check and the tests all iterate this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from curate.classlists import BRANCH_SETS, PASCAL_VOC, builtin_list
+from curate.errors import BadOutput
+from curate.hierarchy import Hierarchy
+from curate.labelset import LabelSet
+from curate import recipes
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    classes: int  # the label count the recipe must produce
+    describe: str
+    build: Callable[[Hierarchy], LabelSet]
+
+
+def in1k():
+    return builtin_list("ilsvrc2012")
+
+
+def coarse(**options) -> Callable[[Hierarchy], LabelSet]:
+    return lambda h: recipes.coarsen(h, in1k(), **options)
+
+
+def half(method: str, part: str) -> Callable[[Hierarchy], LabelSet]:
+    return lambda h: recipes.split(h, in1k(), method, part, seed=0)
+
+
+PRESETS = (
+    Preset("in1k", 1000, "the 1000 ILSVRC-2012 classes, identity labels", lambda h: recipes.identity(h, in1k())),
+    Preset("down-up-918", 918, "bottom-up cut at depth 15 (Huh et al.)", coarse(depth=15)),
+    Preset("down-up-753", 753, "bottom-up cut at depth 12 (Huh et al.)", coarse(depth=12)),
+    Preset("down-up-486", 486, "bottom-up cut at depth 9 (Huh et al.)", coarse(depth=9)),
+    Preset("down-up-79", 79, "bottom-up cut at depth 6 (Huh et al.)", coarse(depth=6)),
+    Preset("down-up-9", 9, "bottom-up cut at depth 3 (Huh et al.)", coarse(depth=3)),
+    Preset("coarse-127", 127, "top-down, one lift (Huh et al.)", coarse(lifts=1)),
+    Preset("coarse-262", 262, "balanced refinement of coarse-127 (curate's own)", coarse(classes=262)),
+    Preset("coarse-491", 491, "balanced refinement of coarse-127 (curate's own; nests in coarse-262)", coarse(classes=491)),
+    Preset(
+        "pascal-removed-771", 771, "ILSVRC-2012 minus classes under the 20 PASCAL VOC synsets (Huh et al.)",
+        lambda h: recipes.exclude(h, in1k(), list(PASCAL_VOC.values()), "pascal-voc"),
+    ),
+    Preset(
+        "oquab-1512", 1512, "ILSVRC-2012 + 512 22k classes under branches overlapping PASCAL VOC (Oquab et al.)",
+        lambda h: recipes.extend(h, in1k(), builtin_list("imagenet22k"), list(BRANCH_SETS["pascal-voc"].values()), 512),
+    ),
+    Preset(
+        "random-1000", 1000, "1000 random 22k classes, none nested in another, seed 0 (Oquab et al.'s PRE-1000R)",
+        lambda h: recipes.sample(h, builtin_list("imagenet22k"), 1000, seed=0),
+    ),
+    Preset("natural-449", 449, "the natural half of Yosinski et al.'s split", half("natural-manmade", "natural")),
+    Preset("manmade-551", 551, "the man-made half of Yosinski et al.'s split", half("natural-manmade", "manmade")),
+    Preset("random-half-a", 500, "random half a of ILSVRC-2012, seed 0", half("random", "a")),
+    Preset("random-half-b", 500, "random half b of ILSVRC-2012, seed 0", half("random", "b")),
+)
+
+
+def check_out_dir(out: Path) -> None:
+    existing = next(path for path in (out, *out.parents) if path.exists())
+    if not existing.is_dir():
+        where = "it is" if existing == out else f"{existing} is"
+        raise BadOutput(f"Cannot write manifests into {out}: {where} a file, not a folder.")
+
+
+def build_presets(h: Hierarchy, out: Path, track=iter) -> list[Path]:
+    """Write every preset as OUT/NAME.parquet with its text sidecar OUT/NAME.txt; return the paths."""
+    from curate.manifest import write_labels, write_sidecar
+
+    check_out_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for preset in track(PRESETS):
+        labels = preset.build(h)
+        write_labels(labels, out / f"{preset.name}.parquet")
+        write_sidecar(labels, out / f"{preset.name}.txt")
+        written += [out / f"{preset.name}.parquet", out / f"{preset.name}.txt"]
+    return written
+
+
+def stale_presets(h: Hierarchy, out: Path, track=iter) -> list[str]:
+    """The files under OUT that a fresh build would write differently (by content, not bytes), or that are missing."""
+    from curate.errors import BadManifest
+    from curate.manifest import read_labels, sidecar_text
+
+    check_out_dir(out)
+    stale = []
+    for preset in track(PRESETS):
+        labels = preset.build(h)
+        manifest, sidecar = out / f"{preset.name}.parquet", out / f"{preset.name}.txt"
+        try:
+            if read_labels(manifest) != labels:
+                stale.append(str(manifest))
+        except BadManifest:
+            stale.append(str(manifest))
+        if not sidecar.is_file() or sidecar.read_text() != sidecar_text(labels):
+            stale.append(str(sidecar))
+    return stale
