@@ -825,3 +825,40 @@ def summarize_table(labels: LabelSet, table: pa.Table, index_rows: int) -> Table
         [wnid for wnid, count in per_label.items() if count == 0],
         index_rows - table.num_rows,
     )
+
+
+def subset_index(
+    index: pa.Table,
+    metadata: dict[str, str],
+    *,
+    per_class: int | None = None,
+    budget: int | None = None,
+    labels: LabelSet | None = None,
+    labels_digest: str = "",
+    seed: int = 0,
+    allow_short: bool = False,
+) -> tuple[pa.Table, dict[str, str]]:
+    """A subset of an index, `per_class` images of every class or a `budget` over the labels of `labels`;
+    and the metadata to write it with."""
+    if (per_class is None) == (budget is None):
+        raise BadImages("Give either --per-class N, or --budget TOTAL with --labels MANIFEST.")
+    if per_class is not None:
+        if labels is not None:
+            raise BadImages("--labels goes with --budget; --per-class takes N images of every class of the index.")
+        table = sample_per_class(index, per_class, seed, allow_short)
+        params = {"per_class": per_class, "seed": seed, "allow_short": allow_short}
+    else:
+        if labels is None:
+            raise BadImages("--budget needs --labels MANIFEST: the budget is spread over the manifest's labels.")
+        table = sample_budget(index, labels, budget, seed, allow_short)
+        params = {"budget": budget, "seed": seed, "allow_short": allow_short, "labels_hash": labels_digest or labels_hash(labels)}
+    return table, subset_metadata(metadata, **params)
+
+
+def write_report(report: IndexReport, path: Path) -> None:
+    """The full report as JSON: counts, and every listed path by problem."""
+    from curate.fileio import atomic_path
+
+    text = json.dumps({"layout": report.layout, "counts": report.counts(), **report.problems()}, indent=1, sort_keys=True)
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(text + "\n")

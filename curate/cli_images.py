@@ -1,0 +1,155 @@
+"""`curate images ...`: index images, take subsets, label them for training. Parse, call the library, render."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from curate.cliutil import QUIET_OPTION, App, stderr_console
+
+images_app = App(
+    help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",
+    no_args_is_help=True,
+)
+
+OUTPUT_HELP = "Write the {} here (Parquet)."
+
+
+@contextmanager
+def progress_bar(console):
+    """A progress(description, total) -> advance(n) for the library; a rich bar on a terminal, else nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+
+        def start(description: str, total: int | None):
+            task = bar.add_task(description, total=total)
+            return lambda n=1: bar.advance(task, n)
+
+        yield start
+
+
+@images_app.command("index")
+def index(
+    root: Path = typer.Argument(..., help="Class folders (ROOT/<wnid>/...), <wnid>.tar archives, a validation folder, or where a --file-list's images live."),
+    output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("image index")),
+    val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv or `filename,wnid` lines."),
+    file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
+    split: Optional[str] = typer.Option(None, "--split", help="The split to record (default: val for --val-labels, else train)."),
+    verify: bool = typer.Option(False, "--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write every reported path, by problem, to this JSON file."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Index images: one row per image (path, wnid, split, size; member offset for tar archives).
+
+    Examples:  curate images index train/ -o train.parquet    curate images index val/ --val-labels LOC_val_solution.csv -o val.parquet
+    """
+    from curate.fileio import check_writable
+    from curate.images import index_images, index_metadata, write_index, write_report
+
+    check_writable(output)
+    if report is not None:
+        check_writable(report)
+    console = stderr_console(quiet)
+    with progress_bar(console) as progress:
+        table, found = index_images(root, val_labels=val_labels, file_list=file_list, split=split, verify=verify, progress=progress)
+    digest = write_index(table, output, root.resolve(), index_metadata(found, file_list, val_labels))
+    if report is not None:
+        write_report(found, report)
+    typer.echo(str(output))
+    render_index_report(console, found, digest)
+
+
+def render_index_report(console, report, digest: str) -> None:
+    from rich.table import Table
+
+    from curate.images import some
+
+    console.print(f"{report.images:,} images of {report.classes:,} classes ({report.layout}), {digest[:19]}…", highlight=False)
+    problems = {key: items for key, items in report.problems().items() if items}
+    if not problems:
+        return
+    table = Table(title="Not indexed", title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("for example")
+    for key, items in problems.items():
+        table.add_row(report.PROBLEMS[key], f"{len(items):,}", some(items, 3))
+    console.print(table)
+
+
+@images_app.command("subset")
+def subset(
+    index: Path = typer.Argument(..., help="An image index (from `curate images index`)."),
+    output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("subset (an image index)")),
+    per_class: Optional[int] = typer.Option(None, "--per-class", "-n", help="Take N images of every class."),
+    budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed of the path hash that ranks each class's images."),
+    allow_short: bool = typer.Option(False, "--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Take a reproducible subset: each class's images ranked by a seeded hash of their path.
+
+    Subsets nest (50 within 125 within 500 per class, for one seed), and adding images does not reshuffle them.
+    Examples:  curate images subset train.parquet -n 500 -o train-500.parquet    curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
+    """
+    from curate.fileio import check_writable
+    from curate.images import read_index, subset_index, write_index
+    from curate.manifest import read_labels
+
+    check_writable(output)
+    table, metadata = read_index(index)
+    labelset = read_labels(labels) if labels is not None else None
+    chosen, meta = subset_index(table, metadata, per_class=per_class, budget=budget, labels=labelset, seed=seed, allow_short=allow_short)
+    digest = write_index(chosen, output, meta.pop("root"), meta)
+    typer.echo(str(output))
+    stderr_console(quiet).print(f"{chosen.num_rows:,} of {table.num_rows:,} images, {digest[:19]}…", highlight=False)
+
+
+@images_app.command("apply")
+def apply(
+    labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    images: Path = typer.Option(..., "--images", help="An image index or subset."),
+    output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("training table")),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="Go on when some of the manifest's classes have no images."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Label the images: the table training reads, one row per image with its integer label.
+
+    Example:  curate images apply --labels coarse-127.parquet --images train-500.parquet -o train-127.parquet
+    """
+    from curate.fileio import check_writable
+    from curate.images import apply_labels, read_index, summarize_table, table_metadata, write_image_table
+    from curate.manifest import read_labels
+
+    check_writable(output)
+    labelset = read_labels(labels)
+    index, metadata = read_index(images)
+    table = apply_labels(labelset, index, allow_missing=allow_missing)
+    digest = write_image_table(table, output, table_metadata(labelset, metadata))
+    typer.echo(str(output))
+    render_table_summary(stderr_console(quiet), summarize_table(labelset, table, index.num_rows), digest)
+
+
+def render_table_summary(console, summary, digest: str) -> None:
+    from rich.table import Table
+
+    from curate.images import some
+
+    table = Table(title=f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…", title_justify="left")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("images per label: min", f"{summary.per_label_min:,}")
+    table.add_row("images per label: median", f"{summary.per_label_median:,g}")
+    table.add_row("images per label: max", f"{summary.per_label_max:,}")
+    table.add_row("classes with no images", f"{len(summary.classes_without_images):,}")
+    table.add_row("labels with no images", f"{len(summary.labels_without_images):,}")
+    table.add_row("images left out (class removed or not in the manifest)", f"{summary.dropped_images:,}")
+    console.print(table)
+    if summary.classes_without_images:
+        console.print(f"Classes with no images: {some(summary.classes_without_images, 10)}", highlight=False)
