@@ -1,0 +1,323 @@
+"""Training input: the image table a manifest produced, checked against the data root, as a torch dataset.
+
+Decode once per sample with libjpeg-turbo (torchvision.io) into uint8, augment on uint8, collate uint8 and
+convert to normalised float on the device: the workers move a quarter of the bytes the classic
+PIL -> ToTensor -> Normalize pipeline moves. The dataset is keyed by image path; a label set only relabels
+the same images, so every label set of one image index shares the same files and decoding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms import v2
+
+from curate.errors import CurateError
+from curate.manifest import IMAGE_SCHEMA, TABLE_SCHEMA, labels_hash, read_labels, read_table, write_table
+from train.errors import TrainError
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+TABLE_KIND = "table"
+
+
+# --- the image table -------------------------------------------------------------------------------------
+# The adapter to curate.images: until `curate images apply` lands, the table is read and joined here.
+
+
+def read_image_table(path: Path) -> tuple[pa.Table, dict[str, str]]:
+    """An image table (`curate images apply` output) and its metadata."""
+    try:
+        from curate.images import read_image_table as read
+    except ImportError:
+        return read_table(Path(path), TABLE_KIND, TABLE_SCHEMA, "path")
+    return read(Path(path))
+
+
+def apply_labels(labels_path: Path, images_path: Path) -> tuple[pa.Table, dict[str, str]]:
+    """Join an image index with a label manifest (what `curate images apply` does), in memory."""
+    labels = read_labels(Path(labels_path))
+    index, index_meta = read_table(Path(images_path), "images", IMAGE_SCHEMA, "path")
+    try:
+        from curate.images import apply_labels as apply
+    except ImportError:
+        apply = None
+    if apply is not None:
+        table = apply(labels, index)
+    else:
+        label_of = labels.label_index
+        wnid_to_label = {row.wnid: row.label_wnid for row in labels.kept}
+        wnids = index["wnid"].to_pylist()
+        label_wnids = [wnid_to_label.get(w) for w in wnids]
+        keep = pa.array([lw is not None for lw in label_wnids])
+        table = index.filter(keep)
+        kept = [lw for lw in label_wnids if lw is not None]
+        table = table.append_column("label", pa.array([label_of[lw] for lw in kept], pa.int32()))
+        table = table.append_column("label_wnid", pa.array(kept, pa.string()))
+    meta = {
+        "kind": TABLE_KIND,
+        "root": index_meta.get("root", ""),
+        "labels_hash": labels_hash(labels),
+        "images_hash": index_meta.get("content_hash", ""),
+        "labels_recipe": json.dumps({"recipe": labels.recipe, "params": labels.params}, sort_keys=True),
+        "classes": str(len(labels.label_wnids)),
+    }
+    table = table.select(TABLE_SCHEMA.names).cast(TABLE_SCHEMA).sort_by("path")
+    return table, meta
+
+
+def write_image_table(table: pa.Table, path: Path, metadata: dict[str, str]) -> str:
+    """Write a training table (for the demo and tests; `curate images apply` writes the real ones)."""
+    try:
+        from curate.images import write_image_table as write
+    except ImportError:
+        return write_table(table, Path(path), TABLE_SCHEMA, "path", {"kind": TABLE_KIND, **metadata})
+    return write(table, Path(path), metadata)
+
+
+@dataclass
+class ImageTable:
+    """The rows of one image table as Python lists, and what the table says about its labels."""
+
+    root: Path
+    paths: list[str]
+    archives: list[str | None]
+    offsets: list[int | None]
+    sizes: list[int | None]
+    wnids: list[str]
+    splits: list[str]
+    labels: list[int]
+    label_wnids: list[str]  # label id -> label wnid
+    labels_hash: str
+    labels_recipe: str
+    content_hash: str
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_wnids)
+
+    def indices(self, split: str) -> list[int]:
+        return [i for i, s in enumerate(self.splits) if s == split]
+
+    def identity(self) -> dict[str, str]:
+        """What a checkpoint records about the data it was trained on."""
+        return {
+            "labels_hash": self.labels_hash,
+            "labels_recipe": self.labels_recipe,
+            "table_hash": self.content_hash,
+            "classes": str(self.num_classes),
+            "table": self.source,
+        }
+
+
+def load_table(table: Path | None = None, labels: Path | None = None, images: Path | None = None,
+               root: Path | None = None, check_files: bool = True) -> ImageTable:
+    """The image table from `--table`, or from `--labels` joined with `--images`; checked for use."""
+    if table is not None:
+        data, meta = read_image_table(table)
+        source = str(table)
+    elif labels is not None and images is not None:
+        data, meta = apply_labels(labels, images)
+        source = f"{labels} + {images}"
+    else:
+        raise TrainError("Give the image table with --table, or a label manifest and an image index with --labels and --images.")
+    root = Path(root) if root is not None else Path(meta.get("root") or ".")
+    if not root.is_dir():
+        raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with --root.")
+    if data.num_rows == 0:
+        raise TrainError(f"{source} lists no images.")
+    columns = data.to_pydict()
+    classes = int(meta.get("classes") or 0) or (pc.max(data["label"]).as_py() + 1)
+    label_wnids: list[str | None] = [None] * classes
+    for label, label_wnid in zip(columns["label"], columns["label_wnid"]):
+        if not 0 <= label < classes:
+            raise TrainError(f"{source} has label {label}, outside 0..{classes - 1} for its {classes} classes.")
+        if not label_wnid:
+            raise TrainError(f"{source} has an empty label_wnid for label {label}.")
+        if label_wnids[label] is None:
+            label_wnids[label] = label_wnid
+        elif label_wnids[label] != label_wnid:
+            raise TrainError(f"{source} gives label {label} two wnids, {label_wnids[label]} and {label_wnid}.")
+    counts = [0] * classes
+    for label, split in zip(columns["label"], columns["split"]):
+        counts[label] += split == "train"
+    empty = [i for i, n in enumerate(counts) if n == 0]
+    if empty:
+        name = label_wnids[empty[0]] or "with no rows at all"
+        raise TrainError(
+            f"{len(empty)} of the {classes} labels of {source} have no training images (label {empty[0]}, {name}): "
+            "a net cannot learn an empty label; drop it from the label set or add its images."
+        )
+    result = ImageTable(
+        root, columns["path"], columns["archive"], columns["offset"], columns["size"], columns["wnid"],
+        columns["split"], columns["label"], label_wnids, meta.get("labels_hash", ""), meta.get("labels_recipe", ""),
+        meta.get("content_hash", ""), source,
+    )
+    if check_files:
+        check_images(result)
+    return result
+
+
+def check_images(table: ImageTable) -> None:
+    """Fail when paths (or archives) of the table do not exist under the root: say how many and show one."""
+    missing = []
+    seen_archives: dict[str, bool] = {}
+    for path, archive in zip(table.paths, table.archives):
+        if archive is not None:
+            if archive not in seen_archives:
+                seen_archives[archive] = (table.root / archive).is_file()
+            if not seen_archives[archive]:
+                missing.append(archive)
+        elif not os.path.isfile(table.root / path):
+            missing.append(path)
+    if missing:
+        raise TrainError(
+            f"{len(missing)} of the {len(table)} images of {table.source} are missing under {table.root} "
+            f"(for example {missing[0]}): pass the right folder with --root."
+        )
+
+
+# --- reading and decoding --------------------------------------------------------------------------------
+
+
+def read_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytearray:
+    """The encoded image: a file under the root, or `size` bytes at `offset` of a tar archive under it."""
+    if archive is None:
+        with open(root / path, "rb") as f:
+            return bytearray(f.read())
+    with open(root / archive, "rb") as f:
+        f.seek(offset)
+        data = bytearray(size)
+        f.readinto(data)
+        return data
+
+
+def decode(data: bytearray) -> torch.Tensor:
+    """uint8 RGB tensor (3, H, W) from JPEG/PNG bytes."""
+    return decode_image(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.RGB)
+
+
+def train_transform(crop_size: int, min_scale: float = 0.08) -> v2.Transform:
+    """The standard ImageNet augmentation, on uint8 tensors: random-resized crop and horizontal flip."""
+    return v2.Compose([v2.RandomResizedCrop(crop_size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+
+
+def eval_transform(resize_size: int, crop_size: int) -> v2.Transform:
+    """Resize the short side, centre crop."""
+    return v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)])
+
+
+class ImageDataset(Dataset):
+    """(uint8 image, target) for the rows `indices` of an image table; targets default to its labels."""
+
+    def __init__(self, table: ImageTable, indices: list[int], transform, targets: list | None = None):
+        self.table = table
+        self.indices = indices
+        self.transform = transform
+        self.targets = targets if targets is not None else [table.labels[i] for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int):
+        t, i = self.table, self.indices[item]
+        image = decode(read_bytes(t.root, t.paths[i], t.archives[i], t.offsets[i], t.sizes[i]))
+        return self.transform(image), self.targets[item]
+
+
+class FileDataset(Dataset):
+    """(uint8 image, target) from a list of file paths: the transfer tasks' datasets."""
+
+    def __init__(self, files: list[Path], targets: list, transform):
+        self.files, self.targets, self.transform = files, targets, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, item: int):
+        with open(self.files[item], "rb") as f:
+            image = decode(bytearray(f.read()))
+        target = self.targets[item]
+        return self.transform(image), torch.as_tensor(target) if isinstance(target, list) else target
+
+
+class ShardSampler(Sampler):
+    """Every `world_size`-th index from `rank`, in order, without padding: exact evaluation under DDP."""
+
+    def __init__(self, length: int, rank: int, world_size: int):
+        self.indices = list(range(rank, length, world_size))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, rank: int = 0, world_size: int = 1,
+                seed: int = 0) -> DataLoader:
+    """A DistributedSampler (shuffled, seeded, per-epoch) for training, a shard sampler for evaluation.
+
+    Workers are not persistent: each epoch seeds them afresh from the main process's RNG, whose state the
+    checkpoint carries, so a resumed run draws the same augmentations as an uninterrupted one."""
+    if train:
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    else:
+        sampler = ShardSampler(len(dataset), rank, world_size)
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
+        drop_last=train and len(sampler) > batch_size,
+    )
+
+
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> normalised float32 on `device`."""
+    images = images.to(device, non_blocking=True)
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+    images = (images.float() - mean) / std
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def knn_targets(table: ImageTable, indices: list[int], labels_path: Path) -> tuple[list[int], list[int], list[str]]:
+    """Relabel rows of a table with another label manifest (by wnid): kept positions, targets, label wnids."""
+    try:
+        other = read_labels(Path(labels_path))
+    except CurateError as error:
+        raise TrainError(f"--knn-labels: {error}") from None
+    label_of = other.label_index
+    wnid_to_label = {row.wnid: label_of[row.label_wnid] for row in other.kept}
+    kept = [pos for pos, i in enumerate(indices) if table.wnids[i] in wnid_to_label]
+    if not kept:
+        raise TrainError(f"--knn-labels {labels_path} labels none of the images of {table.source}.")
+    return kept, [wnid_to_label[table.wnids[indices[pos]]] for pos in kept], other.label_wnids
+
+
+def index_image_folder(root: Path) -> pa.Table:
+    """An image index (IMAGE_SCHEMA rows) of an ImageNet-layout folder: root/<split>/<wnid>/<file>.
+
+    A stand-in for `curate images index` for the demo and tests: every file of every split folder."""
+    root = Path(root)
+    rows = {name: [] for name in IMAGE_SCHEMA.names}
+    for split in sorted(p for p in root.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in split.iterdir() if p.is_dir()):
+            for file in sorted(folder.iterdir()):
+                rows["path"].append(f"{split.name}/{folder.name}/{file.name}")
+                rows["wnid"].append(folder.name)
+                rows["split"].append(split.name)
+                rows["size"].append(file.stat().st_size)
+                rows["archive"].append(None)
+                rows["offset"].append(None)
+    return pa.table(rows, schema=IMAGE_SCHEMA)

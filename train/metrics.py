@@ -1,0 +1,81 @@
+"""Metrics: top-k counts, PASCAL VOC 2007 average precision, k-NN classification, JSON-lines logs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+
+def topk_correct(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
+    """How many rows have their target among the k highest logits, for each k (k capped at the class count)."""
+    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
+    hits = top == targets.view(-1, 1)
+    return [int(hits[:, :k].any(dim=1).sum()) for k in ks]
+
+
+def voc07_ap(scores: torch.Tensor, truth: torch.Tensor) -> float:
+    """Average precision by the VOC 2007 11-point rule (VOCdevkit VOCevalcls.m).
+
+    `truth` holds 1 (present), -1 (absent) or 0 (only `difficult` objects: ignored, neither true nor false
+    positive). AP = mean over recall thresholds t = 0, 0.1, ..., 1 of the highest precision at recall >= t.
+    """
+    order = torch.sort(scores.double(), descending=True, stable=True).indices
+    truth = truth[order]
+    tp = torch.cumsum((truth > 0).double(), 0)
+    fp = torch.cumsum((truth < 0).double(), 0)
+    positives = int((truth > 0).sum())
+    if positives == 0:
+        return float("nan")
+    recall = tp / positives
+    precision = tp / (tp + fp).clamp(min=1e-12)
+    ap = 0.0
+    for t in [i / 10 for i in range(11)]:
+        above = precision[recall >= t - 1e-12]
+        ap += (float(above.max()) if len(above) else 0.0) / 11
+    return ap
+
+
+def mean_ap(scores: torch.Tensor, truth: torch.Tensor) -> tuple[float, list[float]]:
+    """Mean over classes (columns) of the VOC 2007 AP, and the per-class APs; classes with no positive skipped."""
+    aps = [voc07_ap(scores[:, c], truth[:, c]) for c in range(scores.shape[1])]
+    valid = [ap for ap in aps if not math.isnan(ap)]
+    return (sum(valid) / len(valid) if valid else float("nan")), aps
+
+
+def multilabel_loss(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy per class, with `difficult`-only entries (truth 0) left out."""
+    weight = (truth != 0).to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, (truth > 0).to(logits.dtype), weight=weight)
+
+
+def knn_top1(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+             test_labels: torch.Tensor, k: int = 20, temperature: float = 0.07, chunk: int = 1024) -> float:
+    """Weighted k-NN top-1 (Wu et al. 2018): cosine neighbours vote with weight exp(similarity / T)."""
+    train = F.normalize(train_features.float(), dim=1)
+    test = F.normalize(test_features.float(), dim=1)
+    classes = int(max(train_labels.max(), test_labels.max())) + 1
+    k = min(k, len(train))
+    correct = 0
+    for start in range(0, len(test), chunk):
+        similarity = test[start : start + chunk] @ train.T
+        values, indices = similarity.topk(k, dim=1)
+        votes = torch.zeros(len(values), classes)
+        votes.scatter_add_(1, train_labels[indices], (values / temperature).exp())
+        correct += int((votes.argmax(dim=1) == test_labels[start : start + chunk]).sum())
+    return correct / len(test)
+
+
+class JsonLog:
+    """Append one JSON object per line to a file (rank 0 only; None disables)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def write(self, **record) -> None:
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record, sort_keys=True) + "\n")
