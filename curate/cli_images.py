@@ -145,7 +145,7 @@ def render_table_summary(console, summary, digest: str) -> None:
     table.add_column("")
     table.add_column("", justify="right")
     table.add_row("images per label: min", f"{summary.per_label_min:,}")
-    table.add_row("images per label: median", f"{summary.per_label_median:,g}")
+    table.add_row("images per label: median", f"{summary.per_label_median:,.1f}".removesuffix(".0"))
     table.add_row("images per label: max", f"{summary.per_label_max:,}")
     table.add_row("classes with no images", f"{len(summary.classes_without_images):,}")
     table.add_row("labels with no images", f"{len(summary.labels_without_images):,}")

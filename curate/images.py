@@ -69,7 +69,8 @@ def some(items: list[str], shown: int = SHOWN) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+    many = word + ("es" if word.endswith(("s", "x")) else "s")
+    return f"{count:,} {word if count == 1 else many}"
 
 
 # --- the report ------------------------------------------------------------------------------------------
@@ -438,7 +439,7 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     )
     folders = entries.get_column("wnid").drop_nulls().unique().to_list()
     known = known_wnids(folders)
-    classed = pl.col("wnid").is_in(pl.Series(sorted(known), dtype=pl.String)).fill_null(False)
+    classed = pl.col("wnid").is_in(pl.Series(sorted(known), dtype=pl.String).implode()).fill_null(False)
     bad_class = entries.filter(~classed)
     report.not_wnid.extend(bad_class.get_column("entry").to_list())
     entries = entries.filter(classed)
