@@ -1,0 +1,124 @@
+"""exclude, extend, sample, split and the presets, through the CLI."""
+
+import itertools
+import re
+
+import pyarrow as pa
+import pytest
+
+from curate.manifest import IMAGE_SCHEMA, read_labels, write_table
+
+
+def made(curate_cli, tmp_path, *args):
+    out = tmp_path / "out.parquet"
+    result = curate_cli(*args, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    return read_labels(out)
+
+
+def assert_no_nesting(hierarchy, wnids):
+    nodes = {hierarchy.node(w) for w in wnids}
+    for node in nodes:
+        assert hierarchy.dag_ancestors(node) & nodes == {node}, hierarchy.wnid(node)
+
+
+def test_pascal_removed_keeps_771_and_says_why(curate_cli, tmp_path):
+    labels = made(curate_cli, tmp_path, "exclude")
+    assert len(labels.kept) == 771 and len(labels.rows) == 1000
+    reason = {row.wnid: row.reason for row in labels.rows}
+    assert reason["n02085620"] == "removed: under n02084071 dog"  # Chihuahua
+    assert reason["n02403003"] is None and reason["n02415577"] is None  # ox and bighorn stay
+    assert labels.params == {"targets": "pascal-voc"}
+
+
+def test_exclude_custom_synsets(curate_cli, tmp_path):
+    labels = made(curate_cli, tmp_path, "exclude", "--synset", "n02084071")
+    assert len(labels.kept) == 1000 - 118  # the 118 dog breeds
+    listing = tmp_path / "targets.txt"
+    listing.write_text("n02084071\n")
+    assert made(curate_cli, tmp_path, "exclude", "--synsets-file", listing).kept == labels.kept
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["exclude", "--targets", "voc"], "Error: Unknown target set 'voc': choose one of pascal-voc, or give --synset."),
+        (["exclude", "--synset", "v02084071"], "Error: 'v02084071' is not a WordNet 3.0 noun id: ids look like n01440764."),
+        (["extend", "--add", "100000"], "Error: --add 100000 is more than can be added: 7250 pool synsets are eligible "
+         "under these branches, and 5744 of them can be added without nesting."),
+        (["extend", "--add", "5", "--branches", "x"], "Error: Unknown branch set 'x': choose one of pascal-voc, or give --branch."),
+        (["sample", "--classes", "0"], "Error: --classes must be between 1 and the 21841 classes of imagenet22k, not 0."),
+        (["split", "random", "--part", "c"], "Error: The random split has the parts a and b, not 'c'."),
+    ],
+)
+def test_bad_recipe_input(curate_cli, tmp_path, args, message):
+    out = tmp_path / "out.parquet"
+    result = curate_cli(*args, "-o", out)
+    assert (result.exit_code, result.stderr.strip()) == (1, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seed_must_be_an_integer(curate_cli):
+    result = curate_cli("sample", "--classes", "3", "--seed", "one")
+    assert result.exit_code == 2
+    assert "Invalid value for '--seed': Input should be a valid integer" in re.sub(r"[│╭╮╰╯─\s]+", " ", result.stderr)
+
+
+def test_oquab_extension_keeps_the_base_and_never_nests(curate_cli, tmp_path, hierarchy, ilsvrc):
+    labels = made(curate_cli, tmp_path, "extend", "--add", "512")
+    assert len(labels.kept) == 1512
+    added = [row for row in labels.rows if row.reason]
+    assert len(added) == 512 and set(ilsvrc.wnids) <= {row.wnid for row in labels.rows}
+    assert {row.reason.split()[2] for row in added} == {"n03405725", "n02370806", "n04524313", "n00007846", "n00017222"}
+    assert_no_nesting(hierarchy, [row.wnid for row in labels.rows])
+    assert made(curate_cli, tmp_path, "extend", "--add", "512").rows == labels.rows
+
+
+def test_extend_skips_synsets_with_too_few_images(curate_cli, tmp_path):
+    plain = made(curate_cli, tmp_path, "extend", "--add", "3", "--branch", "n03405725")
+    chosen = [row.wnid for row in plain.rows if row.reason]
+    index = tmp_path / "index.parquet"
+    paths = [f"{chosen[0]}/{i}.JPEG" for i in range(5)] + [f"{chosen[1]}/{i}.JPEG" for i in range(2)]
+    table = pa.table({"path": paths, "wnid": [p[:9] for p in paths], "split": ["train"] * 7}).append_column(
+        "size", pa.array([1] * 7, pa.int64())).append_column("archive", pa.nulls(7, pa.string())).append_column(
+        "offset", pa.nulls(7, pa.int64()))
+    write_table(table, index, IMAGE_SCHEMA, "path", {"kind": "images", "root": "/data"})
+    one = made(curate_cli, tmp_path, "extend", "--add", "1", "--branch", "n03405725", "--images", index, "--min-images", "3")
+    assert [row.wnid for row in one.rows if row.reason] == [chosen[0]]
+    assert one.params["min_images"] == 3
+
+
+def test_random_1000_from_22k_is_seeded_and_unnested(curate_cli, tmp_path, hierarchy):
+    labels = made(curate_cli, tmp_path, "sample", "--classes", "1000", "--seed", "0")
+    assert len(labels.kept) == 1000 and labels.base_name == "imagenet22k"
+    assert_no_nesting(hierarchy, [row.wnid for row in labels.rows])
+    other = made(curate_cli, tmp_path, "sample", "--classes", "1000", "--seed", "1")
+    assert {r.wnid for r in other.rows} != {r.wnid for r in labels.rows}
+
+
+def test_sample_from_a_base_list_nests_by_count(curate_cli, tmp_path):
+    small = {r.wnid for r in made(curate_cli, tmp_path, "sample", "--pool", "ilsvrc2012", "--classes", "50").rows}
+    large = {r.wnid for r in made(curate_cli, tmp_path, "sample", "--pool", "ilsvrc2012", "--classes", "125").rows}
+    assert len(small) == 50 and len(large) == 125 and small < large
+
+
+def ranges(*spans):
+    return set(itertools.chain.from_iterable(range(a, b + 1) for a, b in spans))
+
+
+def test_natural_manmade_matches_yosinski(curate_cli, tmp_path, ilsvrc):
+    natural = made(curate_cli, tmp_path, "split", "natural-manmade", "--part", "natural")
+    manmade = made(curate_cli, tmp_path, "split", "natural-manmade", "--part", "manmade")
+    index = {wnid: i for i, wnid in enumerate(ilsvrc.wnids)}
+    assert {index[r.wnid] for r in natural.kept} == ranges((0, 397), (936, 958), (970, 970), (972, 998))
+    assert {index[r.wnid] for r in manmade.kept} == ranges((398, 935), (959, 969), (971, 971), (999, 999))
+    assert (len(natural.kept), len(manmade.kept)) == (449, 551)
+    assert {r.reason for r in natural.rows if r.label_wnid is None} == {"removed: in part manmade"}
+
+
+def test_random_halves_partition_the_base(curate_cli, tmp_path):
+    a = {r.wnid for r in made(curate_cli, tmp_path, "split", "random", "--part", "a").kept}
+    b = {r.wnid for r in made(curate_cli, tmp_path, "split", "random", "--part", "b").kept}
+    assert len(a) == len(b) == 500 and not a & b
+    a1 = {r.wnid for r in made(curate_cli, tmp_path, "split", "random", "--part", "a", "--seed", "1").kept}
+    assert a1 != a
