@@ -1,13 +1,15 @@
-"""Build the paper's label sets through curate and through a direct NLTK walk, in cold processes.
+"""Build the paper's label sets through curate and through a direct NLTK walk, in cold processes; and
+every preset through `curate build`, against one NLTK load of WordNet.
 
 Run: uv run python bench/bench_coarsen.py [--repeat 5]
-Prints each variant's median time and its speed-up over the NLTK baseline measured in the same run.
+Prints each variant's median time and its speed-up over the NLTK baselines measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 
 from common import report, run_python, timed_runs
 
@@ -50,6 +52,7 @@ print(json.dumps(counts))
 """
 
 CLI = "import sys; sys.argv = ['curate', 'coarsen', '--depth', '3']; from curate.cli import main; main()"
+BUILD = "import sys; sys.argv = ['curate', 'build', '-q', '--out', sys.argv[1]]; from curate.cli import main; main()"
 NLTK_LOAD = "from nltk.corpus import wordnet as wn; wn.ensure_loaded(); wn.synset('dog.n.01')"
 
 
@@ -68,6 +71,13 @@ def main() -> None:
         ("python -c pass (interpreter start)", timed_runs(lambda: run_python("pass"), args.repeat)),
     ]
     report(rows, baseline="nltk: load WordNet + build paper sets")
+    print()
+    with tempfile.TemporaryDirectory() as out:
+        rows = [
+            ("nltk: load WordNet only", rows[1][1]),
+            ("curate build (all 16 presets, written)", timed_runs(lambda: run_python(BUILD, out), args.repeat)),
+        ]
+    report(rows, baseline="nltk: load WordNet only")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,177 @@
+"""Index a generated 1,281,167-line train_cls.txt, subset it to 500 images per class, and label the subset
+with the one-lift coarse label set (127 labels): curate against plain-Python code doing the same work.
+
+Run: uv run python bench/bench_images.py [--repeat 5]
+Each step reads its input file and writes its output file, both ways; each baseline must produce rows with
+the same content hash as curate's, or the benchmark stops. Prints median times and the speed-ups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from common import report, summary, timed_runs
+
+from curate import images
+from curate.classlists import builtin_list
+from curate.manifest import IMAGE_SCHEMA, PREFIX, SCHEMA_VERSION, TABLE_SCHEMA, read_labels, write_labels
+from curate.recipes import coarsen
+from curate.wordnet import load_hierarchy
+
+IMAGES = 1_281_167  # ILSVRC-2012 train
+PER_CLASS = 500
+SEED = 0
+
+
+def class_sizes(wnids: list[str]) -> list[int]:
+    """Between 732 and 1300 images per class, like ILSVRC-2012 train, summing to IMAGES."""
+    sizes = [732 if i % 100 == 0 else 1300 for i in range(len(wnids))]
+    for k in range(sum(sizes) - IMAGES):
+        sizes[(k * 7919) % len(sizes) | 1] -= 1  # the odd-numbered classes lose about 26 each
+    return sizes
+
+
+def write_file_list(path: Path, wnids: list[str]) -> None:
+    lines = []
+    for wnid, size in zip(wnids, class_sizes(wnids)):
+        names = sorted(f"{wnid}/{wnid}_{(j * 104729) % 99991 + j // 99991}" for j in range(size))
+        lines += names
+    path.write_text("".join(f"{name} {number}\n" for number, name in enumerate(lines, start=1)))
+    assert len(lines) == IMAGES
+
+
+# --- the plain-Python baselines: lists, dicts, sorted(), hashlib; pyarrow only to read and write Parquet ------
+
+WNID = re.compile(r"n\d{8}")
+IMAGE = re.compile(images.IMAGE_SUFFIX_REGEX)
+
+
+def python_hash(names: list[str], rows: list[tuple]) -> str:
+    """curate.manifest.content_hash, one row at a time (it joins the cells and the newline with tabs)."""
+    digest = hashlib.sha256(("\t".join(names) + "\n").encode())
+    for row in rows:
+        digest.update(("\t".join("\\N" if v is None else str(v) for v in row) + "\t\n").encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def python_write(rows: list[tuple], schema: pa.Schema, path: Path, metadata: dict[str, str]) -> str:
+    """Sort rows by their first column (path), hash them, write them as Parquet."""
+    rows.sort()
+    digest = python_hash(schema.names, rows)
+    columns = list(zip(*rows)) if rows else [[] for _ in schema.names]
+    table = pa.table({n: pa.array(c, f.type) for n, c, f in zip(schema.names, columns, schema)}, schema=schema)
+    stamped = {PREFIX + "schema_version": SCHEMA_VERSION, **{PREFIX + k: v for k, v in metadata.items()}, PREFIX + "content_hash": digest}
+    pq.write_table(table.replace_schema_metadata(stamped), path, compression="zstd")
+    return digest
+
+
+def python_read(path: Path) -> list[tuple]:
+    columns = pq.read_table(path).to_pydict()
+    return list(zip(*(columns[name] for name in IMAGE_SCHEMA.names)))
+
+
+def python_index(listing: Path, out: Path) -> str:
+    lines = listing.read_text().splitlines()
+    known = images.known_wnids({line.split("/", 1)[0] for line in lines})
+    rows, seen = [], set()
+    for line in lines:
+        words = line.split()
+        if not words:
+            continue
+        entry = words[0]
+        wnid = entry.split("/", 1)[0] if "/" in entry else None
+        if wnid not in known:
+            continue
+        if "." in entry.rsplit("/", 1)[-1]:
+            if not IMAGE.search(entry):
+                continue
+            path = entry
+        else:
+            path = entry + images.LIST_SUFFIX
+        if path in seen:
+            raise ValueError(f"{path} twice")
+        seen.add(path)
+        rows.append((path, wnid, "train", None, None, None))
+    return python_write(rows, IMAGE_SCHEMA, out, {"kind": "images", "root": "/data/train"})
+
+
+def python_subset(index: Path, out: Path) -> str:
+    by_class: dict[str, list[tuple]] = {}
+    for row in python_read(index):
+        by_class.setdefault(row[1], []).append(row)
+    chosen = []
+    for wnid in sorted(by_class):
+        ranked = sorted(by_class[wnid], key=lambda row: (images.score(row[0], SEED), row[0]))
+        chosen += ranked[:PER_CLASS]
+    return python_write(chosen, IMAGE_SCHEMA, out, {"kind": "images", "root": "/data/train"})
+
+
+def python_apply(labels_path: Path, index: Path, out: Path) -> str:
+    labels = read_labels(labels_path)
+    number = labels.label_index
+    label_of = {row.wnid: (number[row.label_wnid], row.label_wnid) for row in labels.kept}
+    rows = [row + label_of[row[1]] for row in python_read(index) if row[1] in label_of]
+    return python_write(rows, TABLE_SCHEMA, out, {"kind": "table", "root": "/data/train"})
+
+
+# --- curate ------------------------------------------------------------------------------------------------
+
+
+def curate_index(listing: Path, out: Path) -> str:
+    table, found = images.index_images(Path("/data/train"), file_list=listing)
+    return images.write_index(table, out, "/data/train", images.index_metadata(found, listing, None))
+
+
+def curate_subset(index: Path, out: Path) -> str:
+    table, meta = images.read_index(index)
+    chosen, subset_meta = images.subset_index(table, meta, per_class=PER_CLASS, seed=SEED)
+    return images.write_index(chosen, out, subset_meta.pop("root"), subset_meta)
+
+
+def curate_apply(labels_path: Path, index: Path, out: Path) -> str:
+    labels = read_labels(labels_path)
+    table, meta = images.read_index(index)
+    return images.write_image_table(images.apply_labels(labels, table), out, images.table_metadata(labels, meta))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    wnids = list(builtin_list("ilsvrc2012").wnids)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        listing, labels = tmp / "train_cls.txt", tmp / "coarse-127.parquet"
+        write_file_list(listing, wnids)
+        write_labels(coarsen(load_hierarchy(), builtin_list("ilsvrc2012"), lifts=1), labels)
+        steps = [
+            (f"index {IMAGES:,}-line file list", lambda: curate_index(listing, tmp / "index.parquet"),
+             lambda: python_index(listing, tmp / "index-py.parquet")),
+            (f"subset to {PER_CLASS} per class", lambda: curate_subset(tmp / "index.parquet", tmp / "subset.parquet"),
+             lambda: python_subset(tmp / "index.parquet", tmp / "subset-py.parquet")),
+            ("apply the 127-label set", lambda: curate_apply(labels, tmp / "subset.parquet", tmp / "table.parquet"),
+             lambda: python_apply(labels, tmp / "subset.parquet", tmp / "table-py.parquet")),
+        ]
+        print(f"{IMAGES:,} images over {len(wnids)} classes; each row: median of {args.repeat} after one warm-up run\n")
+        speedups = []
+        for name, ours, baseline in steps:
+            assert ours() == baseline(), f"{name}: curate and the baseline disagree"
+            rows = [(f"plain Python: {name}", timed_runs(baseline, args.repeat)), (f"curate: {name}", timed_runs(ours, args.repeat))]
+            report(rows, rows[0][0])
+            speedups.append(statistics.median(rows[0][1]) / statistics.median(rows[1][1]))
+            print()
+        print("speed-ups: " + ", ".join(f"{name} {s:.1f}x" for (name, *_), s in zip(steps, speedups)))
+        index, _ = images.read_index(tmp / "index.parquet")
+        write = timed_runs(lambda: images.write_index(index, tmp / "w.parquet", "/data/train"), args.repeat)
+        print(f"of which curate.manifest.write_table (sort, content hash, zstd) for the {index.num_rows:,}-row index: {summary(write)}")
+
+
+if __name__ == "__main__":
+    main()
