@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from curate.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
+from curate.cli_images import images_app
 from curate.cliutil import OPTIONS, QUIET_OPTION, App, stderr_console
 from curate.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
 from curate.recipes import SPLITS
@@ -25,6 +26,7 @@ Start with:  curate coarsen --depth 3
 app = App(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 wordnet_app = App(help="Install WordNet 3.0 for NLTK; rebuild or check the embedded snapshot.", no_args_is_help=True)
 app.add_typer(wordnet_app, name="wordnet")
+app.add_typer(images_app, name="images")
 
 BASE_HELP = f"Base classes: {', '.join(BUILTIN_LISTS)}, a text file of wnids (one per line), or a label manifest."
 TreeRule = Enum("TreeRule", {name: name for name in TREE_RULES}, type=str)
