@@ -57,6 +57,13 @@ BRANCH_SETS = {
 }
 
 
+def named_set(sets: dict[str, dict[str, str]], name: str, what: str, instead: str) -> list[str]:
+    """The wnids of a built-in target or branch set, or a sentence listing the valid names."""
+    if name not in sets:
+        raise BadClassList(f"Unknown {what} {name!r}: choose one of {', '.join(sets)}, or give {instead}.")
+    return list(sets[name].values())
+
+
 @dataclass(frozen=True)
 class ClassList:
     """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012)."""

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from curate.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
+from curate.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS, named_set
 from curate.cli_images import images_app
 from curate.cliutil import OPTIONS, QUIET_OPTION, App, stderr_console
 from curate.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
@@ -134,24 +134,16 @@ def exclude(
     The default, pascal-voc, removes the 229 ILSVRC-2012 classes under the 20 PASCAL VOC synsets and keeps
     771. Each removed class says which target removed it.  Example:  curate exclude -s n02084071 (all dogs)
     """
-    from curate.classlists import load_class_list, parse_wnid_lines
+    from curate.classlists import load_class_list
     from curate.recipes import exclude as exclude_recipe
 
     h = prepare(output)
-    custom = list(synset or []) + (list(parse_wnid_lines(synsets_file.read_text(), synsets_file.name).wnids) if synsets_file else [])
+    custom = sorted(set(synset or []) | set(load_class_list(str(synsets_file)).wnids if synsets_file else []))
     if custom:
-        wnids, name = sorted(set(custom)), "custom: " + " ".join(sorted(set(custom)))
+        wnids, name = custom, "custom: " + " ".join(custom)
     else:
-        wnids, name = list(target_set(targets).values()), targets
+        wnids, name = named_set(TARGET_SETS, targets, "target set", "--synset"), targets
     deliver(exclude_recipe(h, load_class_list(base), wnids, name), output, quiet)
-
-
-def target_set(name: str) -> dict[str, str]:
-    from curate.errors import BadRecipe
-
-    if name not in TARGET_SETS:
-        raise BadRecipe(f"Unknown target set {name!r}: choose one of {', '.join(TARGET_SETS)}, or give --synset.")
-    return TARGET_SETS[name]
 
 
 @app.command()
@@ -177,14 +169,7 @@ def extend(
     from curate.recipes import extend as extend_recipe
 
     h = prepare(output)
-    if branch:
-        wnids = sorted(set(branch))
-    elif branches in BRANCH_SETS:
-        wnids = list(BRANCH_SETS[branches].values())
-    else:
-        from curate.errors import BadRecipe
-
-        raise BadRecipe(f"Unknown branch set {branches!r}: choose one of {', '.join(BRANCH_SETS)}, or give --branch.")
+    wnids = sorted(set(branch)) if branch else named_set(BRANCH_SETS, branches, "branch set", "--branch")
     counts = None
     if images is not None:
         from curate.manifest import image_counts
@@ -250,7 +235,10 @@ def build(
     from curate.wordnet import load_hierarchy
 
     console = stderr_console(quiet)
-    progress = lambda items: track(items, "Building presets", console=console, transient=True)
+
+    def progress(items):
+        return track(items, "Building presets", console=console, transient=True)
+
     if check:
         stale = stale_presets(load_hierarchy(), out, progress)
         if stale:
