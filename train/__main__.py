@@ -22,6 +22,9 @@ def data_options(parser: argparse.ArgumentParser, required: bool = True) -> None
     group.add_argument("--labels", type=Path, help="label manifest (with --images, instead of --table)")
     group.add_argument("--images", type=Path, help="image index (with --labels, instead of --table)")
     group.add_argument("--root", type=Path, help="folder the table's paths are relative to (default: the table's own root)")
+    group.add_argument("--val-table", type=Path, help="image table to validate on (default: the table's val split)")
+    group.add_argument("--val-images", type=Path, help="image index to validate on, labelled by --labels")
+    group.add_argument("--val-root", type=Path, help="root of the validation table's paths (default: its own root)")
 
 
 def size_options(parser: argparse.ArgumentParser, crop: int = 224, resize: int = 256) -> None:

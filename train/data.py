@@ -8,7 +8,6 @@ the same images, so every label set of one image index shares the same files and
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,67 +19,23 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
+from curate import images
 from curate.errors import CurateError
-from curate.manifest import IMAGE_SCHEMA, TABLE_SCHEMA, labels_hash, read_labels, read_table, write_table
+from curate.manifest import content_hash, read_labels
 from train.errors import TrainError
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-TABLE_KIND = "table"
 
 
 # --- the image table -------------------------------------------------------------------------------------
-# The adapter to curate.images: until `curate images apply` lands, the table is read and joined here.
-
-
-def read_image_table(path: Path) -> tuple[pa.Table, dict[str, str]]:
-    """An image table (`curate images apply` output) and its metadata."""
-    try:
-        from curate.images import read_image_table as read
-    except ImportError:
-        return read_table(Path(path), TABLE_KIND, TABLE_SCHEMA, "path")
-    return read(Path(path))
 
 
 def apply_labels(labels_path: Path, images_path: Path) -> tuple[pa.Table, dict[str, str]]:
-    """Join an image index with a label manifest (what `curate images apply` does), in memory."""
+    """Join an image index with a label manifest in memory: what `curate images apply` writes to a file."""
     labels = read_labels(Path(labels_path))
-    index, index_meta = read_table(Path(images_path), "images", IMAGE_SCHEMA, "path")
-    try:
-        from curate.images import apply_labels as apply
-    except ImportError:
-        apply = None
-    if apply is not None:
-        table = apply(labels, index)
-    else:
-        label_of = labels.label_index
-        wnid_to_label = {row.wnid: row.label_wnid for row in labels.kept}
-        wnids = index["wnid"].to_pylist()
-        label_wnids = [wnid_to_label.get(w) for w in wnids]
-        keep = pa.array([lw is not None for lw in label_wnids])
-        table = index.filter(keep)
-        kept = [lw for lw in label_wnids if lw is not None]
-        table = table.append_column("label", pa.array([label_of[lw] for lw in kept], pa.int32()))
-        table = table.append_column("label_wnid", pa.array(kept, pa.string()))
-    meta = {
-        "kind": TABLE_KIND,
-        "root": index_meta.get("root", ""),
-        "labels_hash": labels_hash(labels),
-        "images_hash": index_meta.get("content_hash", ""),
-        "labels_recipe": json.dumps({"recipe": labels.recipe, "params": labels.params}, sort_keys=True),
-        "classes": str(len(labels.label_wnids)),
-    }
-    table = table.select(TABLE_SCHEMA.names).cast(TABLE_SCHEMA).sort_by("path")
-    return table, meta
-
-
-def write_image_table(table: pa.Table, path: Path, metadata: dict[str, str]) -> str:
-    """Write a training table (for the demo and tests; `curate images apply` writes the real ones)."""
-    try:
-        from curate.images import write_image_table as write
-    except ImportError:
-        return write_table(table, Path(path), TABLE_SCHEMA, "path", {"kind": TABLE_KIND, **metadata})
-    return write(table, Path(path), metadata)
+    index, index_meta = images.read_index(Path(images_path))
+    return images.apply_labels(labels, index), images.table_metadata(labels, index_meta)
 
 
 @dataclass
@@ -122,15 +77,19 @@ class ImageTable:
         }
 
 
-def load_table(table: Path | None = None, labels: Path | None = None, images: Path | None = None,
-               root: Path | None = None, check_files: bool = True) -> ImageTable:
-    """The image table from `--table`, or from `--labels` joined with `--images`; checked for use."""
+def load_table(table: Path | None = None, labels: Path | None = None, index: Path | None = None,
+               root: Path | None = None, check_files: bool = True, training: bool = True) -> ImageTable:
+    """The image table `table`, or `labels` joined with the image index `index`; checked for use.
+
+    A training table must give every label at least one image of the "train" split."""
     if table is not None:
-        data, meta = read_image_table(table)
+        data, meta = images.read_image_table(table)
         source = str(table)
-    elif labels is not None and images is not None:
-        data, meta = apply_labels(labels, images)
-        source = f"{labels} + {images}"
+    elif labels is not None and index is not None:
+        data, meta = apply_labels(labels, index)
+        data = data.sort_by("path")
+        meta["content_hash"] = content_hash(data)  # what `curate images apply` would stamp on this table
+        source = f"{labels} + {index}"
     else:
         raise TrainError("Give the image table with --table, or a label manifest and an image index with --labels and --images.")
     root = Path(root) if root is not None else Path(meta.get("root") or ".")
@@ -140,7 +99,7 @@ def load_table(table: Path | None = None, labels: Path | None = None, images: Pa
         raise TrainError(f"{source} lists no images.")
     columns = data.to_pydict()
     classes = int(meta.get("classes") or 0) or (pc.max(data["label"]).as_py() + 1)
-    label_wnids: list[str | None] = [None] * classes
+    label_wnids: list[str | None] = [None] * classes  # labels a val table lacks stay None
     for label, label_wnid in zip(columns["label"], columns["label_wnid"]):
         if not 0 <= label < classes:
             raise TrainError(f"{source} has label {label}, outside 0..{classes - 1} for its {classes} classes.")
@@ -154,10 +113,10 @@ def load_table(table: Path | None = None, labels: Path | None = None, images: Pa
     for label, split in zip(columns["label"], columns["split"]):
         counts[label] += split == "train"
     empty = [i for i, n in enumerate(counts) if n == 0]
-    if empty:
+    if training and empty:
         name = label_wnids[empty[0]] or "with no rows at all"
         raise TrainError(
-            f"{len(empty)} of the {classes} labels of {source} have no training images (label {empty[0]}, {name}): "
+            f"{len(empty)} of the {classes} labels of {source} {'has' if len(empty) == 1 else 'have'} no training images (label {empty[0]}, {name}): "
             "a net cannot learn an empty label; drop it from the label set or add its images."
         )
     result = ImageTable(
@@ -168,6 +127,20 @@ def load_table(table: Path | None = None, labels: Path | None = None, images: Pa
     if check_files:
         check_images(result)
     return result
+
+
+def load_tables(args, check_files: bool = True) -> tuple[ImageTable, ImageTable, list[int]]:
+    """The training table, and the table and rows to validate on: --val-table (or --labels with --val-images)
+    when given, else the training table's "val" split (possibly empty)."""
+    table = load_table(args.table, args.labels, args.images, args.root, check_files)
+    if args.val_table is None and args.val_images is None:
+        return table, table, table.indices("val")
+    labels = args.labels if args.val_images is not None else None
+    val = load_table(args.val_table, labels, args.val_images, args.val_root, check_files, training=False)
+    if val.labels_hash != table.labels_hash:
+        raise TrainError(f"The validation table {val.source} carries another label set ({val.labels_recipe}) than "
+                         f"{table.source} ({table.labels_recipe}): apply the same label manifest to both.")
+    return table, val, list(range(len(val)))
 
 
 def check_images(table: ImageTable) -> None:
@@ -304,20 +277,3 @@ def knn_targets(table: ImageTable, indices: list[int], labels_path: Path) -> tup
         raise TrainError(f"--knn-labels {labels_path} labels none of the images of {table.source}.")
     return kept, [wnid_to_label[table.wnids[indices[pos]]] for pos in kept], other.label_wnids
 
-
-def index_image_folder(root: Path) -> pa.Table:
-    """An image index (IMAGE_SCHEMA rows) of an ImageNet-layout folder: root/<split>/<wnid>/<file>.
-
-    A stand-in for `curate images index` for the demo and tests: every file of every split folder."""
-    root = Path(root)
-    rows = {name: [] for name in IMAGE_SCHEMA.names}
-    for split in sorted(p for p in root.iterdir() if p.is_dir()):
-        for folder in sorted(p for p in split.iterdir() if p.is_dir()):
-            for file in sorted(folder.iterdir()):
-                rows["path"].append(f"{split.name}/{folder.name}/{file.name}")
-                rows["wnid"].append(folder.name)
-                rows["split"].append(split.name)
-                rows["size"].append(file.stat().st_size)
-                rows["archive"].append(None)
-                rows["offset"].append(None)
-    return pa.table(rows, schema=IMAGE_SCHEMA)

@@ -25,7 +25,8 @@ import torch
 from PIL import Image
 
 from curate.classlists import ClassList
-from curate.manifest import labels_hash, write_labels, write_table, IMAGE_SCHEMA
+from curate import images
+from curate.manifest import labels_hash, write_labels
 from curate.recipes import coarsen
 from curate.wordnet import load_hierarchy
 
@@ -111,28 +112,33 @@ def make_images(root: Path, classes: dict[str, tuple[str, str]], per_split: dict
 
 
 def build_tables(out: Path, image_root: Path) -> dict[str, dict]:
-    """Curate fine and coarse label sets of the pretraining classes; index the images; join into tables."""
-    from train.data import apply_labels, index_image_folder, write_image_table
-
+    """Curate fine and coarse label sets of the pretraining classes; index the images of each split; join
+    each label set with each index into the tables training reads (what `curate images apply` writes)."""
     hierarchy = load_hierarchy()
     base = ClassList("demo-12", tuple(sorted(PRETRAIN_CLASSES)))
     label_sets = {
         "fine": coarsen(hierarchy, base, depth=99),  # below every class: each class keeps its own label
         "coarse": coarsen(hierarchy, base, lifts=1),  # the paper's top-down cut, one lift
     }
-    (out / "manifests").mkdir(parents=True, exist_ok=True)
-    index_path = out / "manifests" / "images.parquet"
-    write_table(index_image_folder(image_root), index_path, IMAGE_SCHEMA, "path", {"kind": "images", "root": str(image_root)})
+    folder = out / "manifests"
+    folder.mkdir(parents=True, exist_ok=True)
+    indexes = {}
+    for split in ("train", "val"):
+        index, _ = images.index_images(image_root / split, split=split)
+        images.write_index(index, folder / f"images-{split}.parquet", (image_root / split).resolve())
+        indexes[split] = images.read_index(folder / f"images-{split}.parquet")
     tables = {}
     for name, labels in label_sets.items():
-        labels_path = out / "manifests" / f"{name}.parquet"
+        labels_path = folder / f"{name}.parquet"
         write_labels(labels, labels_path)
-        table, meta = apply_labels(labels_path, index_path)
-        table_path = out / "manifests" / f"{name}-table.parquet"
-        write_image_table(table, table_path, {k: v for k, v in meta.items() if k != "kind"})
-        tables[name] = {"labels": labels_path, "table": table_path, "classes": len(labels.label_wnids),
-                        "recipe": labels.describe(), "labels_hash": labels_hash(labels),
-                        "groups": {lw: [r.name for r in rows] for lw, rows in labels.members().items()}}
+        info = {"labels": labels_path, "classes": len(labels.label_wnids), "recipe": labels.describe(),
+                "labels_hash": labels_hash(labels),
+                "groups": {lw: [r.name for r in rows] for lw, rows in labels.members().items()}}
+        for split, (index, index_meta) in indexes.items():
+            info[f"{split}_table"] = folder / f"{name}-{split}.parquet"
+            images.write_image_table(images.apply_labels(labels, index), info[f"{split}_table"],
+                                     images.table_metadata(labels, index_meta))
+        tables[name] = info
     return tables
 
 
@@ -144,7 +150,7 @@ def main(args) -> dict:
     from train.pretrain import main as pretrain_main
     from train.transfer import main as finetune_main
     from train import distributed
-    from train.data import load_table
+    from train.data import load_tables
     from train.models import backbone, build_model
 
     console = Console(stderr=True, quiet=args.quiet)
@@ -172,12 +178,11 @@ def main(args) -> dict:
 
     # The untrained baseline: same network, no pretraining.
     console.print("[bold]3.[/] scoring an untrained network (the baseline)")
-    eval_args = parser.parse_args(["evaluate", "--checkpoint", "-", "--table", str(fine["table"]), "--knn-labels",
-                                   str(fine["labels"]), "--device", "cpu", "-j", "0", *sizes])
+    eval_args = parser.parse_args(["evaluate", "--checkpoint", "-", "--table", str(fine["train_table"]), "--val-table",
+                                   str(fine["val_table"]), "--device", "cpu", "-j", "0", *sizes])
     torch.manual_seed(args.seed)
     untrained = backbone(build_model("tiny", fine["classes"]), "tiny")
-    run = distributed.setup("cpu")
-    knn = knn_score(untrained, load_table(fine["table"]), fine["labels"], run, eval_args)
+    knn = knn_score(untrained, *load_tables(eval_args), fine["labels"], distributed.setup("cpu"), eval_args)
     probe = finetune_main(parser.parse_args(["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder",
                                              "--data", str(transfer_root), "--mode", "linear", "--epochs", "15",
                                              "--lr", "0.1", "--lr-scheduler", "cosine", "--output-dir",
@@ -190,11 +195,12 @@ def main(args) -> dict:
         console.print(f"[bold]4.[/] pretraining on {name} labels ({info['classes']} classes, {args.epochs} epochs)")
         run_dir = out / "runs" / f"pretrain-{name}"
         pretrained = pretrain_main(parser.parse_args(
-            ["pretrain", "--table", str(info["table"]), "--model", "tiny", "--epochs", str(args.epochs), "--lr", "0.05",
+            ["pretrain", "--table", str(info["train_table"]), "--val-table", str(info["val_table"]), "--model", "tiny", "--epochs", str(args.epochs), "--lr", "0.05",
              "--wd", "5e-4", "--lr-scheduler", "cosine", "--output-dir", str(run_dir), *common, *sizes]))
         checkpoint = run_dir / "checkpoint.pt"
         scores = evaluate_main(parser.parse_args(
-            ["evaluate", "--checkpoint", str(checkpoint), "--table", str(info["table"]), "--knn-labels",
+            ["evaluate", "--checkpoint", str(checkpoint), "--table", str(info["train_table"]), "--val-table",
+             str(info["val_table"]), "--knn-labels",
              str(fine["labels"]), "--device", "cpu", "-j", "0", *sizes]))
         probe = finetune_main(parser.parse_args(
             ["finetune", "--checkpoint", str(checkpoint), "--task", "imagefolder", "--data", str(transfer_root),

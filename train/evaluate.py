@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from train import distributed
-from train.data import ImageDataset, ImageTable, eval_transform, knn_targets, load_table, make_loader
+from train.data import ImageDataset, ImageTable, eval_transform, knn_targets, load_tables, make_loader
 from train.distributed import print0
 from train.engine import evaluate, extract_features, load_checkpoint, load_model_state
 from train.errors import TrainError
@@ -30,16 +30,17 @@ def model_from_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     return model, checkpoint
 
 
-def knn_score(features_model: nn.Module, table: ImageTable, labels_path: Path, run: distributed.Dist, args) -> dict:
-    """k-NN top-1 (percent) of `features_model` (a backbone) on the labels of another manifest."""
+def knn_score(features_model: nn.Module, table: ImageTable, val_table: ImageTable, val_rows: list[int],
+              labels_path: Path, run: distributed.Dist, args) -> dict:
+    """k-NN top-1 (percent) of `features_model` (a backbone) on the labels of another manifest: the train
+    split of `table` is the memory, the rows `val_rows` of `val_table` the queries."""
     transform = eval_transform(args.val_resize_size, args.val_crop_size)
     scored = {}
-    for split in ("train", "val"):
-        indices = table.indices(split)
-        if not indices:
-            raise TrainError(f"k-NN needs images in the {split} split of {table.source}, and it has none.")
-        kept, targets, label_wnids = knn_targets(table, indices, labels_path)
-        dataset = ImageDataset(table, [indices[pos] for pos in kept], transform, targets)
+    for split, source, rows in (("train", table, table.indices("train")), ("val", val_table, val_rows)):
+        if not rows:
+            raise TrainError(f"k-NN needs images in the {split} split of {source.source}, and it has none.")
+        kept, targets, label_wnids = knn_targets(source, rows, labels_path)
+        dataset = ImageDataset(source, [rows[pos] for pos in kept], transform, targets)
         loader = make_loader(dataset, args.batch_size, args.workers, False, run.rank, run.world_size)
         scored[split] = extract_features(features_model, loader, run.device, amp_dtype(args), args.channels_last)
     top1 = knn_top1(*scored["train"], *scored["val"], k=args.knn_k, temperature=args.knn_temperature)
@@ -53,7 +54,7 @@ def amp_dtype(args) -> torch.dtype | None:
 def main(args) -> dict | None:
     run = distributed.setup(args.device)
     model, checkpoint = model_from_checkpoint(args.checkpoint)
-    table = load_table(args.table, args.labels, args.images, args.root, check_files=run.is_main)
+    table, val_table, val_rows = load_tables(args, check_files=run.is_main)
     if table.labels_hash != checkpoint["data"]["labels_hash"]:
         raise TrainError(
             f"{args.checkpoint} was trained on another label set ({checkpoint['data']['labels_recipe']}) than "
@@ -62,14 +63,14 @@ def main(args) -> dict | None:
     model = model.to(run.device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    val_set = ImageDataset(table, table.indices("val"), eval_transform(args.val_resize_size, args.val_crop_size))
+    val_set = ImageDataset(val_table, val_rows, eval_transform(args.val_resize_size, args.val_crop_size))
     if len(val_set) == 0:
-        raise TrainError(f"{table.source} has no images in the val split to evaluate on.")
+        raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with --val-table.")
     loader = make_loader(val_set, args.batch_size, args.workers, False, run.rank, run.world_size)
     result = {"checkpoint": str(args.checkpoint), "model": checkpoint["model_name"], **checkpoint["data"],
               **evaluate(model, loader, run.device, amp_dtype(args), args.channels_last)}
     if args.knn_labels is not None:
-        result.update(knn_score(backbone(model, checkpoint["model_name"]), table, args.knn_labels, run, args))
+        result.update(knn_score(backbone(model, checkpoint["model_name"]), table, val_table, val_rows, args.knn_labels, run, args))
     print0(json.dumps({k: result[k] for k in ("top1", "top5", "knn_top1") if k in result}))
     distributed.cleanup()
     return result if run.is_main else None

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import distributed
-from train.data import ImageDataset, eval_transform, load_table, make_loader, train_transform
+from train.data import ImageDataset, eval_transform, load_tables, make_loader, train_transform
 from train.distributed import print0
 from train.engine import (
     AMP_DTYPES, check_same_run, evaluate, load_checkpoint, load_model_state, make_scheduler, progress_bar,
@@ -38,9 +38,9 @@ def main(args) -> dict:
         output.mkdir(parents=True, exist_ok=True)
 
     # Data: the table names the images, the label of each, and the manifest it came from.
-    table = load_table(args.table, args.labels, args.images, args.root, check_files=run.is_main)
+    table, val_table, val_rows = load_tables(args, check_files=run.is_main)
     train_set = ImageDataset(table, table.indices("train"), train_transform(args.train_crop_size, args.min_scale))
-    val_set = ImageDataset(table, table.indices("val"), eval_transform(args.val_resize_size, args.val_crop_size))
+    val_set = ImageDataset(val_table, val_rows, eval_transform(args.val_resize_size, args.val_crop_size))
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, run.rank, run.world_size, args.seed)
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, run.rank, run.world_size)
     identity = table.identity()
