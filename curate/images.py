@@ -423,35 +423,38 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
 
     report = IndexReport(layout="file list")
     text = read_text(path, "read as a file list")
-    lines = (
+    entry = pl.col("line").str.strip_chars().str.split_exact(" ", 1).struct.field("field_0")
+    entries = (
         pl.Series("line", [text], pl.String)
         .str.split("\n")
         .explode()
         .to_frame()
+        .lazy()
         .with_row_index("number", offset=1)
-        .with_columns(entry=pl.col("line").str.extract(r"^\s*(\S+)", 1))
-        .filter(pl.col("entry").is_not_null())
+        .select("number", entry=entry.str.split_exact("\t", 1).struct.field("field_0"))
+        .filter(pl.col("entry") != "")
+        .with_columns(
+            wnid=pl.col("entry").str.split_exact("/", 1).struct.field("field_0"),
+            foldered=pl.col("entry").str.contains("/", literal=True),
+            named=pl.col("entry").str.contains(r"\.[^./]*$"),
+            image=pl.col("entry").str.contains(IMAGE_SUFFIX_REGEX),
+        )
+        .collect()
     )
-    entries = lines.with_columns(
-        wnid=pl.col("entry").str.extract(r"^([^/]+)/", 1),
-        named=pl.col("entry").str.extract(r"(\.[^./]*)$", 1).is_not_null(),
-        image=pl.col("entry").str.contains(IMAGE_SUFFIX_REGEX),
-    )
-    folders = entries.get_column("wnid").drop_nulls().unique().to_list()
+    folders = entries.filter(pl.col("foldered")).get_column("wnid").unique().to_list()
     known = known_wnids(folders)
-    classed = pl.col("wnid").is_in(pl.Series(sorted(known), dtype=pl.String).implode()).fill_null(False)
-    bad_class = entries.filter(~classed)
-    report.not_wnid.extend(bad_class.get_column("entry").to_list())
+    classed = pl.col("foldered") & pl.col("wnid").is_in(pl.Series(sorted(known), dtype=pl.String).implode())
+    report.not_wnid.extend(entries.filter(~classed).get_column("entry").to_list())
     entries = entries.filter(classed)
-    not_image = entries.filter(pl.col("named") & ~pl.col("image"))
-    report.not_image.extend(not_image.get_column("entry").to_list())
+    report.not_image.extend(entries.filter(pl.col("named") & ~pl.col("image")).get_column("entry").to_list())
     entries = entries.filter(~pl.col("named") | pl.col("image")).select(
         "number",
         "wnid",
         path=pl.when(pl.col("named")).then(pl.col("entry")).otherwise(pl.col("entry") + LIST_SUFFIX),
     )
-    repeated = entries.filter(pl.col("path").is_duplicated())
-    if repeated.height:
+    paths = entries.get_column("path")
+    if paths.hash(0).n_unique() != entries.height and paths.n_unique() != entries.height:  # distinct hashes: no twins
+        repeated = entries.filter(pl.col("path").is_duplicated())
         first = repeated.sort("number").row(0, named=True)
         numbers = repeated.filter(pl.col("path") == first["path"]).get_column("number").to_list()
         raise BadImages(f"{first['path']} is listed twice in {path}, on lines {numbers[0]} and {numbers[1]}.")
@@ -579,10 +582,8 @@ def mix(x: int) -> int:
 def score(path: str, seed: int) -> int:
     """The rank key of one path (plain Python; `path_scores` computes the same for a column)."""
     h = 0
-    weight = 1
-    for byte in path.encode():
-        h = (h + byte * weight) & MASK
-        weight = (weight * P) & MASK
+    for byte in reversed(path.encode()):  # Horner's rule for sum(byte[i] * P**i)
+        h = (h * P + byte) & MASK
     return mix(h ^ mix(seed & MASK))
 
 
@@ -627,11 +628,18 @@ def path_scores(paths: pa.Array | pa.ChunkedArray, seed: int) -> pa.ChunkedArray
 
 
 def ranked(index: pa.Table, seed: int):
-    """The index as a polars frame sorted by class and seeded rank, with `rank` (0-based within the class)."""
+    """A polars frame of `row` (the index's row number), `wnid` and `rank`: 1 for the image of its class with
+    the smallest seeded score, 2 for the next... Equal scores (a 2**-64 chance) keep the index's row order,
+    which is path order for an index read from a file."""
     import polars as pl
 
-    frame = pl.from_arrow(index.combine_chunks()).with_columns(score=pl.from_arrow(path_scores(index["path"], seed)))
-    return frame.sort(["wnid", "score", "path"]).with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64).over("wnid"))
+    frame = pl.DataFrame({"wnid": pl.from_arrow(index["wnid"]), "score": pl.from_arrow(path_scores(index["path"], seed))})
+    return frame.with_row_index("row").select("row", "wnid", rank=pl.col("score").rank("ordinal").over("wnid"))
+
+
+def take_rows(index: pa.Table, frame) -> pa.Table:
+    """The rows of `index` that `frame` (from `ranked`) still holds, in index order."""
+    return index.take(frame.get_column("row").sort().to_arrow())
 
 
 def class_counts(index: pa.Table) -> dict[str, int]:
@@ -663,8 +671,7 @@ def sample_per_class(index: pa.Table, per_class: int, seed: int = 0, allow_short
             f"{per_class:,} images: {some([f'{w} ({counts[w]:,})' for w in short])}; "
             "--allow-short takes all of theirs."
         )
-    frame = ranked(index, seed).filter(pl.col("rank") < per_class)
-    return frame.select(IMAGE_SCHEMA.names).to_arrow().cast(IMAGE_SCHEMA)
+    return take_rows(index, ranked(index, seed).filter(pl.col("rank") <= per_class))
 
 
 def spread(total: int, capacities: list[int | None]) -> list[int]:
@@ -731,9 +738,8 @@ def sample_budget(index: pa.Table, labels: LabelSet, budget: int, seed: int = 0,
     check_labels(labels)
     counts = class_counts(index)
     quotas = budget_quotas(labels, counts, budget, allow_short)
-    quota = pl.DataFrame({"wnid": list(quotas), "quota": list(quotas.values())}, schema={"wnid": pl.String, "quota": pl.Int64})
-    frame = ranked(index, seed).join(quota, on="wnid", how="inner", maintain_order="left").filter(pl.col("rank") < pl.col("quota"))
-    return frame.select(IMAGE_SCHEMA.names).to_arrow().cast(IMAGE_SCHEMA)
+    quota = pl.col("wnid").replace_strict(quotas, default=0, return_dtype=pl.Int64)
+    return take_rows(index, ranked(index, seed).filter(pl.col("rank") <= quota))
 
 
 def subset_metadata(metadata: dict[str, str], **params) -> dict[str, str]:

@@ -158,7 +158,7 @@ def test_validation_folder_with_loc_solution_and_two_column_file(tmp_path):
 def test_file_list_without_images(tmp_path):
     listing = tmp_path / "train_cls.txt"
     listing.write_text(
-        f"{TENCH}/{TENCH}_10026 1\n\n{TENCH}/{TENCH}_2.jpg 2\n{GOLDFISH}/{GOLDFISH}_7 3\n"
+        f"{TENCH}/{TENCH}_10026 1\n\n  {TENCH}/{TENCH}_2.jpg\t2\r\n{GOLDFISH}/{GOLDFISH}_7\n"
         f"loose_file 4\nfoo/bar 5\n{GOLDFISH}/notes.txt 6\n"
     )
     table, report = index_images(tmp_path / "not-here", file_list=listing)
