@@ -111,11 +111,11 @@ def make_images(root: Path, classes: dict[str, tuple[str, str]], per_split: dict
                 Image.fromarray(draw(shape, texture, rng)).save(folder / f"{wnid}_{n}.JPEG", quality=95)
 
 
-def build_tables(out: Path, image_root: Path) -> dict[str, dict]:
+def build_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str]] = PRETRAIN_CLASSES) -> dict[str, dict]:
     """Curate fine and coarse label sets of the pretraining classes; index the images of each split; join
     each label set with each index into the tables training reads (what `curate images apply` writes)."""
     hierarchy = load_hierarchy()
-    base = ClassList("demo-12", tuple(sorted(PRETRAIN_CLASSES)))
+    base = ClassList(f"demo-{len(classes)}", tuple(sorted(classes)))
     label_sets = {
         "fine": coarsen(hierarchy, base, depth=99),  # below every class: each class keeps its own label
         "coarse": coarsen(hierarchy, base, lifts=1),  # the paper's top-down cut, one lift

@@ -14,7 +14,7 @@ from train.errors import TrainError
 class TinyNet(nn.Module):
     """A four-layer CNN for tests and the CPU demo (32 px inputs); not a research model."""
 
-    def __init__(self, num_classes: int = 10, width: int = 32):
+    def __init__(self, num_classes: int = 10, width: int = 16):
         super().__init__()
 
         def block(cin, cout):

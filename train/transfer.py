@@ -116,11 +116,16 @@ def load_task(args):
 
 
 class LinearProbe(nn.Module):
-    """Frozen features (kept in eval mode, so batch-norm statistics stay) and a new linear classifier."""
+    """Frozen features (kept in eval mode, so batch-norm statistics stay) and a new linear classifier.
+
+    The features are standardised by a batch norm without affine parameters before the classifier, as in
+    MAE's linear probing (He et al. 2022): still a linear map at test time, but one whose learning rate does
+    not depend on the scale of the features, which differs wildly between networks (and untrained ones)."""
 
     def __init__(self, features: nn.Module, head: nn.Linear):
         super().__init__()
-        self.features, self.head = features, head
+        self.features = features
+        self.head = nn.Sequential(nn.BatchNorm1d(head.in_features, affine=False), head)
         self.features.requires_grad_(False)
 
     def train(self, mode: bool = True):
