@@ -92,13 +92,13 @@ class IndexReport:
     broken: list[str] = field(default_factory=list)  # images that do not decode (verify only)
 
     PROBLEMS = {
-        "not_wnid": "not named by a WordNet 3.0 noun id",
-        "not_image": "not images",
-        "empty": "classes without images",
+        "not_wnid": "not a wnid",
+        "not_image": "not an image",
+        "empty": "empty class",
         "unreadable": "unreadable",
-        "unlabelled": "images without a class",
+        "unlabelled": "no class label",
         "missing": "labelled but missing",
-        "broken": "images that do not decode",
+        "broken": "broken image",
     }
 
     def problems(self) -> dict[str, list[str]]:
@@ -159,10 +159,12 @@ def index_images(
 
 
 def no_images_sentence(source: Path, report: IndexReport) -> str:
-    found = [f"{plural(len(items), 'entry')} {report.PROBLEMS[key]}" for key, items in report.problems().items() if items]
-    what = f" (it has {'; '.join(found)})" if found else ""
+    found = [f"{report.PROBLEMS[key]}: {len(items):,}" for key, items in report.problems().items() if items]
+    what = f" ({'; '.join(found)})" if found else ""
     if report.layout == "file list":
         return f"{source} lists no images{what}."
+    if report.layout == "validation folder":
+        return f"{source} holds no image that its labels file names{what}."
     return f"{source} holds no images: no <wnid> class folders or <wnid>.tar archives of images{what}."
 
 

@@ -361,7 +361,7 @@ def test_bad_roots(tmp_path):
     touch(root / "notes.txt")
     assert error(run("index", root, "-o", out)) == (
         f"Error: {root} holds no images: no <wnid> class folders or <wnid>.tar archives of images "
-        "(it has 1 entry not named by a WordNet 3.0 noun id; 1 entry not images)."
+        "(not a wnid: 1; not an image: 1)."
     )
     flat = tmp_path / "flat"
     touch(flat / "ILSVRC2012_val_00000001.JPEG")
@@ -414,6 +414,10 @@ def test_duplicated_paths(tmp_path):
     assert error(run("index", root, "--val-labels", labels, "-o", out)) == (
         f"Error: {labels} names 1 class WordNet 3.0 does not have: n99999999."
     )
+    labels.write_text(f"v7.JPEG,{TENCH}\n")
+    assert error(run("index", root, "--val-labels", labels, "-o", out)) == (
+        f"Error: {root} holds no image that its labels file names (no class label: 1; labelled but missing: 1)."
+    )
     assert not out.exists()
     # an index file edited to hold a path twice
     table = pa.table({"path": ["a", "a"], "wnid": [TENCH, TENCH], "split": ["train"] * 2})
@@ -462,3 +466,12 @@ def test_bad_labels(tmp_path):
         f"Error: {tmp_path / 'ok.parquet'} is a curate labels file, not a images file."
     )
     assert not out.exists()
+
+
+def test_every_command_has_help():
+    listing = run("--help")
+    assert listing.exit_code == 0
+    for command in ("index", "subset", "apply"):
+        assert command in listing.stdout
+        result = run(command, "--help")
+        assert result.exit_code == 0 and "Example" in result.stdout
