@@ -80,6 +80,8 @@ def render_index_report(console, report, digest: str) -> None:
     for key, items in problems.items():
         table.add_row(report.PROBLEMS[key], f"{len(items):,}", some(items, 3))
     console.print(table)
+    if any(len(items) > 3 for items in problems.values()):
+        console.print("--report FILE writes every one of them.", highlight=False)
 
 
 @images_app.command("subset")
@@ -141,9 +143,9 @@ def render_table_summary(console, summary, digest: str) -> None:
 
     from curate.images import some
 
-    table = Table(title=f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…", title_justify="left")
-    table.add_column("")
-    table.add_column("", justify="right")
+    table = Table(title=f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
     table.add_row("images per label: min", f"{summary.per_label_min:,}")
     table.add_row("images per label: median", f"{summary.per_label_median:,.1f}".removesuffix(".0"))
     table.add_row("images per label: max", f"{summary.per_label_max:,}")
