@@ -8,7 +8,9 @@ the same images, so every label set of one image index shares the same files and
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
+
+try:  # libjpeg-turbo through torchvision; deprecated in torchvision 0.29 in favour of torchcodec
+    from torchvision.io import ImageReadMode, decode_image
+except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
+    decode_image = None
 
 from curate import images
 from curate.errors import CurateError
 from curate.manifest import content_hash, read_labels
 from train.errors import TrainError
 
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
@@ -179,6 +186,10 @@ def read_bytes(root: Path, path: str, archive: str | None, offset: int | None, s
 
 def decode(data: bytearray) -> torch.Tensor:
     """uint8 RGB tensor (3, H, W) from JPEG/PNG bytes."""
+    if decode_image is None:
+        from PIL import Image
+
+        return v2.functional.pil_to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
     return decode_image(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.RGB)
 
 

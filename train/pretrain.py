@@ -5,7 +5,6 @@ Read top to bottom: set up, data, model, optimiser, resume, loop (train, evaluat
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -79,9 +78,8 @@ def main(args) -> dict:
 
     if args.test_only:
         metrics = evaluate(model, val_loader, run.device, amp_dtype, args.channels_last)
-        print0(json.dumps(metrics))
         distributed.cleanup()
-        return metrics
+        return metrics if run.is_main else None
 
     log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
     quiet = args.quiet or not run.is_main
@@ -120,12 +118,12 @@ def main(args) -> dict:
                         args={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"},
                         history=history,
                     )
-    final = {"model": args.model, "epochs": args.epochs, "classes": table.num_classes, **identity,
+    final = {"model": args.model, "epochs": args.epochs, **identity, "classes": table.num_classes,
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
     if run.is_main and not args.quiet:
         summary(final, output)
     distributed.cleanup()
-    return final
+    return final if run.is_main else None
 
 
 def summary(final: dict, output: Path | None) -> None:
