@@ -102,7 +102,8 @@ def render_summary(console, labels, largest: int = 15) -> None:
     sizes = sorted(groups, key=lambda wnid: (-len(groups[wnid]), wnid))
     singletons = [wnid for wnid in sizes if len(groups[wnid]) == 1]
     table = Table(
-        title=f"{len(groups)} labels over {len(labels.kept)} classes: {labels.describe()}, tree {labels.tree_rule}",
+        title=f"{len(groups)} labels over {len(labels.kept)} classes: {labels.describe()}"
+        + (f", tree {labels.tree_rule}" if labels.tree_rule else ""),
         title_justify="left",
     )
     table.add_column("label", no_wrap=True)
