@@ -342,6 +342,23 @@ def read_text(path: Path, what: str) -> str:
         raise BadImages(f"{path} cannot be read (permission denied?).") from None
 
 
+def read_lines(path: Path):
+    """A text file as a polars frame with one row per line (column `line`, null for an empty line)."""
+    import polars as pl
+
+    if not path.is_file():
+        raise BadImages(f"{path} does not exist.")
+    if path.stat().st_size == 0:
+        return pl.DataFrame({"line": []}, schema={"line": pl.String})
+    try:  # \x1f (unit separator) does not occur in file lists: every line is one field
+        return pl.read_csv(path, separator="\x1f", has_header=False, quote_char=None, infer_schema=False,
+                           new_columns=["line"], truncate_ragged_lines=True)
+    except pl.exceptions.PolarsError:
+        raise BadImages(f"{path} is not a text file, so it cannot be read as a file list.") from None
+    except OSError:
+        raise BadImages(f"{path} cannot be read (permission denied?).") from None
+
+
 def index_val_folder(root: Path, labels_path: Path, split: str, progress: Progress) -> tuple[pa.Table, IndexReport]:
     """A flat folder of images and a labels file naming each image's class (with or without extension)."""
     report = IndexReport(layout="validation folder")
@@ -424,35 +441,33 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     import polars as pl
 
     report = IndexReport(layout="file list")
-    text = read_text(path, "read as a file list")
-    entry = pl.col("line").str.strip_chars().str.split_exact(" ", 1).struct.field("field_0")
+    lines = read_lines(path)
+    spaced = pl.col("line").str.replace_all("\t", " ", literal=True).str.strip_chars_start()
+    entry = pl.col("entry")
     entries = (
-        pl.Series("line", [text], pl.String)
-        .str.split("\n")
-        .explode()
-        .to_frame()
-        .lazy()
+        lines.lazy()
         .with_row_index("number", offset=1)
-        .select("number", entry=entry.str.split_exact("\t", 1).struct.field("field_0"))
-        .filter(pl.col("entry") != "")
+        .select("number", entry=spaced.str.splitn(" ", 2).struct.field("field_0"))
+        .filter(entry != "")
         .with_columns(
-            wnid=pl.col("entry").str.split_exact("/", 1).struct.field("field_0"),
-            foldered=pl.col("entry").str.contains("/", literal=True),
-            named=pl.col("entry").str.contains(r"\.[^./]*$"),
-            image=pl.col("entry").str.contains(IMAGE_SUFFIX_REGEX),
+            wnid=pl.when(entry.str.contains("/", literal=True)).then(entry.str.splitn("/", 2).struct.field("field_0")),
+            named=entry.str.contains(r"\.[^./]*$"),
+            image=entry.str.contains(IMAGE_SUFFIX_REGEX),
         )
         .collect()
     )
-    folders = entries.filter(pl.col("foldered")).get_column("wnid").unique().to_list()
-    known = known_wnids(folders)
-    classed = pl.col("foldered") & pl.col("wnid").is_in(pl.Series(sorted(known), dtype=pl.String).implode())
-    report.not_wnid.extend(entries.filter(~classed).get_column("entry").to_list())
-    entries = entries.filter(classed)
-    report.not_image.extend(entries.filter(pl.col("named") & ~pl.col("image")).get_column("entry").to_list())
-    entries = entries.filter(~pl.col("named") | pl.col("image")).select(
-        "number",
-        "wnid",
-        path=pl.when(pl.col("named")).then(pl.col("entry")).otherwise(pl.col("entry") + LIST_SUFFIX),
+    known = pl.Series(sorted(known_wnids(entries.get_column("wnid").drop_nulls().unique().to_list())), dtype=pl.String)
+    problem = (
+        pl.when(~pl.col("wnid").is_in(known.implode()).fill_null(False))
+        .then(pl.lit("not_wnid"))
+        .when(pl.col("named") & ~pl.col("image"))
+        .then(pl.lit("not_image"))
+    )
+    entries = entries.with_columns(problem=problem)
+    for key, group in entries.filter(pl.col("problem").is_not_null()).group_by("problem"):
+        getattr(report, key[0]).extend(group.get_column("entry").to_list())
+    entries = entries.filter(pl.col("problem").is_null()).select(
+        "number", "wnid", path=pl.when(pl.col("named")).then(entry).otherwise(entry + LIST_SUFFIX)
     )
     paths = entries.get_column("path")
     if paths.hash(0).n_unique() != entries.height and paths.n_unique() != entries.height:  # distinct hashes: no twins
