@@ -48,6 +48,7 @@ TABLE_KIND = "table"
 IMAGE_SUFFIXES = frozenset(".jpeg .jpg .png .bmp .gif .webp .tif .tiff .ppm .pgm .pbm".split())
 IMAGE_SUFFIX_REGEX = r"(?i)\.(jpe?g|png|bmp|gif|webp|tiff?|ppm|pgm|pbm)$"
 LIST_SUFFIX = ".JPEG"  # what a file-list entry without an extension names (ILSVRC's own files)
+THREADS = min(8, os.cpu_count() or 1)  # class folders listed at once while indexing
 SHOWN = 5  # how many items of a list a sentence names
 
 # progress(description, total) -> advance(n); the CLI passes a rich progress bar, the library defaults to none.
@@ -225,34 +226,29 @@ def index_tree(root: Path, split: str, progress: Progress) -> tuple[pa.Table, In
         else:
             report.not_image.append(entry.name)
     known = known_wnids([e.name for e in folders] + [e.name[: -len(".tar")] for e in archives])
-    paths: list[str] = []
-    wnids: list[str] = []
-    sizes: list[int | None] = []
+    report.not_wnid.extend(e.name + "/" for e in folders if e.name not in known)
+    report.not_wnid.extend(e.name for e in archives if e.name[: -len(".tar")] not in known)
+    classes = [(e, False) for e in folders if e.name in known]
+    classes += [(e, True) for e in archives if e.name[: -len(".tar")] in known]
+
+    def index_class(job: tuple[os.DirEntry, bool]) -> pa.Table:
+        entry, archive = job
+        if archive:
+            members = list_tar(Path(entry.path), entry.name, entry.name[: -len(".tar")], split, report)
+        else:
+            paths, sizes = walk_class_folder(Path(entry.path), entry.name, report)
+            members = image_rows(paths, [entry.name] * len(paths), split, sizes)
+        if not members.num_rows:
+            report.empty.append(entry.name + ("" if archive else "/"))
+        return members
+
+    advance = progress("Indexing classes", len(classes))
     tables = []
-    advance = progress("Indexing classes", len(folders) + len(archives))
-    for entry in folders:
-        if entry.name not in known:
-            report.not_wnid.append(entry.name + "/")
-        else:
-            found = walk_class_folder(Path(entry.path), entry.name, report)
-            if not found:
-                report.empty.append(entry.name + "/")
-            for relative, size in found:
-                paths.append(relative)
-                wnids.append(entry.name)
-                sizes.append(size)
-        advance(1)
-    for entry in archives:
-        wnid = entry.name[: -len(".tar")]
-        if wnid not in known:
-            report.not_wnid.append(entry.name)
-        else:
-            members = list_tar(Path(entry.path), entry.name, wnid, split, report)
-            if not members.num_rows:
-                report.empty.append(entry.name)
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:  # listing folders waits on the disk, not the GIL
+        for members in pool.map(index_class, classes):
             tables.append(members)
-        advance(1)
-    if stray and not paths and not tables:
+            advance(1)
+    if stray and not any(t.num_rows for t in tables):
         raise BadImages(
             f"{root} holds {plural(len(stray), 'image')} but no class folders: "
             "for a validation folder, give its labels with --val-labels."
@@ -260,38 +256,42 @@ def index_tree(root: Path, split: str, progress: Progress) -> tuple[pa.Table, In
     report.unlabelled.extend(stray)
     layouts = [name for name, present in (("class folders", folders), ("tar archives", archives)) if present]
     report.layout = " and ".join(layouts) or "class folders"
-    return pa.concat_tables([image_rows(paths, wnids, split, sizes), *tables]), report
+    return pa.concat_tables([image_rows([], [], split, []), *tables]), report
 
 
-def walk_class_folder(folder: Path, wnid: str, report: IndexReport) -> list[tuple[str, int]]:
-    """(path relative to the root, size) of every image under a class folder; the rest goes to the report."""
-    found = []
-    pending = [(folder, wnid)]
+def walk_class_folder(folder: Path, wnid: str, report: IndexReport) -> tuple[list[str], list[int]]:
+    """The paths (relative to the root) and sizes of every image under a class folder; the rest goes to the
+    report. Zero-byte files count as unreadable."""
+    paths: list[str] = []
+    sizes: list[int] = []
+    pending = [(str(folder), wnid + "/")]
     while pending:
-        current, relative = pending.pop()
+        current, prefix = pending.pop()
         try:
-            entries = list(os.scandir(current))
+            with os.scandir(current) as listing:
+                entries = list(listing)
         except OSError:
-            report.unreadable.append(relative + "/")
+            report.unreadable.append(prefix)
             continue
         for entry in entries:
-            name = f"{relative}/{entry.name}"
+            name = entry.name
             try:
                 if entry.is_dir():
-                    pending.append((Path(entry.path), name))
+                    pending.append((entry.path, prefix + name + "/"))
                     continue
-                if not is_image_name(entry.name):
-                    report.not_image.append(name)
+                _, dot, suffix = name.rpartition(".")
+                if not dot or "." + suffix.lower() not in IMAGE_SUFFIXES:
+                    report.not_image.append(prefix + name)
                     continue
                 size = entry.stat().st_size
             except OSError:
-                report.unreadable.append(name)
-                continue
-            if size == 0:
-                report.unreadable.append(name)
+                size = 0
+            if size:
+                paths.append(prefix + name)
+                sizes.append(size)
             else:
-                found.append((name, size))
-    return found
+                report.unreadable.append(prefix + name)
+    return paths, sizes
 
 
 def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexReport) -> pa.Table:
