@@ -183,10 +183,11 @@ def test_tar_archives_are_listed_with_offsets(tmp_path):
     root = tmp_path / "fall11"
     root.mkdir()
     members = {f"{TENCH}_{i}.JPEG": f"image {i} ".encode() * (i + 1) for i in range(3)}
+    members["deep/" + "long" * 40 + ".JPEG"] = b"a member behind a PAX header"
     make_tar(root / f"{TENCH}.tar", {**members, "index.html": b"<html>"})
     make_tar(root / f"{GOLDFISH}.tar", {})
     table, report = index_images(root)
-    assert table.num_rows == 3 and set(table["archive"].to_pylist()) == {f"{TENCH}.tar"}
+    assert table.num_rows == 4 and set(table["archive"].to_pylist()) == {f"{TENCH}.tar"}
     data = (root / f"{TENCH}.tar").read_bytes()
     for row in table.to_pylist():
         assert row["path"].startswith(f"{TENCH}.tar/") and row["wnid"] == TENCH
