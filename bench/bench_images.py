@@ -1,7 +1,7 @@
 """Index a generated 1,281,167-line train_cls.txt, subset it to 500 images per class, and label the subset
 with the one-lift coarse label set (127 labels): curate against plain-Python code doing the same work.
 
-Run: uv run python bench/bench_images.py [--repeat 5]
+Run: uv run python bench/bench_images.py [--repeat 3]
 Each step reads its input file and writes its output file, both ways; each baseline must produce rows with
 the same content hash as curate's, or the benchmark stops. Prints median times and the speed-ups.
 """
@@ -21,6 +21,7 @@ from common import report, summary, timed_runs
 
 from curate import images
 from curate.classlists import builtin_list
+from curate.labelset import LabelSet
 from curate.manifest import IMAGE_SCHEMA, PREFIX, SCHEMA_VERSION, TABLE_SCHEMA, read_labels, write_labels
 from curate.recipes import coarsen
 from curate.wordnet import load_hierarchy
@@ -77,7 +78,7 @@ def python_read(path: Path) -> list[tuple]:
     return list(zip(*(columns[name] for name in IMAGE_SCHEMA.names)))
 
 
-def python_index(listing: Path, out: Path) -> str:
+def python_index_rows(listing: Path) -> list[tuple]:
     lines = listing.read_text().splitlines()
     known = images.known_wnids({line.split("/", 1)[0] for line in lines})
     rows, seen = [], set()
@@ -99,34 +100,47 @@ def python_index(listing: Path, out: Path) -> str:
             raise ValueError(f"{path} twice")
         seen.add(path)
         rows.append((path, wnid, "train", None, None, None))
-    return python_write(rows, IMAGE_SCHEMA, out, {"kind": "images", "root": "/data/train"})
+    return rows
 
 
-def python_subset(index: Path, out: Path) -> str:
+def python_subset_rows(rows: list[tuple]) -> list[tuple]:
     by_class: dict[str, list[tuple]] = {}
-    for row in python_read(index):
+    for row in rows:
         by_class.setdefault(row[1], []).append(row)
     chosen = []
     for wnid in sorted(by_class):
-        ranked = sorted(by_class[wnid], key=lambda row: (images.score(row[0], SEED), row[0]))
-        chosen += ranked[:PER_CLASS]
-    return python_write(chosen, IMAGE_SCHEMA, out, {"kind": "images", "root": "/data/train"})
+        chosen += sorted(by_class[wnid], key=lambda row: (images.score(row[0], SEED), row[0]))[:PER_CLASS]
+    return chosen
+
+
+def python_apply_rows(labels: LabelSet, rows: list[tuple]) -> list[tuple]:
+    number = labels.label_index
+    label_of = {row.wnid: (number[row.label_wnid], row.label_wnid) for row in labels.kept}
+    return [row + label_of[row[1]] for row in rows if row[1] in label_of]
+
+
+ROOT = {"root": "/data/train"}
+
+
+def python_index(listing: Path, out: Path) -> str:
+    return python_write(python_index_rows(listing), IMAGE_SCHEMA, out, {"kind": "images", **ROOT})
+
+
+def python_subset(index: Path, out: Path) -> str:
+    return python_write(python_subset_rows(python_read(index)), IMAGE_SCHEMA, out, {"kind": "images", **ROOT})
 
 
 def python_apply(labels_path: Path, index: Path, out: Path) -> str:
-    labels = read_labels(labels_path)
-    number = labels.label_index
-    label_of = {row.wnid: (number[row.label_wnid], row.label_wnid) for row in labels.kept}
-    rows = [row + label_of[row[1]] for row in python_read(index) if row[1] in label_of]
-    return python_write(rows, TABLE_SCHEMA, out, {"kind": "table", "root": "/data/train"})
+    rows = python_apply_rows(read_labels(labels_path), python_read(index))
+    return python_write(rows, TABLE_SCHEMA, out, {"kind": "table", **ROOT})
 
 
 # --- curate ------------------------------------------------------------------------------------------------
 
 
 def curate_index(listing: Path, out: Path) -> str:
-    table, found = images.index_images(Path("/data/train"), file_list=listing)
-    return images.write_index(table, out, "/data/train", images.index_metadata(found, listing, None))
+    table, found = images.index_images(Path(ROOT["root"]), file_list=listing)
+    return images.write_index(table, out, ROOT["root"], images.index_metadata(found, listing, None))
 
 
 def curate_subset(index: Path, out: Path) -> str:
@@ -141,9 +155,16 @@ def curate_apply(labels_path: Path, index: Path, out: Path) -> str:
     return images.write_image_table(images.apply_labels(labels, table), out, images.table_metadata(labels, meta))
 
 
+def compare(name: str, ours, baseline, repeat: int) -> float:
+    rows = [(f"plain Python: {name}", timed_runs(baseline, repeat)), (f"curate: {name}", timed_runs(ours, repeat))]
+    report(rows, rows[0][0])
+    print()
+    return statistics.median(rows[0][1]) / statistics.median(rows[1][1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     wnids = list(builtin_list("ilsvrc2012").wnids)
     with tempfile.TemporaryDirectory() as folder:
@@ -159,18 +180,33 @@ def main() -> None:
             ("apply the 127-label set", lambda: curate_apply(labels, tmp / "subset.parquet", tmp / "table.parquet"),
              lambda: python_apply(labels, tmp / "subset.parquet", tmp / "table-py.parquet")),
         ]
-        print(f"{IMAGES:,} images over {len(wnids)} classes; each row: median of {args.repeat} after one warm-up run\n")
+        print(f"{IMAGES:,} images over {len(wnids)} classes; median of {args.repeat} runs after one warm-up run\n")
+        print("== each step from its input file to its output file (Parquet read, validated, written) ==\n")
         speedups = []
         for name, ours, baseline in steps:
             assert ours() == baseline(), f"{name}: curate and the baseline disagree"
-            rows = [(f"plain Python: {name}", timed_runs(baseline, args.repeat)), (f"curate: {name}", timed_runs(ours, args.repeat))]
-            report(rows, rows[0][0])
-            speedups.append(statistics.median(rows[0][1]) / statistics.median(rows[1][1]))
-            print()
-        print("speed-ups: " + ", ".join(f"{name} {s:.1f}x" for (name, *_), s in zip(steps, speedups)))
+            speedups.append(compare(name, ours, baseline, args.repeat))
+
+        print("== the same steps in memory: no Parquet read or write on either side ==\n")
         index, _ = images.read_index(tmp / "index.parquet")
-        write = timed_runs(lambda: images.write_index(index, tmp / "w.parquet", "/data/train"), args.repeat)
-        print(f"of which curate.manifest.write_table (sort, content hash, zstd) for the {index.num_rows:,}-row index: {summary(write)}")
+        subset, _ = images.read_index(tmp / "subset.parquet")
+        label_set = read_labels(labels)
+        rows, subset_rows = python_read(tmp / "index.parquet"), python_read(tmp / "subset.parquet")
+        assert sorted(python_subset_rows(rows)) == python_read(tmp / "subset.parquet")
+        memory = [
+            compare("index (parse the list)", lambda: images.index_images(Path(ROOT["root"]), file_list=listing),
+                    lambda: python_index_rows(listing), args.repeat),
+            compare("subset (rank, take)", lambda: images.sample_per_class(index, PER_CLASS, SEED),
+                    lambda: python_subset_rows(rows), args.repeat),
+            compare("apply (join)", lambda: images.apply_labels(label_set, subset),
+                    lambda: python_apply_rows(label_set, subset_rows), args.repeat),
+        ]
+        write = timed_runs(lambda: images.write_index(index, tmp / "w.parquet", ROOT["root"]), args.repeat)
+        read = timed_runs(lambda: images.read_index(tmp / "index.parquet"), args.repeat)
+        print(f"curate.manifest.write_table, {index.num_rows:,}-row index (sort, content hash, zstd): {summary(write)}")
+        print(f"curate.manifest.read_table,  {index.num_rows:,}-row index (read, check, re-hash):    {summary(read)}\n")
+        print("speed-ups, file to file: " + ", ".join(f"{name} {s:.1f}x" for (name, *_), s in zip(steps, speedups)))
+        print("speed-ups, in memory:    " + ", ".join(f"{s:.1f}x" for s in memory))
 
 
 if __name__ == "__main__":
