@@ -333,3 +333,12 @@ def test_the_real_command_line_prints_one_sentence_and_no_traceback(data):
     assert done.returncode == 1
     assert done.stderr == "Error: Unknown model 'lenet': choose one of alexnet, resnet18, resnet50, tiny.\n"
     assert done.stdout == ""
+
+
+def test_labels_joined_with_an_index_are_the_table_curate_writes(data):
+    from train.data import load_table
+
+    written = load_table(data["fine"]["train_table"])
+    joined = load_table(labels=data["fine"]["labels"], index=data["out"] / "manifests" / "images-train.parquet")
+    assert joined.identity() | {"table": ""} == written.identity() | {"table": ""}
+    assert (joined.paths, joined.labels) == (written.paths, written.labels)

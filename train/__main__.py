@@ -65,7 +65,11 @@ def run_options(parser: argparse.ArgumentParser, epochs: int, lr: float, wd: flo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n")[0].split(": ", 1)[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description="Pretrain CNNs on curate's image tables (one GPU, CPU or torchrun), transfer and evaluate them; "
+        "`demo` shows the whole story on a CPU in minutes.",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

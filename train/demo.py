@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import colorsys
+import sys
 import json
 import time
 from pathlib import Path
@@ -153,7 +154,7 @@ def main(args) -> dict:
     from train.data import load_tables
     from train.models import backbone, build_model
 
-    console = Console(stderr=True, quiet=args.quiet)
+    console = Console(stderr=True, quiet=args.quiet, width=None if sys.stderr.isatty() else 120)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     parser = build_parser()
@@ -190,9 +191,9 @@ def main(args) -> dict:
     variants.append({"variant": "random init", "pretrain_labels": None, "pretrain_classes": None,
                      "knn_fine_top1": knn["knn_top1"], "transfer_linear_top1": probe["test_top1"]})
 
-    for name in ("fine", "coarse"):
+    for step, name in ((4, "fine"), (5, "coarse")):
         info = tables[name]
-        console.print(f"[bold]4.[/] pretraining on {name} labels ({info['classes']} classes, {args.epochs} epochs)")
+        console.print(f"[bold]{step}.[/] pretraining on {name} labels ({info['classes']} classes, {args.epochs} epochs)")
         run_dir = out / "runs" / f"pretrain-{name}"
         pretrained = pretrain_main(parser.parse_args(
             ["pretrain", "--table", str(info["train_table"]), "--val-table", str(info["val_table"]), "--model", "tiny", "--epochs", str(args.epochs), "--lr", "0.05",
