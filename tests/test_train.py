@@ -342,3 +342,33 @@ def test_labels_joined_with_an_index_are_the_table_curate_writes(data):
     joined = load_table(labels=data["fine"]["labels"], index=data["out"] / "manifests" / "images-train.parquet")
     assert joined.identity() | {"table": ""} == written.identity() | {"table": ""}
     assert (joined.paths, joined.labels) == (written.paths, written.labels)
+
+
+def test_test_only_scores_the_resumed_checkpoint(coarse_run, data):
+    code, result = run(["pretrain", *tables(data["coarse"]), *FAST, "--resume", str(coarse_run["checkpoint"]), "--test-only"])
+    assert code == 0
+    assert result["top1"] == pytest.approx(coarse_run["result"]["val_top1"])
+
+
+def test_sun397_reads_the_official_partition_files(tmp_path):
+    from PIL import Image
+
+    from train.transfer import sun397_task
+
+    classes = ["/a/abbey", "/b/beach", "/b/bedroom"]
+    (tmp_path / "Partitions").mkdir()
+    (tmp_path / "Partitions" / "ClassName.txt").write_text("\n".join(classes) + "\n")
+    lines = {"Training": [], "Testing": []}
+    for c, name in enumerate(classes):
+        folder = tmp_path / "SUN397" / name.lstrip("/")
+        folder.mkdir(parents=True)
+        for n, kind in enumerate(["Training", "Testing", "Training"]):
+            Image.new("RGB", (8, 8)).save(folder / f"sun_{c}{n}.jpg")
+            lines[kind].append(f"{name}/sun_{c}{n}.jpg")
+    for kind, entries in lines.items():
+        (tmp_path / "Partitions" / f"{kind}_01.txt").write_text("\n".join(entries) + "\n")
+    (train_files, train_targets), (test_files, test_targets), names = sun397_task(tmp_path, 1)
+    assert names == classes
+    assert train_targets == [0, 0, 1, 1, 2, 2] and test_targets == [0, 1, 2]
+    assert all(f.is_file() for f in train_files + test_files)
+    assert test_files[1] == tmp_path / "SUN397" / "b" / "beach" / "sun_11.jpg"

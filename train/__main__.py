@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda (default %(default)s)")
     evaluate.add_argument("--amp", action="store_true", help="bf16 autocast")
     evaluate.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="print nothing on stderr")
     size_options(evaluate)
 
     demo = commands.add_parser("demo", help="the whole story on a CPU in minutes: synthetic data, curate, train, transfer",

@@ -180,7 +180,7 @@ def main(args) -> dict:
     # The untrained baseline: same network, no pretraining.
     console.print("[bold]3.[/] scoring an untrained network (the baseline)")
     eval_args = parser.parse_args(["evaluate", "--checkpoint", "-", "--table", str(fine["train_table"]), "--val-table",
-                                   str(fine["val_table"]), "--device", "cpu", "-j", "0", *sizes])
+                                   str(fine["val_table"]), "--device", "cpu", "-j", "0", "-q", *sizes])
     torch.manual_seed(args.seed)
     untrained = backbone(build_model("tiny", fine["classes"]), "tiny")
     knn = knn_score(untrained, *load_tables(eval_args), fine["labels"], distributed.setup("cpu"), eval_args)
@@ -196,13 +196,13 @@ def main(args) -> dict:
         console.print(f"[bold]{step}.[/] pretraining on {name} labels ({info['classes']} classes, {args.epochs} epochs)")
         run_dir = out / "runs" / f"pretrain-{name}"
         pretrained = pretrain_main(parser.parse_args(
-            ["pretrain", "--table", str(info["train_table"]), "--val-table", str(info["val_table"]), "--model", "tiny", "--epochs", str(args.epochs), "--lr", "0.05",
-             "--wd", "5e-4", "--lr-scheduler", "cosine", "--output-dir", str(run_dir), *common, *sizes]))
+            ["pretrain", "--table", str(info["train_table"]), "--val-table", str(info["val_table"]), "--model", "tiny",
+             "--epochs", str(args.epochs), "--lr", "0.05", "--wd", "5e-4", "--lr-scheduler", "cosine",
+             "--output-dir", str(run_dir), *common, *sizes]))
         checkpoint = run_dir / "checkpoint.pt"
         scores = evaluate_main(parser.parse_args(
             ["evaluate", "--checkpoint", str(checkpoint), "--table", str(info["train_table"]), "--val-table",
-             str(info["val_table"]), "--knn-labels",
-             str(fine["labels"]), "--device", "cpu", "-j", "0", *sizes]))
+             str(info["val_table"]), "--knn-labels", str(fine["labels"]), "--device", "cpu", "-j", "0", "-q", *sizes]))
         probe = finetune_main(parser.parse_args(
             ["finetune", "--checkpoint", str(checkpoint), "--task", "imagefolder", "--data", str(transfer_root),
              "--mode", "linear", "--epochs", "15", "--lr", "0.1", "--lr-scheduler", "cosine",

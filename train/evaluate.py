@@ -7,7 +7,6 @@ distinctions?). The k-NN memory is the train split, the queries are the val spli
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -71,6 +70,7 @@ def main(args) -> dict | None:
               **evaluate(model, loader, run.device, amp_dtype(args), args.channels_last)}
     if args.knn_labels is not None:
         result.update(knn_score(backbone(model, checkpoint["model_name"]), table, val_table, val_rows, args.knn_labels, run, args))
-    print0(json.dumps({k: result[k] for k in ("top1", "top5", "knn_top1") if k in result}))
+    if not args.quiet:
+        print0("  ".join(f"{k} {result[k]:.2f}" for k in ("top1", "top5", "knn_top1") if k in result))
     distributed.cleanup()
     return result if run.is_main else None

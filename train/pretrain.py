@@ -43,8 +43,10 @@ def main(args) -> dict:
     train_loader = make_loader(train_set, args.batch_size, args.workers, True, run.rank, run.world_size, args.seed)
     val_loader = make_loader(val_set, args.batch_size, args.workers, False, run.rank, run.world_size)
     identity = table.identity()
-    print0(f"{len(train_set)} training and {len(val_set)} validation images, {table.num_classes} classes "
-           f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}")
+    quiet = args.quiet or not run.is_main
+    if not quiet:
+        print0(f"{len(train_set)} training and {len(val_set)} validation images, {table.num_classes} classes "
+               f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}")
 
     # Model: keep the plain module for state_dict(); compile, then wrap in DDP.
     model = build_model(args.model, table.num_classes).to(run.device)
@@ -74,7 +76,8 @@ def main(args) -> dict:
         set_rng_state(checkpoint["rng"][min(run.rank, len(checkpoint["rng"]) - 1)])
         start_epoch = checkpoint["epoch"] + 1
         history = checkpoint.get("history", [])
-        print0(f"resumed from {args.resume} at epoch {start_epoch}")
+        if not quiet:
+            print0(f"resumed from {args.resume} at epoch {start_epoch}")
 
     if args.test_only:
         metrics = evaluate(model, val_loader, run.device, amp_dtype, args.channels_last)
@@ -82,7 +85,6 @@ def main(args) -> dict:
         return metrics if run.is_main else None
 
     log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
-    quiet = args.quiet or not run.is_main
     started = time.perf_counter()
     with progress_bar(not quiet) as progress:
         for epoch in range(start_epoch, args.epochs):

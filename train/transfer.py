@@ -190,11 +190,12 @@ def main(args) -> dict | None:
     optimizer = torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, weight_decay=args.wd, nesterov=args.nesterov)
     scheduler = make_scheduler(optimizer, args, args.epochs)
     scaler = torch.amp.GradScaler(run.device.type, enabled=amp_dtype == torch.float16)
-    print0(f"{args.task} ({args.mode}): {len(train_set)} training and {len(test_set)} test images, {len(classes)} classes, "
-           f"from {args.checkpoint or 'random init'}")
+    quiet = args.quiet or not run.is_main
+    if not quiet:
+        print0(f"{args.task} ({args.mode}): {len(train_set)} training and {len(test_set)} test images, {len(classes)} classes, "
+               f"from {args.checkpoint or 'random init'}")
 
     log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
-    quiet = args.quiet or not run.is_main
     started = time.perf_counter()
     metrics: dict = {}
     with progress_bar(not quiet) as progress:
