@@ -213,19 +213,24 @@ def free_port() -> int:
 
 
 def test_ddp_gloo_two_processes_train_and_checkpoint(data, tmp_path):
+    # 71 validation images in batches of 35: rank 0 scores 36 in two batches, rank 1 35 in one.
+    table, meta = images.read_image_table(data["coarse"]["val_table"])
+    val_table = tmp_path / "val-71.parquet"
+    images.write_image_table(table.slice(1), val_table, {k: meta[k] for k in ("root", "labels_hash", "labels_recipe", "classes")})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-               "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
-               "-m", "train", "pretrain", *tables(data["coarse"]), *FAST, "--epochs", "2", "--output-dir", str(tmp_path)]
+               "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m", "train", "pretrain",
+               "--table", str(data["coarse"]["train_table"]), "--val-table", str(val_table), *FAST, "-b", "35",
+               "--epochs", "2", "--output-dir", str(tmp_path / "run")]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(results) == 1  # rank 0 alone prints
-    assert results[0]["val_images"] == 72  # every val image scored once across the two ranks
-    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert results[0]["val_images"] == 71  # every val image scored exactly once across the two ranks
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and len(checkpoint["rng"]) == 2
     assert not any(key.startswith("module.") for key in checkpoint["model"])
-    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
 
 
 # --- metrics ---------------------------------------------------------------------------------------------

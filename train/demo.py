@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from curate.classlists import ClassList
+from curate.fileio import atomic_path
 from curate import images
 from curate.manifest import labels_hash, write_labels
 from curate.recipes import coarsen
@@ -224,7 +225,8 @@ def main(args) -> dict:
         "variants": variants,
         "minutes": (time.perf_counter() - started) / 60,
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, out / "results.png")
     show(results, console)
     return {"results": str(out / "results.json"), "plot": str(out / "results.png")}
@@ -268,5 +270,6 @@ def plot(results: dict, path: Path) -> None:
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Pretraining on fine vs coarse labels (synthetic demo)", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)

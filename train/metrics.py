@@ -70,10 +70,13 @@ def knn_top1(train_features: torch.Tensor, train_labels: torch.Tensor, test_feat
 
 
 class JsonLog:
-    """Append one JSON object per line to a file (rank 0 only; None disables)."""
+    """One JSON object per line (rank 0 only; None disables). A new run starts the file afresh; a resumed
+    run (`append`) continues it."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, append: bool = False):
         self.path = path
+        if path is not None and not append:
+            Path(path).unlink(missing_ok=True)
 
     def write(self, **record) -> None:
         if self.path is not None:

@@ -55,6 +55,7 @@ def main(args) -> dict:
     raw_model = model
     if args.compile:
         model = torch.compile(model)
+    eval_model = model  # evaluation skips DDP: shards may differ in batch count, DDP forwards must not
     if run.enabled:
         model = DDP(model, device_ids=[run.local_rank] if run.device.type == "cuda" else None)
 
@@ -80,11 +81,11 @@ def main(args) -> dict:
             print0(f"resumed from {args.resume} at epoch {start_epoch}")
 
     if args.test_only:
-        metrics = evaluate(model, val_loader, run.device, amp_dtype, args.channels_last)
+        metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, args.channels_last)
         distributed.cleanup()
         return metrics if run.is_main else None
 
-    log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
+    log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None, append=bool(args.resume))
     started = time.perf_counter()
     with progress_bar(not quiet) as progress:
         for epoch in range(start_epoch, args.epochs):
@@ -93,7 +94,7 @@ def main(args) -> dict:
             train_metrics = train_one_epoch(model, criterion, optimizer, train_loader, run.device, epoch, scaler,
                                             amp_dtype, args.channels_last, progress)
             scheduler.step()
-            val_metrics = evaluate(model, val_loader, run.device, amp_dtype, args.channels_last) if len(val_set) else {}
+            val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, args.channels_last) if len(val_set) else {}
             record = {"epoch": epoch, "lr": lr, **{f"train_{k}": v for k, v in train_metrics.items()},
                       **{f"val_{k}": v for k, v in val_metrics.items()}}
             history.append(record)

@@ -179,6 +179,7 @@ def main(args) -> dict | None:
     raw_model = model
     if args.compile:
         model = torch.compile(model)
+    eval_model = model  # evaluation skips DDP: shards may differ in batch count, DDP forwards must not
     if run.enabled:
         model = DDP(model, device_ids=[run.local_rank] if run.device.type == "cuda" else None)
 
@@ -197,16 +198,17 @@ def main(args) -> dict | None:
 
     log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
     started = time.perf_counter()
-    metrics: dict = {}
     with progress_bar(not quiet) as progress:
         for epoch in range(args.epochs):
             train_loader.sampler.set_epoch(epoch)
             train_metrics = train_one_epoch(model, criterion, optimizer, train_loader, run.device, epoch, scaler,
                                             amp_dtype, args.channels_last, progress)
             scheduler.step()
-            last = epoch == args.epochs - 1
-            metrics = evaluate(model, test_loader, run.device, amp_dtype, args.channels_last, multilabel) if last or not quiet else {}
-            log.write(epoch=epoch, **{f"train_{k}": v for k, v in train_metrics.items()}, **{f"test_{k}": v for k, v in metrics.items()})
+            metrics = {}
+            if epoch == args.epochs - 1 or not args.quiet:  # the same on every rank: evaluation gathers
+                metrics = evaluate(eval_model, test_loader, run.device, amp_dtype, args.channels_last, multilabel)
+            log.write(epoch=epoch, **{f"train_{k}": v for k, v in train_metrics.items()},
+                      **{f"test_{k}": v for k, v in metrics.items()})
             if not quiet:
                 score = f"test mAP {metrics['map']:.1f}" if multilabel else f"test top-1 {metrics['top1']:.1f}%"
                 progress.console.print(f"epoch {epoch + 1}/{args.epochs}  loss {train_metrics['loss']:.4f}  {score}")
