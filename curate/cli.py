@@ -173,9 +173,9 @@ def extend(
     wnids = sorted(set(branch)) if branch else named_set(BRANCH_SETS, branches, "branch set", "--branch")
     counts = None
     if images is not None:
-        from curate.manifest import image_counts
+        from curate.images import class_counts, read_index
 
-        counts = image_counts(images)
+        counts = class_counts(read_index(images)[0])
     labels = extend_recipe(h, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
     deliver(labels, output, quiet)
 
