@@ -123,7 +123,8 @@ def load_table(table: Path | None = None, labels: Path | None = None, index: Pat
     if training and empty:
         name = label_wnids[empty[0]] or "with no rows at all"
         raise TrainError(
-            f"{len(empty)} of the {classes} labels of {source} {'has' if len(empty) == 1 else 'have'} no training images (label {empty[0]}, {name}): "
+            f"{len(empty)} of the {classes} labels of {source} {'has' if len(empty) == 1 else 'have'} no training "
+            f"images (label {empty[0]}, {name}): "
             "a net cannot learn an empty label; drop it from the label set or add its images."
         )
     result = ImageTable(

@@ -201,7 +201,8 @@ def load_checkpoint(path: Path, kind: str = "pretrain") -> dict:
 def check_same_run(checkpoint: dict, path: Path, model_name: str, data: dict[str, str]) -> None:
     """Refuse to resume a checkpoint of another model or of another manifest."""
     if checkpoint["model_name"] != model_name:
-        raise TrainError(f"{path} holds a {checkpoint['model_name']} model, not --model {model_name}: resume with the model it was trained with.")
+        raise TrainError(f"{path} holds a {checkpoint['model_name']} model, not --model {model_name}: "
+                         "resume with the model it was trained with.")
     old = checkpoint["data"]
     if old["labels_hash"] != data["labels_hash"]:
         raise TrainError(

@@ -69,7 +69,8 @@ def main(args) -> dict | None:
     result = {"checkpoint": str(args.checkpoint), "model": checkpoint["model_name"], **checkpoint["data"],
               **evaluate(model, loader, run.device, amp_dtype(args), args.channels_last)}
     if args.knn_labels is not None:
-        result.update(knn_score(backbone(model, checkpoint["model_name"]), table, val_table, val_rows, args.knn_labels, run, args))
+        features = backbone(model, checkpoint["model_name"])
+        result.update(knn_score(features, table, val_table, val_rows, args.knn_labels, run, args))
     if not args.quiet:
         print0("  ".join(f"{k} {result[k]:.2f}" for k in ("top1", "top5", "knn_top1") if k in result))
     distributed.cleanup()

@@ -69,7 +69,8 @@ def voc07_task(root: Path):
     Ground truth per class comes from ImageSets/Main/<class>_<set>.txt: 1 present, -1 absent, 0 only
     `difficult` objects of that class (ignored by the metric and the loss).
     """
-    voc = next((p for p in (root / "VOCdevkit" / "VOC2007", root / "VOC2007", root) if (p / "ImageSets" / "Main").is_dir()), None)
+    candidates = (root / "VOCdevkit" / "VOC2007", root / "VOC2007", root)
+    voc = next((p for p in candidates if (p / "ImageSets" / "Main").is_dir()), None)
     if voc is None:
         raise TrainError(f"{root} holds no VOCdevkit/VOC2007/ImageSets/Main: point --data at the folder holding VOCdevkit.")
     result = []
@@ -93,7 +94,8 @@ def sun397_task(root: Path, partition: int):
     """SUN397 by its official partition files Training_NN.txt / Testing_NN.txt (lines like /a/abbey/sun_x.jpg)."""
     if not 1 <= partition <= 10:
         raise TrainError(f"--partition must be 1..10 (SUN397 has ten official partitions), not {partition}.")
-    parts = next((p for p in (root / "Partitions", root / "SUN397" / "Partitions", root) if (p / "Training_01.txt").is_file()), None)
+    candidates = (root / "Partitions", root / "SUN397" / "Partitions", root)
+    parts = next((p for p in candidates if (p / "Training_01.txt").is_file()), None)
     images = next((p for p in (root / "SUN397", root) if (p / "a").is_dir()), None)
     if parts is None or images is None:
         raise TrainError(f"{root} lacks the SUN397 layout: SUN397/<letter>/<class>/ images and Partitions/Training_01.txt.")
@@ -149,7 +151,8 @@ def main(args) -> dict | None:
 
     # The pretrained network (or an untrained one, the baseline), with a new classifier for the task.
     if args.random_init:
-        name, pretrained = check_model(args.model), {"model_name": args.model, "data": {"labels_recipe": "none (random init)"}}
+        name = check_model(args.model)
+        pretrained = {"model_name": name, "data": {"labels_recipe": "none (random init)"}}
         model = build_model(name, 1)
     elif args.checkpoint is not None:
         pretrained = load_checkpoint(args.checkpoint, "pretrain")
@@ -171,8 +174,8 @@ def main(args) -> dict | None:
     else:
         set_classifier(model, name, head)
         new = set(id(p) for p in get_classifier(model, name).parameters())
-        groups = [{"params": [p for p in model.parameters() if id(p) not in new], "lr": args.lr * args.backbone_lr_scale},
-                  {"params": head.parameters()}]
+        pretrained_layers = [p for p in model.parameters() if id(p) not in new]
+        groups = [{"params": pretrained_layers, "lr": args.lr * args.backbone_lr_scale}, {"params": head.parameters()}]
     model = model.to(run.device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
