@@ -7,8 +7,10 @@
 2. Input pipeline, decode + standard augmentation (random-resized crop 224, flip) to a batch ready for the
    network: baseline = torchvision ImageFolder with PIL, ToTensor, Normalize in the workers (the
    torchvision classification reference); train/ = uint8 decode and augment in the workers, normalise in
-   the main process on --device (counted). Same batch size, workers, crop. One warm-up pass each, then
-   --repeats timed passes, interleaved; median and spread of images/s, and the ratio of the medians.
+   the main process on --device (counted; on a GPU this is free, on the CPU it is not), and the train/
+   loader alone (the uint8 batch a GPU would receive). Same batch size, workers, crop. One warm-up pass
+   each, then --repeats timed passes, interleaved; median and spread of images per wall-clock second and
+   per CPU-second (all processes: steadier on a shared machine), and the ratios of the medians.
 3. Training step (forward, backward, SGD step) of --model at --size on a fixed batch, images/s: the rate the
    input pipeline has to keep up with.
 """
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
@@ -80,13 +83,22 @@ def train_loader(table_path: Path, batch: int, workers: int):
     return make_loader(dataset, batch, workers, train=True)
 
 
-def images_per_second(loader, prepare) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the loader's workers exit after each pass)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def images_per_second(loader, prepare) -> tuple[float, float]:
+    """One pass: images per wall-clock second, and images per CPU-second summed over all processes (the
+    figure that other jobs on a shared machine disturb least)."""
+    cpu, start = cpu_seconds(), time.perf_counter()
     seen = 0
     for images, targets in loader:
         images = prepare(images)
         seen += len(images)
-    return seen / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return seen / wall, seen / (cpu_seconds() - cpu)
 
 
 def step_images_per_second(model_name: str, size: int, batch: int, steps: int, device: torch.device,
@@ -151,21 +163,33 @@ def main() -> None:
         ours = train_loader(table, args.batch_size, args.workers)
         move = (lambda x: x.to(device)) if device.type == "cuda" else (lambda x: x)
         runs = {"torchvision ImageFolder + DataLoader (PIL, ToTensor, Normalize)": (baseline, move),
-                "train/ table loader (uint8 decode+augment, normalise on device)": (ours, lambda x: to_device(x, device))}
+                f"train/ loader, uint8 batch normalised on {device.type} (counted)": (ours, lambda x: to_device(x, device)),
+                "train/ loader alone, uint8 batch (what crosses to a GPU)": (ours, lambda x: x)}
         rates: dict[str, list[float]] = {name: [] for name in runs}
+        per_cpu: dict[str, list[float]] = {name: [] for name in runs}
         for name, (loader, prepare) in runs.items():  # warm-up: page cache, worker start-up paths
             images_per_second(loader, prepare)
         for _ in range(args.repeats):  # interleaved, so drift hits both alike
             for name, (loader, prepare) in runs.items():
                 if hasattr(loader.sampler, "set_epoch"):
                     loader.sampler.set_epoch(_)
-                rates[name].append(images_per_second(loader, prepare))
+                wall, cpu = images_per_second(loader, prepare)
+                rates[name].append(wall)
+                per_cpu[name].append(cpu)
         print("\ninput pipeline, decode + augment to a normalised batch:")
         for name, values in rates.items():
             print(f"  {name:66s} {spread(values)}")
         names = list(rates)
-        ratio = statistics.median(rates[names[1]]) / statistics.median(rates[names[0]])
-        print(f"  ratio train/ : torchvision = {ratio:.2f}x")
+
+        def ratios(table: dict[str, list[float]]) -> str:
+            base = statistics.median(table[names[0]])
+            return ", ".join(f"{statistics.median(table[name]) / base:.2f}x" for name in names[1:])
+
+        print(f"  ratio train/ : torchvision (normalised, loader alone) = {ratios(rates)}")
+        print("per CPU-second, all processes (user + system time of main process and workers):")
+        for name, values in per_cpu.items():
+            print(f"  {name:66s} {spread(values).replace('images/s', 'images/CPU-s')}")
+        print(f"  ratio train/ : torchvision (normalised, loader alone) = {ratios(per_cpu)}")
 
     step = step_images_per_second(args.model, args.size, args.step_batch, args.steps, device, args.channels_last, args.amp)
     print(f"\ntraining step, {args.model} at {args.size}px, batch {args.step_batch}"

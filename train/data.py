@@ -269,10 +269,9 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, ra
 
 def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> normalised float32 on `device`."""
-    images = images.to(device, non_blocking=True)
     mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
-    images = (images.float() - mean) / std
+    images = images.to(device, non_blocking=True).float().sub_(mean).div_(std)  # in place: one float copy
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
