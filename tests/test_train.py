@@ -377,3 +377,15 @@ def test_sun397_reads_the_official_partition_files(tmp_path):
     assert train_targets == [0, 0, 1, 1, 2, 2] and test_targets == [0, 1, 2]
     assert all(f.is_file() for f in train_files + test_files)
     assert test_files[1] == tmp_path / "SUN397" / "b" / "beach" / "sun_11.jpg"
+
+
+def test_demo_writes_one_result_per_variant_and_a_plot(tmp_path):
+    code, result = run(["demo", "--output-dir", str(tmp_path), "--epochs", "2", "-q"])
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [v["variant"] for v in results["variants"]] == ["random init", "pretrained on fine", "pretrained on coarse"]
+    assert [v["pretrain_classes"] for v in results["variants"]] == [None, 12, 4]
+    for variant in results["variants"]:
+        assert 0 <= variant["knn_fine_top1"] <= 100 and 0 <= variant["transfer_linear_top1"] <= 100
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result == {"results": str(tmp_path / "results.json"), "plot": str(tmp_path / "results.png")}
