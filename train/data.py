@@ -8,6 +8,7 @@ the same images, so every label set of one image index shares the same files and
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -295,10 +296,18 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, ra
     )
 
 
-def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
-    """uint8 (N, 3, H, W) -> normalised float32 on `device`."""
+@functools.cache
+def normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std in 0..255 units, made once per device (a fresh host-to-device copy per batch would make
+    the host wait for the GPU)."""
     mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+    return mean, std
+
+
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> normalised float32 on `device`."""
+    mean, std = normalisation(device)
     images = images.to(device, non_blocking=True).float().sub_(mean).div_(std)  # in place: one float copy
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 

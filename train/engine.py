@@ -42,11 +42,16 @@ def progress_bar(enabled: bool):
 
 def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimizer, loader, device: torch.device,
                     epoch: int, scaler: torch.amp.GradScaler, amp_dtype: torch.dtype | None = None,
-                    channels_last: bool = False, progress=None) -> dict[str, float]:
-    """One pass over `loader`; returns mean loss, top-1 (percent, single-label only) and images/s."""
+                    channels_last: bool = False, progress=None, status_every: int = 50) -> dict[str, float]:
+    """One pass over `loader`; returns mean loss, top-1 (percent, single-label only) and images/s.
+
+    Sums stay on the device, so the host never waits for the GPU within a step; it reads the loss every
+    `status_every` steps (progress bar, divergence check) and once at the end."""
     model.train()
     task = progress.add_task(f"epoch {epoch}", total=len(loader), status="") if progress is not None else None
-    loss_sum = correct = seen = 0.0
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
     single_label = True
     start = time.perf_counter()
     for step, (images, targets) in enumerate(loader):
@@ -56,25 +61,32 @@ def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimize
         with autocast(device, amp_dtype):
             logits = model(images)
             loss = criterion(logits, targets)
-        if not math.isfinite(loss.item()):
-            raise TrainError(f"The loss became {loss.item()} at epoch {epoch}, step {step}: lower --lr.")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        n = len(images)
-        loss_sum += loss.item() * n
-        seen += n
+        loss_sum += loss.detach() * len(images)
         if single_label:
-            correct += topk_correct(logits.detach().float(), targets, (1,))[0]
+            correct += (logits.detach().argmax(dim=1) == targets).sum()
+        seen += len(images)
+        if step % status_every == 0:
+            check_finite(loss.item(), epoch, step)
+            if task is not None:
+                progress.update(task, status=f"loss {loss.item():.3f}")
         if task is not None:
-            progress.update(task, advance=1, status=f"loss {loss.item():.3f}")
+            progress.update(task, advance=1)
+    check_finite(loss_sum.item(), epoch, len(loader) - 1)
     elapsed = time.perf_counter() - start
     if task is not None:
         progress.remove_task(task)
-    loss_sum, correct, seen = all_reduce_sum([loss_sum, correct, seen], device)
+    loss_sum, correct, seen = all_reduce_sum([loss_sum.item(), correct.item(), seen], device)
     metrics = {"loss": loss_sum / seen, "images_per_s": seen / elapsed}
     return {**metrics, "top1": 100 * correct / seen} if single_label else metrics
+
+
+def check_finite(loss: float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss):
+        raise TrainError(f"The loss became {loss} by epoch {epoch}, step {step}: lower --lr.")
 
 
 @torch.no_grad()

@@ -160,7 +160,8 @@ def main(args) -> dict | None:
         model = build_model(name, pretrained["num_classes"])
         load_model_state(model, pretrained["model"], args.checkpoint)
     else:
-        raise TrainError("finetune needs --checkpoint (a pretrain checkpoint), or --random-init --model NAME for the baseline.")
+        raise TrainError("finetune needs --checkpoint (a pretrain checkpoint), "
+                         "or --random-init --model NAME for the baseline.")
     (train_files, train_targets), (test_files, test_targets), classes = load_task(args)
     missing = [f for f in train_files + test_files if not f.is_file()]
     if missing:
@@ -196,11 +197,12 @@ def main(args) -> dict | None:
     scaler = torch.amp.GradScaler(run.device.type, enabled=amp_dtype == torch.float16)
     quiet = args.quiet or not run.is_main
     if not quiet:
-        print0(f"{args.task} ({args.mode}): {len(train_set)} training and {len(test_set)} test images, {len(classes)} classes, "
-               f"from {args.checkpoint or 'random init'}")
+        print0(f"{args.task} ({args.mode}): {len(train_set)} training and {len(test_set)} test images, "
+               f"{len(classes)} classes, from {args.checkpoint or 'random init'}")
 
     log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
     started = time.perf_counter()
+    metrics: dict = {}
     with progress_bar(not quiet) as progress:
         for epoch in range(args.epochs):
             train_loader.sampler.set_epoch(epoch)
