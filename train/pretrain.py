@@ -104,7 +104,8 @@ def main(args) -> dict:
                     f"epoch {epoch + 1}/{args.epochs}  lr {lr:.4g}  loss {train_metrics['loss']:.4f}  "
                     f"train top-1 {train_metrics['top1']:.1f}%"
                     + (f"  val top-1 {val_metrics['top1']:.1f}%  top-5 {val_metrics['top5']:.1f}%" if val_metrics else "")
-                    + f"  {train_metrics['images_per_s']:.0f} img/s"
+                    + f"  {train_metrics['images_per_s']:.0f} img/s",
+                    highlight=False,
                 )
             if output is not None:
                 # Every rank's RNG state travels in the checkpoint, so resume continues the same run.

@@ -216,7 +216,8 @@ def main(args) -> dict | None:
                       **{f"test_{k}": v for k, v in metrics.items()})
             if not quiet:
                 score = f"test mAP {metrics['map']:.1f}" if multilabel else f"test top-1 {metrics['top1']:.1f}%"
-                progress.console.print(f"epoch {epoch + 1}/{args.epochs}  loss {train_metrics['loss']:.4f}  {score}")
+                progress.console.print(f"epoch {epoch + 1}/{args.epochs}  loss {train_metrics['loss']:.4f}  {score}",
+                                       highlight=False)
     result = {"task": args.task, "mode": args.mode, "model": name, "classes": len(classes),
               "pretrained": str(args.checkpoint) if args.checkpoint and not args.random_init else "random init",
               "pretrain_labels_recipe": pretrained["data"].get("labels_recipe", ""),
