@@ -403,3 +403,20 @@ def test_demo_writes_one_result_per_variant_and_a_plot(tmp_path):
         assert 0 <= variant["knn_fine_top1"] <= 100 and 0 <= variant["transfer_linear_top1"] <= 100
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result == {"results": str(tmp_path / "results.json"), "plot": str(tmp_path / "results.png")}
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_an_image_that_does_not_decode_is_named(data, tmp_path, capsys, workers):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(data["out"] / "images" / "train", root)
+    (root / "n01530575" / "n01530575_3.JPEG").write_bytes(b"not a jpeg")
+    line = error_of(["pretrain", *tables(data["coarse"]), "--root", str(root), *FAST, "--epochs", "1", "-j", workers], capsys)
+    assert line.startswith(f"Error: n01530575/n01530575_3.JPEG under {root} cannot be read as an image (")
+
+
+def test_an_output_dir_that_is_a_file(data, tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "1", "--output-dir", str(tmp_path / "taken")], capsys)
+    assert line == f"Error: Cannot create --output-dir {tmp_path / 'taken'}: File exists."

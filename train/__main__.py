@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sentence(error: Exception) -> str:
+    """The error's sentence; a DataLoader worker wraps it in its traceback text, whose last line holds it."""
+    text = str(error).strip()
+    if "Original Traceback" in text:
+        text = text.splitlines()[-1].split(": ", 1)[-1]
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except CurateError as error:
         if args.verbose:
             raise
-        print(f"Error: {error}", file=sys.stderr)
+        print(f"Error: {sentence(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -247,7 +247,12 @@ class ImageDataset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, item: int):
-        image = decode(self.table.read(int(self.indices[item])))
+        row = int(self.indices[item])
+        try:
+            image = decode(self.table.read(row))
+        except (RuntimeError, OSError, ValueError) as error:
+            raise TrainError(f"{self.table.paths[row].decode()} under {self.table.root} cannot be read as an image "
+                             f"({str(error).splitlines()[0] if str(error) else type(error).__name__}).") from None
         return self.transform(image), int(self.targets[item])
 
 

@@ -192,6 +192,14 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def make_output_dir(path: Path) -> None:
+    """Create --output-dir, or say in one sentence why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainError(f"Cannot create --output-dir {path}: {error.strerror or error}.") from None
+
+
 def save_checkpoint(path: Path, **state) -> None:
     """Write atomically: an interrupted save never leaves a half checkpoint behind."""
     path = Path(path)

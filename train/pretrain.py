@@ -16,8 +16,8 @@ from train import distributed
 from train.data import ImageDataset, eval_transform, load_tables, make_loader, train_transform
 from train.distributed import print0
 from train.engine import (
-    AMP_DTYPES, check_same_run, evaluate, load_checkpoint, load_model_state, make_scheduler, progress_bar,
-    rng_state, save_checkpoint, seed_everything, set_rng_state, train_one_epoch,
+    AMP_DTYPES, check_same_run, evaluate, load_checkpoint, load_model_state, make_output_dir, make_scheduler,
+    progress_bar, rng_state, save_checkpoint, seed_everything, set_rng_state, train_one_epoch,
 )
 from train.errors import TrainError
 from train.metrics import JsonLog
@@ -34,7 +34,7 @@ def main(args) -> dict:
         raise TrainError("--amp-dtype float16 needs CUDA; on the CPU use bfloat16.")
     output = Path(args.output_dir) if args.output_dir else None
     if output is not None and run.is_main:
-        output.mkdir(parents=True, exist_ok=True)
+        make_output_dir(output)
 
     # Data: the table names the images, the label of each, and the manifest it came from.
     table, val_table, val_rows = load_tables(args, check_files=run.is_main)

@@ -23,8 +23,8 @@ from train import distributed
 from train.data import FileDataset, eval_transform, make_loader, train_transform
 from train.distributed import print0
 from train.engine import (
-    AMP_DTYPES, evaluate, load_checkpoint, load_model_state, make_scheduler, progress_bar, save_checkpoint,
-    seed_everything, train_one_epoch,
+    AMP_DTYPES, evaluate, load_checkpoint, load_model_state, make_output_dir, make_scheduler, progress_bar,
+    save_checkpoint, seed_everything, train_one_epoch,
 )
 from train.errors import TrainError
 from train.metrics import JsonLog, multilabel_loss
@@ -147,7 +147,7 @@ def main(args) -> dict | None:
     amp_dtype = AMP_DTYPES[args.amp_dtype] if args.amp else None
     output = Path(args.output_dir) if args.output_dir else None
     if output is not None and run.is_main:
-        output.mkdir(parents=True, exist_ok=True)
+        make_output_dir(output)
 
     # The pretrained network (or an untrained one, the baseline), with a new classifier for the task.
     if args.random_init:
