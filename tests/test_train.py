@@ -420,3 +420,8 @@ def test_an_output_dir_that_is_a_file(data, tmp_path, capsys):
     (tmp_path / "taken").write_text("")
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "1", "--output-dir", str(tmp_path / "taken")], capsys)
     assert line == f"Error: Cannot create --output-dir {tmp_path / 'taken'}: File exists."
+
+
+def test_inputs_too_small_for_the_network(data, capsys):
+    line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--model", "alexnet", "--epochs", "1"], capsys)
+    assert line == "Error: --model alexnet cannot take 32 px inputs: raise the crop sizes."

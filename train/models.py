@@ -50,6 +50,19 @@ def build_model(name: str, num_classes: int) -> nn.Module:
     return MODELS[check_model(name)][0](num_classes)
 
 
+def check_input_size(model: nn.Module, name: str, size: int) -> None:
+    """Fail in one sentence when `size` px inputs are too small for the network (e.g. AlexNet below 63 px)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size, device=next(model.parameters()).device))
+    except RuntimeError:
+        raise TrainError(f"--model {name} cannot take {size} px inputs: raise the crop sizes.") from None
+    finally:
+        model.train(was_training)
+
+
 def _parent_and_attr(model: nn.Module, name: str) -> tuple[nn.Module, str]:
     *parents, attr = MODELS[name][1].split(".")
     module = model

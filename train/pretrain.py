@@ -21,7 +21,7 @@ from train.engine import (
 )
 from train.errors import TrainError
 from train.metrics import JsonLog
-from train.models import build_model, check_model
+from train.models import build_model, check_input_size, check_model
 
 
 def main(args) -> dict:
@@ -50,6 +50,7 @@ def main(args) -> dict:
 
     # Model: keep the plain module for state_dict(); compile, then wrap in DDP.
     model = build_model(args.model, table.num_classes).to(run.device)
+    check_input_size(model, args.model, min(args.train_crop_size, args.val_crop_size))
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     raw_model = model

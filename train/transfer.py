@@ -28,7 +28,9 @@ from train.engine import (
 )
 from train.errors import TrainError
 from train.metrics import JsonLog, multilabel_loss
-from train.models import backbone, build_model, check_model, feature_dim, get_classifier, set_classifier
+from train.models import (
+    backbone, build_model, check_input_size, check_model, feature_dim, get_classifier, set_classifier,
+)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 VOC_CLASSES = list(PASCAL_VOC)  # VOC's own order: aeroplane, bicycle, ..., tvmonitor
@@ -167,6 +169,7 @@ def main(args) -> dict | None:
     if missing:
         raise TrainError(f"{len(missing)} of the {len(train_files) + len(test_files)} images of the {args.task} task "
                          f"are missing (for example {missing[0]}).")
+    check_input_size(model, name, min(args.train_crop_size, args.val_crop_size))
     multilabel = args.task == "voc07-cls"
     head = nn.Linear(feature_dim(model, name), len(classes))
     if args.mode == "linear":
