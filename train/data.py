@@ -3,7 +3,8 @@
 Decode once per sample with libjpeg-turbo (torchvision.io) into uint8, augment on uint8, collate uint8 and
 convert to normalised float on the device: the workers move a quarter of the bytes the classic
 PIL -> ToTensor -> Normalize pipeline moves. The dataset is keyed by image path; a label set only relabels
-the same images, so every label set of one image index shares the same files and decoding.
+the same images, so every label set of one image index reads the same files (and shares the OS page cache).
+Images are decoded afresh each epoch: there is no cache of decoded pixels.
 """
 
 from __future__ import annotations
