@@ -29,7 +29,7 @@ from curate.classlists import ClassList
 from curate.fileio import atomic_path
 from curate import images
 from curate.manifest import labels_hash, write_labels
-from curate.recipes import coarsen
+from curate.recipes import coarsen, identity
 from curate.wordnet import load_hierarchy
 
 SIZE = 32
@@ -119,7 +119,7 @@ def build_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str]
     hierarchy = load_hierarchy()
     base = ClassList(f"demo-{len(classes)}", tuple(sorted(classes)))
     label_sets = {
-        "fine": coarsen(hierarchy, base, depth=99),  # below every class: each class keeps its own label
+        "fine": identity(hierarchy, base),  # each class is its own label
         "coarse": coarsen(hierarchy, base, lifts=1),  # the paper's top-down cut, one lift
     }
     folder = out / "manifests"
