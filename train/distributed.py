@@ -55,6 +55,22 @@ def setup(device: str = "auto") -> Dist:
     return Dist(rank, local_rank, world_size, chosen)
 
 
+def prepare_model(model: torch.nn.Module, run: Dist, channels_last: bool, compile: bool):
+    """Move a model to the run's device; return (raw, eval_model, train_model).
+
+    `raw` is the plain module, for state_dict(); `eval_model` is compiled but not wrapped in DDP, since
+    evaluation shards may differ in batch count and DDP forwards must not; `train_model` is DDP-wrapped
+    when distributed."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    raw = model.to(run.device)
+    if channels_last:
+        raw = raw.to(memory_format=torch.channels_last)
+    eval_model = torch.compile(raw) if compile else raw
+    train_model = DDP(eval_model, device_ids=[run.local_rank] if run.device.type == "cuda" else None) if run.enabled else eval_model
+    return raw, eval_model, train_model
+
+
 def cleanup() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import distributed
 from train.data import ImageDataset, eval_transform, load_tables, make_loader, train_transform
@@ -49,16 +48,9 @@ def main(args) -> dict:
                f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}")
 
     # Model: keep the plain module for state_dict(); compile, then wrap in DDP.
-    model = build_model(args.model, table.num_classes).to(run.device)
+    model = build_model(args.model, table.num_classes)
     check_input_size(model, args.model, min(args.train_crop_size, args.val_crop_size))
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    raw_model = model
-    if args.compile:
-        model = torch.compile(model)
-    eval_model = model  # evaluation skips DDP: shards may differ in batch count, DDP forwards must not
-    if run.enabled:
-        model = DDP(model, device_ids=[run.local_rank] if run.device.type == "cuda" else None)
+    raw_model, eval_model, model = distributed.prepare_model(model, run, args.channels_last, args.compile)
 
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     optimizer = torch.optim.SGD(raw_model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.wd,

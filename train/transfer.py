@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from curate.classlists import PASCAL_VOC
 from train import distributed
@@ -180,15 +179,7 @@ def main(args) -> dict | None:
         new = set(id(p) for p in get_classifier(model, name).parameters())
         pretrained_layers = [p for p in model.parameters() if id(p) not in new]
         groups = [{"params": pretrained_layers, "lr": args.lr * args.backbone_lr_scale}, {"params": head.parameters()}]
-    model = model.to(run.device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    raw_model = model
-    if args.compile:
-        model = torch.compile(model)
-    eval_model = model  # evaluation skips DDP: shards may differ in batch count, DDP forwards must not
-    if run.enabled:
-        model = DDP(model, device_ids=[run.local_rank] if run.device.type == "cuda" else None)
+    raw_model, eval_model, model = distributed.prepare_model(model, run, args.channels_last, args.compile)
 
     train_set = FileDataset(train_files, train_targets, train_transform(args.train_crop_size, args.min_scale))
     test_set = FileDataset(test_files, test_targets, eval_transform(args.val_resize_size, args.val_crop_size))
