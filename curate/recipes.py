@@ -40,12 +40,15 @@ def class_nodes(h: Hierarchy, base: ClassList) -> list[int]:
 def kept_and_removed(h: Hierarchy, base: ClassList, reasons: dict[int, str], recipe: str, params: dict, source: str) -> LabelSet:
     """Identity labels for every class of `base` except those in `reasons`, which are removed with that reason."""
     rows = [
-        LabelRow(h.wnid(node), h.lemma(node), None, None, reasons[node])
-        if node in reasons
-        else LabelRow(h.wnid(node), h.lemma(node), h.wnid(node), h.lemma(node))
+        LabelRow(h.wnid(node), h.lemma(node), None, None, reasons[node]) if node in reasons else own_label(h, node)
         for node in class_nodes(h, base)
     ]
     return LabelSet(tuple(rows), recipe, params, None, base.name, base.content_hash, source)
+
+
+def own_label(h: Hierarchy, node: int, reason: str | None = None) -> LabelRow:
+    """A row whose class is its own label."""
+    return LabelRow(h.wnid(node), h.lemma(node), h.wnid(node), h.lemma(node), reason)
 
 
 def named(h: Hierarchy, node: int) -> str:
@@ -283,11 +286,8 @@ def extend(
     if image_counts is not None:
         params["min_images"] = min_images
     branch_of = {node: branch_nodes[i] for i, queue in enumerate(queues) for node in queue}
-    rows = [LabelRow(h.wnid(n), h.lemma(n), h.wnid(n), h.lemma(n)) for n in sorted(base_nodes)]
-    rows += [
-        LabelRow(h.wnid(n), h.lemma(n), h.wnid(n), h.lemma(n), f"added: under {named(h, branch_of[n])}")
-        for n in drawn
-    ]
+    rows = [own_label(h, n) for n in sorted(base_nodes)]
+    rows += [own_label(h, n, f"added: under {named(h, branch_of[n])}") for n in drawn]
     source = OQUAB_2014 if add == 512 else "curate: extension without nesting"
     return LabelSet(tuple(rows), "extend", params, None, base.name, base.content_hash, source)
 
@@ -302,7 +302,7 @@ def sample(h: Hierarchy, pool: ClassList, count: int, seed: int) -> LabelSet:
     drawn = draw_unnested(h, [nodes], count, set())
     if len(drawn) < count:
         raise BadRecipe(f"--classes {count} is more than the {len(drawn)} classes of {pool.name} that can be drawn without nesting.")
-    rows = [LabelRow(h.wnid(n), h.lemma(n), h.wnid(n), h.lemma(n)) for n in drawn]
+    rows = [own_label(h, n) for n in drawn]
     source = OQUAB_2014 if pool.name == "imagenet22k" else "curate: seeded sample without nesting"
     return LabelSet(tuple(rows), "sample", {"classes": count, "seed": seed}, None, pool.name, pool.content_hash, source)
 
