@@ -21,6 +21,14 @@ def check_writable(path: Path) -> None:
         raise BadOutput(f"Cannot write {path}: it is a folder.")
 
 
+def check_folder_writable(folder: Path) -> None:
+    """Fail with one sentence when `folder` is, or would have to be made inside, a file."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        where = "it is" if existing == folder else f"{existing} is"
+        raise BadOutput(f"Cannot write manifests into {folder}: {where} a file, not a folder.")
+
+
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.classlists import BRANCH_SETS, PASCAL_VOC, builtin_list
-from curate.errors import BadOutput
+from curate.fileio import check_folder_writable
 from curate.hierarchy import Hierarchy
 from curate.labelset import LabelSet
 from curate import recipes
@@ -66,18 +66,11 @@ PRESETS = (
 )
 
 
-def check_out_dir(out: Path) -> None:
-    existing = next(path for path in (out, *out.parents) if path.exists())
-    if not existing.is_dir():
-        where = "it is" if existing == out else f"{existing} is"
-        raise BadOutput(f"Cannot write manifests into {out}: {where} a file, not a folder.")
-
-
 def build_presets(h: Hierarchy, out: Path, track=iter) -> list[Path]:
     """Write every preset as OUT/NAME.parquet with its text sidecar OUT/NAME.txt; return the paths."""
     from curate.manifest import write_labels, write_sidecar
 
-    check_out_dir(out)
+    check_folder_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for preset in track(PRESETS):
@@ -93,7 +86,7 @@ def stale_presets(h: Hierarchy, out: Path, track=iter) -> list[str]:
     from curate.errors import BadManifest
     from curate.manifest import read_labels, sidecar_text
 
-    check_out_dir(out)
+    check_folder_writable(out)
     stale = []
     for preset in track(PRESETS):
         labels = preset.build(h)

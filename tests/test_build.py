@@ -80,3 +80,12 @@ def test_git_setup_outside_a_repository(curate_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = curate_cli("git-setup")
     assert (result.exit_code, result.stderr.strip()) == (1, f"Error: {tmp_path} is not inside a git repository.")
+
+
+def test_out_inside_a_file(curate_cli, tmp_path):
+    afile = tmp_path / "a.txt"
+    afile.write_text("x")
+    for out, where in ((afile, "it is"), (afile / "sub", f"{afile} is")):
+        result = curate_cli("build", "--out", out)
+        assert (result.exit_code, result.stderr.strip()) == (1, f"Error: Cannot write manifests into {out}: {where} a file, not a folder.")
+    assert afile.read_text() == "x"
