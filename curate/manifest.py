@@ -208,7 +208,8 @@ def read_labels(path: Path) -> LabelSet:
         meta.get("source", ""),
         meta.get("wordnet_version", ""),
     )
-    if columns["label"] != [labels.label_index.get(r.label_wnid) for r in rows]:
+    index = labels.label_index
+    if columns["label"] != [index.get(r.label_wnid) for r in rows]:
         raise BadManifest(f"{path} has labels that are not dense and in label_wnid order.")
     return labels
 
