@@ -783,31 +783,26 @@ def check_labels(labels: LabelSet) -> None:
 def apply_labels(labels: LabelSet, index: pa.Table, *, allow_missing: bool = False) -> pa.Table:
     """One TABLE_SCHEMA row per image of a class the manifest keeps, with its label; images of removed or
     unlisted classes are dropped. A kept class without images is an error unless `allow_missing`."""
-    import polars as pl
-
     check_labels(labels)
     label_index = labels.label_index
     kept = labels.kept
-    classes = pl.DataFrame(
-        {
-            "wnid": [row.wnid for row in kept],
-            "label": [label_index[row.label_wnid] for row in kept],
-            "label_wnid": [row.label_wnid for row in kept],
-        },
-        schema={"wnid": pl.String, "label": pl.Int32, "label_wnid": pl.String},
-    )
+    position = pc.index_in(index["wnid"], value_set=pa.array([row.wnid for row in kept], pa.string()))
     if not allow_missing:
-        present = set(pc.unique(index["wnid"]).to_pylist())
-        missing = [row.wnid for row in kept if row.wnid not in present]
+        present = set(pc.unique(position).drop_null().to_pylist())
+        missing = [row.wnid for number, row in enumerate(kept) if number not in present]
         if missing:
             raise BadImages(
                 f"{plural(len(missing), 'class')} of the labels file {'has' if len(missing) == 1 else 'have'} "
                 f"no images in the index: {some(missing)}; --allow-missing trains without them."
             )
-    frame = pl.from_arrow(index.combine_chunks()).join(classes, on="wnid", how="inner", maintain_order="left")
-    if not frame.height:
+    if position.null_count:  # images of classes the manifest removes or does not list
+        index, position = index.filter(pc.is_valid(position)), position.drop_null()
+    if not index.num_rows:
         raise BadImages("None of the index's images belongs to a class the labels file keeps.")
-    return frame.select(TABLE_SCHEMA.names).to_arrow().cast(TABLE_SCHEMA)
+    label = pa.array([label_index[row.label_wnid] for row in kept], pa.int32()).take(position)
+    label_wnid = pa.array([row.label_wnid for row in kept], pa.string()).take(position)
+    table = index.select(IMAGE_SCHEMA.names).append_column("label", label).append_column("label_wnid", label_wnid)
+    return table.cast(TABLE_SCHEMA)
 
 
 def table_metadata(labels: LabelSet, index_metadata: dict[str, str]) -> dict[str, str]:
