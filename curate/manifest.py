@@ -1,8 +1,12 @@
 """Manifests on disk: LabelSet <-> Parquet, the content hash, validation, and their text forms.
 
 Every Parquet file curate writes goes through `write_table`: a fixed schema and column order, rows sorted
-by key, a content hash of the rows in the metadata, written atomically. The content hash covers rows and
-column names only, so it survives pyarrow upgrades that change the file's bytes.
+by key, written atomically, with two hashes in its metadata:
+- `content_hash` covers rows and column names only, so it survives pyarrow upgrades that change the file's
+  bytes; it is what manifests, tables and checkpoints record of each other.
+- `pages_hash` covers the file's bytes before its footer (the encoded pages). A reader that finds them
+  unchanged knows the rows are the ones `content_hash` was computed from, without re-hashing the rows; a
+  file re-encoded by another tool fails this cheap check and falls back to re-hashing its rows.
 """
 
 from __future__ import annotations
@@ -95,21 +99,58 @@ def strictly_increasing(column) -> bool:
 
 
 def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, metadata: dict[str, str]) -> str:
-    """Cast to `schema`, sort by `sort_by`, stamp metadata and content hash, write atomically; return the hash."""
+    """Cast to `schema`, sort by `sort_by`, write atomically with metadata and both hashes; return the
+    content hash."""
     table = table.select(schema.names).cast(schema)
     if not strictly_increasing(table[sort_by]):
         table = table.sort_by(sort_by)
-    digest = content_hash(table)
-    stamped = {
-        PREFIX + "schema_version": SCHEMA_VERSION,
-        PREFIX + "tool_version": __version__,
-        **{PREFIX + key: value for key, value in metadata.items()},
-        PREFIX + "content_hash": digest,
-    }
-    table = table.replace_schema_metadata({key: stamped[key] for key in sorted(stamped)})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+    with atomic_path(path) as tmp, open(tmp, "wb") as file, ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(content_hash, table)  # on the other core while pyarrow encodes the pages
+        sink = HashingFile(file)
+        # The metadata goes in the footer, written last, so it can hold the hashes of what came before. With
+        # store_schema=False readers take the schema metadata from the footer's key-value pairs.
+        with pq.ParquetWriter(sink, schema.remove_metadata(), compression="zstd", store_schema=False) as writer:
+            writer.write_table(table)
+            digest = hashing.result()
+            stamped = {
+                PREFIX + "schema_version": SCHEMA_VERSION,
+                PREFIX + "tool_version": __version__,
+                **{PREFIX + key: value for key, value in metadata.items()},
+                PREFIX + "content_hash": digest,
+                PREFIX + "pages_hash": sink.hexdigest(),
+            }
+            writer.add_key_value_metadata({key: stamped[key] for key in sorted(stamped)})
     return digest
+
+
+class HashingFile:
+    """A write-only file that hashes what passes through it, for pyarrow's writers."""
+
+    closed = False
+
+    def __init__(self, file):
+        self.file = file
+        self.digest = hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.closed = True  # the caller closes the real file
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self.digest.hexdigest()
+
+
+def pages_hash(data: bytes) -> str:
+    """sha256 of a Parquet file's bytes before its footer (the footer's length sits just before the last
+    4 bytes)."""
+    footer = int.from_bytes(data[-8:-4], "little")
+    return "sha256:" + hashlib.sha256(memoryview(data)[: max(0, len(data) - 8 - footer)]).hexdigest()
 
 
 def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.Table, dict[str, str]]:
@@ -118,7 +159,8 @@ def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.T
     if not path.is_file():
         raise BadManifest(f"{path} does not exist.")
     try:
-        table = pq.read_table(path)
+        data = path.read_bytes()
+        table = pq.read_table(pa.py_buffer(data))
     except (pa.ArrowInvalid, OSError):
         raise BadManifest(f"{path} is not a Parquet file (or it is damaged).") from None
     raw = table.schema.metadata or {}
@@ -134,6 +176,8 @@ def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.T
         table = table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise BadManifest(f"{path} has columns of the wrong type for a {kind} file.") from None
+    if metadata.get("pages_hash") == pages_hash(data):
+        return table, metadata  # the pages curate wrote, sorted and hashed then
     if not strictly_increasing(table[key]):
         counts = pc.value_counts(table[key])
         repeated = counts.filter(pc.greater(counts.field("counts"), 1))
