@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import statistics
 import tempfile
 from pathlib import Path
@@ -50,10 +49,6 @@ def write_file_list(path: Path, wnids: list[str]) -> None:
 
 # --- the plain-Python baselines: lists, dicts, sorted(), hashlib; pyarrow only to read and write Parquet ------
 
-WNID = re.compile(r"n\d{8}")
-IMAGE = re.compile(images.IMAGE_SUFFIX_REGEX)
-
-
 def python_hash(names: list[str], rows: list[tuple]) -> str:
     """curate.manifest.content_hash, one row at a time (it joins the cells and the newline with tabs)."""
     digest = hashlib.sha256(("\t".join(names) + "\n").encode())
@@ -91,7 +86,7 @@ def python_index_rows(listing: Path) -> list[tuple]:
         if wnid not in known:
             continue
         if "." in entry.rsplit("/", 1)[-1]:
-            if not IMAGE.search(entry):
+            if entry[entry.rindex(".") :].lower() not in images.IMAGE_SUFFIXES:
                 continue
             path = entry
         else:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import statistics
 import tarfile
 from collections.abc import Callable, Iterable
@@ -40,13 +39,13 @@ import pyarrow.compute as pc
 
 from curate.errors import BadImages, BadWnid
 from curate.labelset import LabelSet
-from curate.manifest import IMAGE_SCHEMA, TABLE_SCHEMA, labels_hash, read_table, write_table
+from curate.manifest import IMAGE_SCHEMA, TABLE_SCHEMA, labels_hash, read_table, strictly_increasing, write_table
 from curate.wordnet import WNID_PATTERN
 
 IMAGES_KIND = "images"
 TABLE_KIND = "table"
 IMAGE_SUFFIXES = frozenset(".jpeg .jpg .png .bmp .gif .webp .tif .tiff .ppm .pgm .pbm".split())
-IMAGE_SUFFIX_REGEX = r"(?i)\.(jpe?g|png|bmp|gif|webp|tiff?|ppm|pgm|pbm)$"
+WNID_LENGTH = 9  # "n" and eight digits
 LIST_SUFFIX = ".JPEG"  # what a file-list entry without an extension names (ILSVRC's own files)
 THREADS = min(8, os.cpu_count() or 1)  # class folders listed at once while indexing
 SHOWN = 5  # how many items of a list a sentence names
@@ -342,21 +341,37 @@ def read_text(path: Path, what: str) -> str:
         raise BadImages(f"{path} cannot be read (permission denied?).") from None
 
 
-def read_lines(path: Path):
-    """A text file as a polars frame with one row per line (column `line`, null for an empty line)."""
+def read_first_fields(path: Path, separator: str):
+    """A text file as a polars frame with one row per line: column `entry`, the line up to the first
+    `separator` (null for an empty line)."""
     import polars as pl
 
     if not path.is_file():
         raise BadImages(f"{path} does not exist.")
     if path.stat().st_size == 0:
-        return pl.DataFrame({"line": []}, schema={"line": pl.String})
-    try:  # \x1f (unit separator) does not occur in file lists: every line is one field
-        return pl.read_csv(path, separator="\x1f", has_header=False, quote_char=None, infer_schema=False,
-                           new_columns=["line"], truncate_ragged_lines=True)
+        return pl.DataFrame({"entry": []}, schema={"entry": pl.String})
+    try:
+        frame = pl.read_csv(path, separator=separator, has_header=False, quote_char=None, infer_schema=False,
+                            columns=[0], truncate_ragged_lines=True)
     except pl.exceptions.PolarsError:
         raise BadImages(f"{path} is not a text file, so it cannot be read as a file list.") from None
     except OSError:
         raise BadImages(f"{path} cannot be read (permission denied?).") from None
+    return frame.rename({frame.columns[0]: "entry"})
+
+
+def list_entries(path: Path):
+    """The first word of every line of a file list (column `entry`), with its line number (`number`); blank
+    lines dropped."""
+    import polars as pl
+
+    entry = pl.col("entry")
+    words = read_first_fields(path, " ")
+    if words.get_column("entry").null_count() or words.select(entry.str.contains("\t", literal=True).any()).item():
+        # blank or indented lines, or tabs: split each whole line (\x1f does not occur in file lists)
+        spaced = entry.str.replace_all("\t", " ", literal=True).str.strip_chars_start()
+        words = read_first_fields(path, "\x1f").select(entry=spaced.str.splitn(" ", 2).struct.field("field_0"))
+    return words.with_row_index("number", offset=1).filter(entry.is_not_null() & (entry != ""))
 
 
 def index_val_folder(root: Path, labels_path: Path, split: str, progress: Progress) -> tuple[pa.Table, IndexReport]:
@@ -441,45 +456,35 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     import polars as pl
 
     report = IndexReport(layout="file list")
-    lines = read_lines(path)
-    spaced = pl.col("line").str.replace_all("\t", " ", literal=True).str.strip_chars_start()
     entry = pl.col("entry")
-    entries = (
-        lines.lazy()
-        .with_row_index("number", offset=1)
-        .select("number", entry=spaced.str.splitn(" ", 2).struct.field("field_0"))
-        .filter(entry != "")
-        .with_columns(
-            wnid=pl.when(entry.str.contains("/", literal=True)).then(entry.str.splitn("/", 2).struct.field("field_0")),
-            named=entry.str.contains(r"\.[^./]*$"),
-            image=entry.str.contains(IMAGE_SUFFIX_REGEX),
-        )
-        .collect()
+    entries = list_entries(path).with_columns(
+        wnid=pl.when(entry.str.slice(WNID_LENGTH, 1) == "/").then(entry.str.head(WNID_LENGTH)),
+        suffix=entry.str.extract(r"(\.[^./]*)$").str.to_lowercase(),
     )
     known = pl.Series(sorted(known_wnids(entries.get_column("wnid").drop_nulls().unique().to_list())), dtype=pl.String)
     problem = (
         pl.when(~pl.col("wnid").is_in(known.implode()).fill_null(False))
         .then(pl.lit("not_wnid"))
-        .when(pl.col("named") & ~pl.col("image"))
+        .when(~pl.col("suffix").is_in(sorted(IMAGE_SUFFIXES)))
         .then(pl.lit("not_image"))
     )
     entries = entries.with_columns(problem=problem)
     for key, group in entries.filter(pl.col("problem").is_not_null()).group_by("problem"):
         getattr(report, key[0]).extend(group.get_column("entry").to_list())
     entries = entries.filter(pl.col("problem").is_null()).select(
-        "number", "wnid", path=pl.when(pl.col("named")).then(entry).otherwise(entry + LIST_SUFFIX)
+        "number", path=pl.when(pl.col("suffix").is_null()).then(entry + LIST_SUFFIX).otherwise(entry)
     )
-    paths = entries.get_column("path")
-    if paths.hash(0).n_unique() != entries.height and paths.n_unique() != entries.height:  # distinct hashes: no twins
+    paths = entries.get_column("path").to_arrow().cast(pa.string())
+    if not strictly_increasing(paths) and entries.get_column("path").n_unique() != entries.height:
         repeated = entries.filter(pl.col("path").is_duplicated())
         first = repeated.sort("number").row(0, named=True)
         numbers = repeated.filter(pl.col("path") == first["path"]).get_column("number").to_list()
         raise BadImages(f"{first['path']} is listed twice in {path}, on lines {numbers[0]} and {numbers[1]}.")
-    n = entries.height
+    n = len(paths)
     table = pa.table(
         {
-            "path": entries.get_column("path").to_arrow().cast(pa.string()),
-            "wnid": entries.get_column("wnid").to_arrow().cast(pa.string()),
+            "path": paths,
+            "wnid": pc.utf8_slice_codeunits(paths, 0, WNID_LENGTH),  # every kept entry starts with "<wnid>/"
             "split": pa.repeat(pa.scalar(split, pa.string()), n),
             "size": pa.nulls(n, pa.int64()),
             "archive": pa.nulls(n, pa.string()),

@@ -5,7 +5,7 @@ import pytest
 from curate.classlists import ClassList
 from curate.errors import BadRecipe, BadWnid
 from curate.hierarchy import Hierarchy
-from curate.recipes import coarsen, refine, lift
+from curate.recipes import coarsen, refine
 
 # name: (offset, parents). Offsets are made up; `b_vehicle` sorts before `vehicle` by name but has a
 # larger offset, so the two tree rules disagree about `car`.

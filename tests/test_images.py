@@ -27,7 +27,6 @@ from curate.images import (
     sample_per_class,
     score,
     spread,
-    write_index,
 )
 from curate.labelset import LabelRow, LabelSet
 from curate.manifest import content_hash, labels_hash, write_labels
@@ -411,7 +410,7 @@ def test_duplicated_paths(tmp_path):
     assert error(run("index", root, "--val-labels", labels, "-o", out)) == (
         f"Error: 'n0144' on line 2 of {labels} is not a WordNet 3.0 noun id: ids look like n01440764."
     )
-    labels.write_text(f"v1.JPEG,n99999999\n")
+    labels.write_text("v1.JPEG,n99999999\n")
     assert error(run("index", root, "--val-labels", labels, "-o", out)) == (
         f"Error: {labels} names 1 class WordNet 3.0 does not have: n99999999."
     )
