@@ -457,9 +457,11 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
 
     report = IndexReport(layout="file list")
     entry = pl.col("entry")
-    entries = list_entries(path).with_columns(
-        wnid=pl.when(entry.str.slice(WNID_LENGTH, 1) == "/").then(entry.str.head(WNID_LENGTH)),
-        suffix=entry.str.extract(r"(\.[^./]*)$").str.to_lowercase(),
+    entries = list_entries(path)
+    named = entries.select(entry.str.contains(".", literal=True).any()).item()  # ILSVRC's own lists are not
+    entries = entries.with_columns(
+        wnid=pl.when(entry.str.find("/", literal=True) == WNID_LENGTH).then(entry.str.head(WNID_LENGTH)),
+        suffix=entry.str.extract(r"(\.[^./]*)$").str.to_lowercase() if named else pl.lit(None, pl.String),
     )
     known = pl.Series(sorted(known_wnids(entries.get_column("wnid").drop_nulls().unique().to_list())), dtype=pl.String)
     problem = (

@@ -109,7 +109,9 @@ def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, me
         sink = HashingFile(file)
         # The metadata goes in the footer, written last, so it can hold the hashes of what came before. With
         # store_schema=False readers take the schema metadata from the footer's key-value pairs.
-        with pq.ParquetWriter(sink, schema.remove_metadata(), compression="zstd", store_schema=False) as writer:
+        dictionary = [name for name in schema.names if name != sort_by]  # keys never repeat: no dictionary
+        with pq.ParquetWriter(sink, schema.remove_metadata(), compression="zstd", use_dictionary=dictionary,
+                              store_schema=False) as writer:
             writer.write_table(table)
             digest = hashing.result()
             stamped = {
