@@ -458,7 +458,7 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     report = IndexReport(layout="file list")
     entry = pl.col("entry")
     entries = list_entries(path)
-    named = entries.select(entry.str.contains(".", literal=True).any()).item()  # ILSVRC's own lists are not
+    named = entries.select(entry.str.contains(".", literal=True).any()).item()  # ILSVRC's lists name no suffix
     entries = entries.with_columns(
         wnid=pl.when(entry.str.find("/", literal=True) == WNID_LENGTH).then(entry.str.head(WNID_LENGTH)),
         suffix=entry.str.extract(r"(\.[^./]*)$").str.to_lowercase() if named else pl.lit(None, pl.String),
@@ -473,8 +473,9 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     entries = entries.with_columns(problem=problem)
     for key, group in entries.filter(pl.col("problem").is_not_null()).group_by("problem"):
         getattr(report, key[0]).extend(group.get_column("entry").to_list())
+    full_path = pl.when(pl.col("suffix").is_null()).then(entry + LIST_SUFFIX).otherwise(entry)
     entries = entries.filter(pl.col("problem").is_null()).select(
-        "number", path=pl.when(pl.col("suffix").is_null()).then(entry + LIST_SUFFIX).otherwise(entry)
+        "number", "wnid", path=full_path if named else entry + LIST_SUFFIX
     )
     paths = entries.get_column("path").to_arrow().cast(pa.string())
     if not strictly_increasing(paths) and entries.get_column("path").n_unique() != entries.height:
@@ -486,7 +487,7 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     table = pa.table(
         {
             "path": paths,
-            "wnid": pc.utf8_slice_codeunits(paths, 0, WNID_LENGTH),  # every kept entry starts with "<wnid>/"
+            "wnid": entries.get_column("wnid").to_arrow().cast(pa.string()),
             "split": pa.repeat(pa.scalar(split, pa.string()), n),
             "size": pa.nulls(n, pa.int64()),
             "archive": pa.nulls(n, pa.string()),
