@@ -198,8 +198,8 @@ def main() -> None:
         ]
         write = timed_runs(lambda: images.write_index(index, tmp / "w.parquet", ROOT["root"]), args.repeat)
         read = timed_runs(lambda: images.read_index(tmp / "index.parquet"), args.repeat)
-        print(f"curate.manifest.write_table, {index.num_rows:,}-row index (sort, content hash, zstd): {summary(write)}")
-        print(f"curate.manifest.read_table,  {index.num_rows:,}-row index (read, check, re-hash):    {summary(read)}\n")
+        print(f"curate.manifest.write_table, {index.num_rows:,}-row index (content hash, zstd, pages hash):{summary(write)}")
+        print(f"curate.manifest.read_table,  {index.num_rows:,}-row index (read, check the pages hash):    {summary(read)}\n")
         print("speed-ups, file to file: " + ", ".join(f"{name} {s:.1f}x" for (name, *_), s in zip(steps, speedups)))
         print("speed-ups, in memory:    " + ", ".join(f"{s:.1f}x" for s in memory))
 
