@@ -343,7 +343,7 @@ def read_text(path: Path, what: str) -> str:
 
 def read_first_fields(path: Path, separator: str):
     """A text file as a polars frame with one row per line: column `entry`, the line up to the first
-    `separator` (null for an empty line)."""
+    `separator` (null for an empty line, or one that starts with `separator`)."""
     import polars as pl
 
     if not path.is_file():
