@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import json
+import mmap
 import os
 import statistics
 import tarfile
@@ -360,6 +361,12 @@ def read_first_fields(path: Path, separator: str):
     return frame.rename({frame.columns[0]: "entry"})
 
 
+def file_contains(path: Path, needle: bytes) -> bool:
+    """Whether `needle` occurs in a non-empty file, searched in place (a memchr over the mapped file)."""
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(needle) >= 0
+
+
 def list_entries(path: Path):
     """The first word of every line of a file list (column `entry`), with its line number (`number`); blank
     lines dropped."""
@@ -367,10 +374,11 @@ def list_entries(path: Path):
 
     entry = pl.col("entry")
     words = read_first_fields(path, " ")
-    if words.get_column("entry").null_count() or words.select(entry.str.contains("\t", literal=True).any()).item():
-        # blank or indented lines, or tabs: split each whole line (\x1f does not occur in file lists)
-        spaced = entry.str.replace_all("\t", " ", literal=True).str.strip_chars_start()
-        words = read_first_fields(path, "\x1f").select(entry=spaced.str.splitn(" ", 2).struct.field("field_0"))
+    if not words.get_column("entry").null_count() and not file_contains(path, b"\t"):
+        return words.with_row_index("number", offset=1)  # every line starts with a word ended by a space
+    # blank or indented lines, or tabs: split each whole line (\x1f does not occur in file lists)
+    spaced = entry.str.replace_all("\t", " ", literal=True).str.strip_chars_start()
+    words = read_first_fields(path, "\x1f").select(entry=spaced.str.splitn(" ", 2).struct.field("field_0"))
     return words.with_row_index("number", offset=1).filter(entry.is_not_null() & (entry != ""))
 
 
@@ -456,27 +464,27 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
     import polars as pl
 
     report = IndexReport(layout="file list")
-    entry = pl.col("entry")
-    entries = list_entries(path)
-    named = entries.select(entry.str.contains(".", literal=True).any()).item()  # ILSVRC's lists name no suffix
-    entries = entries.with_columns(
+    entry, wnid = pl.col("entry"), pl.col("wnid")
+    named = file_contains(path, b".")  # ILSVRC's own lists name no suffix: no need to look for one
+    suffix = entry.str.extract(r"(\.[^./]*)$").str.to_lowercase()
+    entries = list_entries(path).with_columns(
         wnid=pl.when(entry.str.find("/", literal=True) == WNID_LENGTH).then(entry.str.head(WNID_LENGTH)),
-        suffix=entry.str.extract(r"(\.[^./]*)$").str.to_lowercase() if named else pl.lit(None, pl.String),
+        path=pl.when(suffix.is_null()).then(entry + LIST_SUFFIX).otherwise(entry) if named else entry + LIST_SUFFIX,
+        suffix=suffix if named else pl.lit(None, pl.String),
     )
-    known = pl.Series(sorted(known_wnids(entries.get_column("wnid").drop_nulls().unique().to_list())), dtype=pl.String)
-    problem = (
-        pl.when(~pl.col("wnid").is_in(known.implode()).fill_null(False))
-        .then(pl.lit("not_wnid"))
-        .when(~pl.col("suffix").is_in(sorted(IMAGE_SUFFIXES)))
-        .then(pl.lit("not_image"))
-    )
-    entries = entries.with_columns(problem=problem)
-    for key, group in entries.filter(pl.col("problem").is_not_null()).group_by("problem"):
-        getattr(report, key[0]).extend(group.get_column("entry").to_list())
-    full_path = pl.when(pl.col("suffix").is_null()).then(entry + LIST_SUFFIX).otherwise(entry)
-    entries = entries.filter(pl.col("problem").is_null()).select(
-        "number", "wnid", path=full_path if named else entry + LIST_SUFFIX
-    )
+    classes = entries.get_column("wnid").drop_nulls().unique()
+    known = pl.Series(sorted(known_wnids(classes.to_list())), dtype=pl.String)
+    if named or entries.get_column("wnid").null_count() or len(known) < len(classes):
+        problem = (
+            pl.when(~wnid.is_in(known.implode()).fill_null(False))
+            .then(pl.lit("not_wnid"))
+            .when(~pl.col("suffix").is_in(sorted(IMAGE_SUFFIXES)))
+            .then(pl.lit("not_image"))
+        )
+        entries = entries.with_columns(problem=problem)
+        for key, group in entries.filter(pl.col("problem").is_not_null()).group_by("problem"):
+            getattr(report, key[0]).extend(group.get_column("entry").to_list())
+        entries = entries.filter(pl.col("problem").is_null())
     paths = entries.get_column("path").to_arrow().cast(pa.string())
     if not strictly_increasing(paths) and entries.get_column("path").n_unique() != entries.height:
         repeated = entries.filter(pl.col("path").is_duplicated())

@@ -169,6 +169,24 @@ def test_file_list_without_images(tmp_path):
     assert (report.images, report.classes) == (3, 2)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{t}/{t}_1 1\n{t}/{t}_2 2\n",  # ILSVRC's own shape: no suffixes, no dots, no tabs
+        "{t}/{t}_1\t1\n{t}/{t}_2\t2\n",  # tab-separated
+        "{t}/{t}_1\n{t}/{t}_2",  # names only, no newline at the end
+        "{t}/{t}_1.JPEG 1\n{t}/{t}_2 2.0\n",  # one suffix named, a dot in a number
+    ],
+)
+def test_file_list_shapes_index_alike(tmp_path, text):
+    listing = tmp_path / "train_cls.txt"
+    listing.write_text(text.format(t=TENCH))
+    table, report = index_images(tmp_path, file_list=listing)
+    assert table["path"].to_pylist() == [f"{TENCH}/{TENCH}_1.JPEG", f"{TENCH}/{TENCH}_2.JPEG"]
+    assert table["wnid"].to_pylist() == [TENCH, TENCH]
+    assert report.counts() == {**dict.fromkeys(report.counts(), 0), "images": 2, "classes": 1}
+
+
 def make_tar(path: Path, members: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w") as tar:
         for name, data in members.items():
