@@ -76,18 +76,33 @@ def content_hash(table: pa.Table) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def row_text(table: pa.Table) -> memoryview:
-    """The rows of `table` as UTF-8 text, each cell followed by a tab, each row by a newline."""
-    lines = pc.binary_join_element_wise(*map(cell_text, table.columns), pa.scalar("\n"), "\t")
+def row_text(table: pa.Table) -> bytes | memoryview:
+    """The rows of `table` as UTF-8 text, each cell followed by a tab, each row by a newline.
+
+    pyarrow's join costs about the same per input whether it is a column or a constant, so runs of constant
+    cells (all-null columns, a split that is the same on every row) are joined into one constant first."""
+    inputs: list[pa.ChunkedArray | str] = []
+    for cell in [*map(cell_text, table.columns), "\n"]:
+        if isinstance(cell, str) and inputs and isinstance(inputs[-1], str):
+            inputs[-1] += "\t" + cell
+        else:
+            inputs.append(cell)
+    if len(inputs) == 1:
+        return inputs[0].encode() * table.num_rows
+    lines = pc.binary_join_element_wise(*(pa.scalar(i) if isinstance(i, str) else i for i in inputs), "\t")
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     _, offsets, data = lines.buffers()
     bounds = memoryview(offsets).cast("i")
     return memoryview(data)[bounds[lines.offset] : bounds[lines.offset + len(lines)]]
 
 
-def cell_text(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Scalar:
+def cell_text(column: pa.ChunkedArray) -> pa.ChunkedArray | str:
+    """A column's cells as text, or the one text of every cell when they are all null or all the same string."""
     if column.null_count == len(column):
-        return pa.scalar(NULL)
+        return NULL
+    if column.type == pa.string() and not column.null_count and column[0] == column[-1]:
+        if pc.all(pc.equal(column, column[0])).as_py():
+            return column[0].as_py()
     text = column if column.type == pa.string() else pc.cast(column, pa.string())
     return pc.fill_null(text, NULL) if column.null_count else text
 
