@@ -21,7 +21,15 @@ from common import report, summary, timed_runs
 from curate import images
 from curate.classlists import builtin_list
 from curate.labelset import LabelSet
-from curate.manifest import IMAGE_SCHEMA, PREFIX, SCHEMA_VERSION, TABLE_SCHEMA, read_labels, write_labels
+from curate.manifest import (
+    IMAGE_SCHEMA,
+    PARQUET_OPTIONS,
+    PREFIX,
+    SCHEMA_VERSION,
+    TABLE_SCHEMA,
+    read_labels,
+    write_labels,
+)
 from curate.recipes import coarsen
 from curate.wordnet import load_hierarchy
 
@@ -58,13 +66,13 @@ def python_hash(names: list[str], rows: list[tuple]) -> str:
 
 
 def python_write(rows: list[tuple], schema: pa.Schema, path: Path, metadata: dict[str, str]) -> str:
-    """Sort rows by their first column (path), hash them, write them as Parquet."""
+    """Sort rows by their first column (path), hash them, write them as Parquet with curate's options."""
     rows.sort()
     digest = python_hash(schema.names, rows)
     columns = list(zip(*rows)) if rows else [[] for _ in schema.names]
     table = pa.table({n: pa.array(c, f.type) for n, c, f in zip(schema.names, columns, schema)}, schema=schema)
     stamped = {PREFIX + "schema_version": SCHEMA_VERSION, **{PREFIX + k: v for k, v in metadata.items()}, PREFIX + "content_hash": digest}
-    pq.write_table(table.replace_schema_metadata(stamped), path, compression="zstd")
+    pq.write_table(table.replace_schema_metadata(stamped), path, **PARQUET_OPTIONS)
     return digest
 
 

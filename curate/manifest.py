@@ -113,6 +113,12 @@ def strictly_increasing(column) -> bool:
     return n < 2 or pc.all(pc.less(column.slice(0, n - 1), column.slice(1))).as_py()
 
 
+# How curate encodes Parquet: zstd over plain pages. Dictionary pages save nothing after zstd (sorted paths
+# repeat their class in runs) and cost time; so do column statistics, which let a reader skip row groups, and
+# curate's files are read whole.
+PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": False, "write_statistics": False}
+
+
 def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, metadata: dict[str, str]) -> str:
     """Cast to `schema`, sort by `sort_by`, write atomically with metadata and both hashes; return the
     content hash."""
@@ -124,9 +130,7 @@ def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, me
         sink = HashingFile(file)
         # The metadata goes in the footer, written last, so it can hold the hashes of what came before. With
         # store_schema=False readers take the schema metadata from the footer's key-value pairs.
-        dictionary = [name for name in schema.names if name != sort_by]  # keys never repeat: no dictionary
-        with pq.ParquetWriter(sink, schema.remove_metadata(), compression="zstd", use_dictionary=dictionary,
-                              store_schema=False) as writer:
+        with pq.ParquetWriter(sink, schema.remove_metadata(), store_schema=False, **PARQUET_OPTIONS) as writer:
             writer.write_table(table)
             digest = hashing.result()
             stamped = {
