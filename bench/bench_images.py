@@ -2,8 +2,9 @@
 with the one-lift coarse label set (127 labels): curate against plain-Python code doing the same work.
 
 Run: uv run python bench/bench_images.py [--repeat 3]
-Each step reads its input file and writes its output file, both ways; each baseline must produce rows with
-the same content hash as curate's, or the benchmark stops. Prints median times and the speed-ups.
+Each step reads its input file and writes its output file, both ways, with the same Parquet options
+(manifest.PARQUET_OPTIONS); each baseline must produce rows with the same content hash as curate's, or the
+benchmark stops. Prints median times and the speed-ups.
 """
 
 from __future__ import annotations
