@@ -347,6 +347,8 @@ def read_first_fields(path: Path, separator: str):
     `separator` (null for an empty line, or one that starts with `separator`)."""
     import polars as pl
 
+    if path.is_dir():
+        raise BadImages(f"{path} is a folder, not a file list.")
     if not path.is_file():
         raise BadImages(f"{path} does not exist.")
     if path.stat().st_size == 0:
@@ -362,9 +364,12 @@ def read_first_fields(path: Path, separator: str):
 
 
 def file_contains(path: Path, needle: bytes) -> bool:
-    """Whether `needle` occurs in a non-empty file, searched in place (a memchr over the mapped file)."""
-    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return data.find(needle) >= 0
+    """Whether `needle` occurs in a readable file, searched in place (a memchr over the mapped file)."""
+    with open(path, "rb") as file:
+        if not os.fstat(file.fileno()).st_size:
+            return False  # an empty file cannot be mapped
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(needle) >= 0
 
 
 def list_entries(path: Path):
@@ -465,9 +470,10 @@ def index_file_list(path: Path, split: str) -> tuple[pa.Table, IndexReport]:
 
     report = IndexReport(layout="file list")
     entry, wnid = pl.col("entry"), pl.col("wnid")
+    entries = list_entries(path)
     named = file_contains(path, b".")  # ILSVRC's own lists name no suffix: no need to look for one
     suffix = entry.str.extract(r"(\.[^./]*)$").str.to_lowercase()
-    entries = list_entries(path).with_columns(
+    entries = entries.with_columns(
         wnid=pl.when(entry.str.find("/", literal=True) == WNID_LENGTH).then(entry.str.head(WNID_LENGTH)),
         path=pl.when(suffix.is_null()).then(entry + LIST_SUFFIX).otherwise(entry) if named else entry + LIST_SUFFIX,
         suffix=suffix if named else pl.lit(None, pl.String),

@@ -392,6 +392,23 @@ def test_bad_roots(tmp_path):
     assert only_files(out.parent) == []
 
 
+def test_bad_file_lists(tmp_path):
+    out = tmp_path / "index.parquet"
+    names = ("missing.txt", "lists", "empty.txt", "blank.txt", "bin.txt")
+    missing, folder, empty, blank, binary = (tmp_path / name for name in names)
+    folder.mkdir()
+    empty.write_text("")
+    blank.write_text("\n  \n\t\n")
+    binary.write_bytes(b"\xff\xfe\x00\x81 binary\n" * 10)
+    index = ("index", tmp_path / "nowhere", "-o", out, "--file-list")
+    assert error(run(*index, missing)) == f"Error: {missing} does not exist."
+    assert error(run(*index, folder)) == f"Error: {folder} is a folder, not a file list."
+    assert error(run(*index, empty)) == f"Error: {empty} lists no images."
+    assert error(run(*index, blank)) == f"Error: {blank} lists no images."
+    assert error(run(*index, binary)) == f"Error: {binary} is not a text file, so it cannot be read as a file list."
+    assert not out.exists()
+
+
 def test_corrupt_and_truncated_tars(tmp_path):
     out = tmp_path / "index.parquet"
     root = tmp_path / "tars"
