@@ -17,12 +17,12 @@ PAPER_SETS = "depths = [15, 12, 9, 6, 3]; lifts = [1, 2, 3]"
 
 CURATE = PAPER_SETS + """
 import json
-from curate.classlists import builtin_list
-from curate.recipes import coarsen
-from curate.wordnet import load_hierarchy
-h, base = load_hierarchy(), builtin_list("ilsvrc2012")
-counts = [len(coarsen(h, base, depth=d).label_wnids) for d in depths]
-counts += [len(coarsen(h, base, lifts=k).label_wnids) for k in lifts]
+from curate.labels.classlists import builtin_list
+from curate.labels.recipes import coarsen
+from curate.wordnet.snapshot import load_hierarchy
+tree, base = load_hierarchy().tree(), builtin_list("ilsvrc2012")
+counts = [coarsen(tree, base, depth=d).label_count for d in depths]
+counts += [coarsen(tree, base, lift=k).label_count for k in lifts]
 print(json.dumps(counts))
 """
 

@@ -3,7 +3,7 @@ with the one-lift coarse label set (127 labels): curate against plain-Python cod
 
 Run: uv run python bench/bench_images.py [--repeat 3]
 Each step reads its input file and writes its output file, both ways, with the same Parquet options
-(manifest.PARQUET_OPTIONS); each baseline must produce rows with the same content hash as curate's, or the
+(fileformat.PARQUET_OPTIONS); each baseline must produce rows with the same content hash as curate's, or the
 benchmark stops. Prints median times and the speed-ups.
 """
 
@@ -19,30 +19,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from common import report, summary, timed_runs
 
-from curate import images
-from curate.classlists import builtin_list
-from curate.labelset import LabelSet
-from curate.manifest import (
-    IMAGE_SCHEMA,
-    PARQUET_OPTIONS,
-    PREFIX,
-    SCHEMA_VERSION,
-    TABLE_SCHEMA,
-    read_labels,
-    write_labels,
-)
-from curate.recipes import coarsen
-from curate.wordnet import load_hierarchy
+from curate.fileformat import PARQUET_OPTIONS, PREFIX, SCHEMA_VERSION, read_table, write_table
+from curate.images.index import ImageIndex
+from curate.images.layouts.file_list import LIST_SUFFIX
+from curate.images.order import score
+from curate.images.rows import IMAGE_SUFFIXES, IMAGES
+from curate.images.subsets import sample_per_class
+from curate.images.table import TABLE, join_labels
+from curate.labels.classlists import builtin_list
+from curate.labels.labelset import LabelSet
+from curate.labels.manifest import read_labels, write_labels
+from curate.labels.recipes import coarsen
+from curate.wordnet.snapshot import load_hierarchy
 
-IMAGES = 1_281_167  # ILSVRC-2012 train
+IMAGE_COUNT = 1_281_167  # ILSVRC-2012 train
 PER_CLASS = 500
 SEED = 0
 
 
 def class_sizes(wnids: list[str]) -> list[int]:
-    """Between 732 and 1300 images per class, like ILSVRC-2012 train, summing to IMAGES."""
+    """Between 732 and 1300 images per class, like ILSVRC-2012 train, summing to IMAGE_COUNT."""
     sizes = [732 if i % 100 == 0 else 1300 for i in range(len(wnids))]
-    for k in range(sum(sizes) - IMAGES):
+    for k in range(sum(sizes) - IMAGE_COUNT):
         sizes[(k * 7919) % len(sizes) | 1] -= 1  # the odd-numbered classes lose about 26 each
     return sizes
 
@@ -53,13 +51,13 @@ def write_file_list(path: Path, wnids: list[str]) -> None:
         names = sorted(f"{wnid}/{wnid}_{(j * 104729) % 99991 + j // 99991}" for j in range(size))
         lines += names
     path.write_text("".join(f"{name} {number}\n" for number, name in enumerate(lines, start=1)))
-    assert len(lines) == IMAGES
+    assert len(lines) == IMAGE_COUNT
 
 
 # --- the plain-Python baselines: lists, dicts, sorted(), hashlib; pyarrow only to read and write Parquet ------
 
 def python_hash(names: list[str], rows: list[tuple]) -> str:
-    """curate.manifest.content_hash, one row at a time (it joins the cells and the newline with tabs)."""
+    """curate.fileformat.content_hash, one row at a time (it joins the cells and the newline with tabs)."""
     digest = hashlib.sha256(("\t".join(names) + "\n").encode())
     for row in rows:
         digest.update(("\t".join("\\N" if v is None else str(v) for v in row) + "\t\n").encode())
@@ -79,12 +77,12 @@ def python_write(rows: list[tuple], schema: pa.Schema, path: Path, metadata: dic
 
 def python_read(path: Path) -> list[tuple]:
     columns = pq.read_table(path).to_pydict()
-    return list(zip(*(columns[name] for name in IMAGE_SCHEMA.names)))
+    return list(zip(*(columns[name] for name in IMAGES.schema.names)))
 
 
 def python_index_rows(listing: Path) -> list[tuple]:
     lines = listing.read_text().splitlines()
-    known = images.known_wnids({line.split("/", 1)[0] for line in lines})
+    known = load_hierarchy().known_wnids({line.split("/", 1)[0] for line in lines})
     rows, seen = [], set()
     for line in lines:
         words = line.split()
@@ -95,11 +93,11 @@ def python_index_rows(listing: Path) -> list[tuple]:
         if wnid not in known:
             continue
         if "." in entry.rsplit("/", 1)[-1]:
-            if entry[entry.rindex(".") :].lower() not in images.IMAGE_SUFFIXES:
+            if entry[entry.rindex(".") :].lower() not in IMAGE_SUFFIXES:
                 continue
             path = entry
         else:
-            path = entry + images.LIST_SUFFIX
+            path = entry + LIST_SUFFIX
         if path in seen:
             raise ValueError(f"{path} twice")
         seen.add(path)
@@ -113,7 +111,7 @@ def python_subset_rows(rows: list[tuple]) -> list[tuple]:
         by_class.setdefault(row[1], []).append(row)
     chosen = []
     for wnid in sorted(by_class):
-        chosen += sorted(by_class[wnid], key=lambda row: (images.score(row[0], SEED), row[0]))[:PER_CLASS]
+        chosen += sorted(by_class[wnid], key=lambda row: (score(row[0], SEED), row[0]))[:PER_CLASS]
     return chosen
 
 
@@ -127,36 +125,31 @@ ROOT = {"root": "/data/train"}
 
 
 def python_index(listing: Path, out: Path) -> str:
-    return python_write(python_index_rows(listing), IMAGE_SCHEMA, out, {"kind": "images", **ROOT})
+    return python_write(python_index_rows(listing), IMAGES.schema, out, {"kind": "images", **ROOT})
 
 
 def python_subset(index: Path, out: Path) -> str:
-    return python_write(python_subset_rows(python_read(index)), IMAGE_SCHEMA, out, {"kind": "images", **ROOT})
+    return python_write(python_subset_rows(python_read(index)), IMAGES.schema, out, {"kind": "images", **ROOT})
 
 
 def python_apply(labels_path: Path, index: Path, out: Path) -> str:
     rows = python_apply_rows(read_labels(labels_path), python_read(index))
-    return python_write(rows, TABLE_SCHEMA, out, {"kind": "table", **ROOT})
+    return python_write(rows, TABLE.schema, out, {"kind": "table", **ROOT})
 
 
 # --- curate ------------------------------------------------------------------------------------------------
 
 
 def curate_index(listing: Path, out: Path) -> str:
-    table, found = images.index_images(Path(ROOT["root"]), file_list=listing)
-    return images.write_index(table, out, ROOT["root"], images.index_metadata(found, listing, None))
+    return ImageIndex.build(Path(ROOT["root"]), file_list=listing).write(out)
 
 
 def curate_subset(index: Path, out: Path) -> str:
-    table, meta = images.read_index(index)
-    chosen, subset_meta = images.subset_index(table, meta, per_class=PER_CLASS, seed=SEED)
-    return images.write_index(chosen, out, subset_meta.pop("root"), subset_meta)
+    return ImageIndex.read(index).subset(per_class=PER_CLASS, seed=SEED).write(out)
 
 
 def curate_apply(labels_path: Path, index: Path, out: Path) -> str:
-    labels = read_labels(labels_path)
-    table, meta = images.read_index(index)
-    return images.write_image_table(images.apply_labels(labels, table), out, images.table_metadata(labels, meta))
+    return ImageIndex.read(index).label(read_labels(labels_path)).write(out)
 
 
 def compare(name: str, ours, baseline, repeat: int) -> float:
@@ -175,16 +168,16 @@ def main() -> None:
         tmp = Path(folder)
         listing, labels = tmp / "train_cls.txt", tmp / "coarse-127.parquet"
         write_file_list(listing, wnids)
-        write_labels(coarsen(load_hierarchy(), builtin_list("ilsvrc2012"), lifts=1), labels)
+        write_labels(coarsen(load_hierarchy().tree(), builtin_list("ilsvrc2012"), lift=1), labels)
         steps = [
-            (f"index {IMAGES:,}-line file list", lambda: curate_index(listing, tmp / "index.parquet"),
+            (f"index {IMAGE_COUNT:,}-line file list", lambda: curate_index(listing, tmp / "index.parquet"),
              lambda: python_index(listing, tmp / "index-py.parquet")),
             (f"subset to {PER_CLASS} per class", lambda: curate_subset(tmp / "index.parquet", tmp / "subset.parquet"),
              lambda: python_subset(tmp / "index.parquet", tmp / "subset-py.parquet")),
             ("apply the 127-label set", lambda: curate_apply(labels, tmp / "subset.parquet", tmp / "table.parquet"),
              lambda: python_apply(labels, tmp / "subset.parquet", tmp / "table-py.parquet")),
         ]
-        print(f"{IMAGES:,} images over {len(wnids)} classes; median of {args.repeat} runs after one warm-up run\n")
+        print(f"{IMAGE_COUNT:,} images over {len(wnids)} classes; median of {args.repeat} runs after one warm-up run\n")
         print("== each step from its input file to its output file (Parquet read, validated, written) ==\n")
         speedups = []
         for name, ours, baseline in steps:
@@ -192,23 +185,23 @@ def main() -> None:
             speedups.append(compare(name, ours, baseline, args.repeat))
 
         print("== the same steps in memory: no Parquet read or write on either side ==\n")
-        index, _ = images.read_index(tmp / "index.parquet")
-        subset, _ = images.read_index(tmp / "subset.parquet")
+        index = ImageIndex.read(tmp / "index.parquet")
+        subset = ImageIndex.read(tmp / "subset.parquet").rows
         label_set = read_labels(labels)
         rows, subset_rows = python_read(tmp / "index.parquet"), python_read(tmp / "subset.parquet")
         assert sorted(python_subset_rows(rows)) == python_read(tmp / "subset.parquet")
         memory = [
-            compare("index (parse the list)", lambda: images.index_images(Path(ROOT["root"]), file_list=listing),
+            compare("index (parse the list)", lambda: ImageIndex.build(Path(ROOT["root"]), file_list=listing),
                     lambda: python_index_rows(listing), args.repeat),
-            compare("subset (rank, take)", lambda: images.sample_per_class(index, PER_CLASS, SEED),
+            compare("subset (rank, take)", lambda: sample_per_class(index.rows, PER_CLASS, SEED),
                     lambda: python_subset_rows(rows), args.repeat),
-            compare("apply (join)", lambda: images.apply_labels(label_set, subset),
+            compare("apply (join)", lambda: join_labels(label_set, subset),
                     lambda: python_apply_rows(label_set, subset_rows), args.repeat),
         ]
-        write = timed_runs(lambda: images.write_index(index, tmp / "w.parquet", ROOT["root"]), args.repeat)
-        read = timed_runs(lambda: images.read_index(tmp / "index.parquet"), args.repeat)
-        print(f"curate.manifest.write_table, {index.num_rows:,}-row index (content hash, zstd, pages hash):{summary(write)}")
-        print(f"curate.manifest.read_table,  {index.num_rows:,}-row index (read, check the pages hash):    {summary(read)}\n")
+        write = timed_runs(lambda: write_table(index.rows, tmp / "w.parquet", IMAGES, index.metadata), args.repeat)
+        read = timed_runs(lambda: read_table(tmp / "index.parquet", IMAGES), args.repeat)
+        print(f"curate.fileformat.write_table, {len(index):,}-row index (content hash, zstd, pages hash):{summary(write)}")
+        print(f"curate.fileformat.read_table,  {len(index):,}-row index (read, check the pages hash):    {summary(read)}\n")
         print("speed-ups, file to file: " + ", ".join(f"{name} {s:.1f}x" for (name, *_), s in zip(steps, speedups)))
         print("speed-ups, in memory:    " + ", ".join(f"{s:.1f}x" for s in memory))
 

@@ -51,17 +51,16 @@ def make_jpegs(root: Path, count: int, seed: int = 0) -> None:
 
 def curate_table(root: Path, out: Path) -> Path:
     """Index the images and label them (one label per class) with curate: the table train/ reads."""
-    from curate import images
-    from curate.classlists import ClassList
-    from curate.recipes import coarsen
-    from curate.wordnet import load_hierarchy
+    from curate.images.index import ImageIndex
+    from curate.labels.classlists import ClassList
+    from curate.labels.recipes import coarsen
+    from curate.wordnet.snapshot import load_hierarchy
 
-    labels = coarsen(load_hierarchy(), ClassList("bench", tuple(WNIDS)), depth=99)
-    index, _ = images.index_images(root / "train", split="train")
-    images.write_index(index, out / "index.parquet", (root / "train").resolve())
-    index, meta = images.read_index(out / "index.parquet")
+    labels = coarsen(load_hierarchy().tree(), ClassList("bench", tuple(WNIDS)), depth=99)
+    index = ImageIndex.build(root / "train", split="train")
+    index.write(out / "index.parquet")
     path = out / "table.parquet"
-    images.write_image_table(images.apply_labels(labels, index), path, images.table_metadata(labels, meta))
+    index.label(labels).write(path)
     return path
 
 

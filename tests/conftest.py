@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from curate.classlists import builtin_list
+from curate.labels.classlists import builtin_list
 from curate.cli import app
-from curate.wordnet import load_hierarchy
+from curate.wordnet.snapshot import load_hierarchy
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +34,7 @@ def curate_cli():
 def nltk_wordnet():
     """NLTK's WordNet reader. Skipped where WordNet is not installed, except in CI, where it must be."""
     from curate.errors import WordNetMissing
-    from curate.wordnet import nltk_wordnet as load
+    from curate.wordnet.nltk_backend import nltk_wordnet as load
 
     try:
         return load()
@@ -47,6 +47,6 @@ def nltk_wordnet():
 @pytest.fixture(scope="session")
 def nltk_synsets(nltk_wordnet):
     """Every noun synset as NLTK reports it (read once: it takes a while)."""
-    from curate.wordnet import synsets_from_nltk
+    from curate.wordnet.nltk_backend import synsets_from_nltk
 
     return synsets_from_nltk(nltk_wordnet)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from curate.manifest import read_labels
-from curate.presets import PRESETS
+from curate.labels.manifest import read_labels
+from curate.labels.presets import PRESETS
 
 MANIFESTS = Path(__file__).parent.parent / "manifests"
 EXPECTED_FILES = {

@@ -7,7 +7,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from curate.manifest import read_labels
+from curate.labels.manifest import read_labels
 
 PAPER_DEPTH_COUNTS = {
     17: 999, 16: 977, 15: 918, 14: 877, 13: 820, 12: 753, 11: 694, 10: 596, 9: 486,

@@ -9,7 +9,7 @@ import pytest
 import typer
 
 from curate.cli import app
-from curate.classlists import builtin_list
+from curate.labels.classlists import builtin_list
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 CURATE_LINES = [line.split(" # ")[0].strip() for line in re.findall(r"^uv run curate .*$", README, re.M)]

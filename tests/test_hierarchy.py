@@ -2,10 +2,10 @@
 
 import pytest
 
-from curate.classlists import ClassList
 from curate.errors import BadRecipe, BadWnid
-from curate.hierarchy import Hierarchy
-from curate.recipes import coarsen, refine
+from curate.labels.classlists import ClassList
+from curate.labels.recipes import coarsen, refine
+from curate.wordnet.hierarchy import Hierarchy
 
 # name: (offset, parents). Offsets are made up; `b_vehicle` sorts before `vehicle` by name but has a
 # larger offset, so the two tree rules disagree about `car`.
@@ -51,11 +51,11 @@ def toy_base(*names):
 def test_tree_rules_pick_one_parent_by_a_stable_key():
     h = toy_hierarchy()
     car = node(h, "car.n.01")
-    assert h.names[h.tree_parent(car, "first-name")] == "b_vehicle.n.01"
-    assert h.names[h.tree_parent(car, "first-offset")] == "vehicle.n.01"
-    assert h.tree_parent(node(h, "entity.n.01"), "first-name") is None
-    assert h.depth(node(h, "puppy.n.01"), "first-name") == 4
-    assert h.names[h.tree_parent(node(h, "paris.n.01"), "first-name")] == "object.n.01"
+    assert h.names[h.tree("first-name").parent(car)] == "b_vehicle.n.01"
+    assert h.names[h.tree("first-offset").parent(car)] == "vehicle.n.01"
+    assert h.tree("first-name").parent(node(h, "entity.n.01")) is None
+    assert h.tree("first-name").depth(node(h, "puppy.n.01")) == 4
+    assert h.names[h.tree("first-name").parent(node(h, "paris.n.01"))] == "object.n.01"
 
 
 def test_dag_closure_uses_every_hypernym():
@@ -71,7 +71,7 @@ def test_unknown_ids_and_rules_are_refused():
     with pytest.raises(BadWnid, match="ids look like n01440764"):
         h.node("dog")
     with pytest.raises(BadRecipe, match="choose one of first-name, first-offset"):
-        h.tree_parent(node(h, "car.n.01"), "random")
+        h.tree("random")
 
 
 def labels_by_name(labels):
@@ -81,17 +81,17 @@ def labels_by_name(labels):
 def test_depth_cut_keeps_shallow_classes():
     h = toy_hierarchy()
     base = toy_base("car.n.01", "bus.n.01", "puppy.n.01", "hound.n.01", "tabby.n.01")
-    assert labels_by_name(coarsen(h, base, depth=2)) == {
+    assert labels_by_name(coarsen(h.tree(), base, depth=2)) == {
         "car": "b vehicle", "bus": "vehicle", "puppy": "animal", "hound": "animal", "tabby": "animal"
     }
-    assert set(labels_by_name(coarsen(h, base, depth=9)).values()) == {"car", "bus", "puppy", "hound", "tabby"}
+    assert set(labels_by_name(coarsen(h.tree(), base, depth=9)).values()) == {"car", "bus", "puppy", "hound", "tabby"}
 
 
 def test_lift_absorbs_labels_under_other_labels():
     h = toy_hierarchy()
     # puppy lifts to dog, tabby to cat, dog (a class) lifts to animal, which absorbs dog and cat.
     base = toy_base("puppy.n.01", "tabby.n.01", "dog.n.01", "bus.n.01")
-    assert labels_by_name(coarsen(h, base, lifts=1)) == {
+    assert labels_by_name(coarsen(h.tree(), base, lift=1)) == {
         "puppy": "animal", "tabby": "animal", "dog": "animal", "bus": "vehicle"
     }
 
@@ -100,12 +100,12 @@ def test_refine_splits_the_largest_cluster_first_and_never_overshoots():
     h = toy_hierarchy()
     classes = [node(h, n) for n in ("puppy.n.01", "hound.n.01", "tabby.n.01", "car.n.01", "bus.n.01")]
     start = {c: node(h, "object.n.01") for c in classes}
-    two = refine(h, start, 2, "first-name")
+    two = refine(h.tree(), start, 2)
     assert two is None  # object splits into animal, vehicle and b_vehicle at once: 3 clusters
-    three = refine(h, start, 3, "first-name")
+    three = refine(h.tree(), start, 3)
     assert {h.names[label] for label in three.values()} == {"animal.n.01", "vehicle.n.01", "b_vehicle.n.01"}
-    four = refine(h, start, 4, "first-name")
+    four = refine(h.tree(), start, 4)
     # animal (3 members) is the largest: it splits into dog and cat.
     assert {h.names[label] for label in four.values()} == {"dog.n.01", "cat.n.01", "vehicle.n.01", "b_vehicle.n.01"}
-    five = refine(h, start, 5, "first-name")
+    five = refine(h.tree(), start, 5)
     assert len(set(five.values())) == 5

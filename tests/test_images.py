@@ -14,22 +14,14 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from curate.cli_images import images_app
-from curate.images import (
-    apply_labels,
-    budget_quotas,
-    class_counts,
-    index_images,
-    path_scores,
-    read_image_table,
-    read_index,
-    sample_budget,
-    sample_per_class,
-    score,
-    spread,
-)
-from curate.labelset import LabelRow, LabelSet
-from curate.manifest import content_hash, labels_hash, write_labels
+from curate.cli.images import app as images_app
+from curate.fileformat import content_hash
+from curate.images.index import ImageIndex
+from curate.images.order import path_scores, score
+from curate.images.subsets import budget_quotas, class_counts, sample_budget, sample_per_class, spread
+from curate.images.table import ImageTable
+from curate.labels.labelset import LabelRow, LabelSet
+from curate.labels.manifest import labels_hash, write_labels
 
 TENCH, GOLDFISH, WHITE_SHARK, TIGER_SHARK = "n01440764", "n01443537", "n01484850", "n01491361"
 FISH, SHARK = "n02512053", "n01482330"
@@ -108,7 +100,8 @@ def test_class_tree_counts_and_reports(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{out}\n"
     assert "5 images of 2 classes (class folders)" in result.stderr
-    table, meta = read_index(out)
+    index = ImageIndex.read(out)
+    table, meta = index.rows, index.metadata
     assert table["path"].to_pylist() == sorted(
         [f"{TENCH}/deeper/{TENCH}_9.jpg", *(f"{TENCH}/{TENCH}_{i}.JPEG" for i in range(3)), f"{GOLDFISH}/{GOLDFISH}_1.png"]
     )
@@ -136,7 +129,8 @@ def test_validation_folder_with_loc_solution_and_two_column_file(tmp_path):
         f"ILSVRC2012_val_00000003,{GOLDFISH} 1 2 3 4\n"
         f"ILSVRC2012_val_00000009,{TENCH} 1 2 3 4\n"
     )
-    table, report = index_images(root, val_labels=loc)
+    built = ImageIndex.build(root, val_labels=loc)
+    table, report = built.rows, built.report
     assert dict(zip(table["path"].to_pylist(), table["wnid"].to_pylist())) == {
         "ILSVRC2012_val_00000001.JPEG": TENCH,
         "ILSVRC2012_val_00000002.JPEG": GOLDFISH,
@@ -150,7 +144,7 @@ def test_validation_folder_with_loc_solution_and_two_column_file(tmp_path):
     out = tmp_path / "val.parquet"
     result = run("index", root, "--val-labels", plain, "-o", out)
     assert result.exit_code == 0, result.stderr
-    table, _ = read_index(out)
+    table = ImageIndex.read(out).rows
     assert class_counts(table) == {TENCH: 1, WHITE_SHARK: 1}
 
 
@@ -160,7 +154,8 @@ def test_file_list_without_images(tmp_path):
         f"{TENCH}/{TENCH}_10026 1\n\n  {TENCH}/{TENCH}_2.jpg\t2\r\n{GOLDFISH}/{GOLDFISH}_7\n"
         f"loose_file 4\nfoo/bar 5\n{GOLDFISH}/notes.txt 6\n"
     )
-    table, report = index_images(tmp_path / "not-here", file_list=listing)
+    built = ImageIndex.build(tmp_path / "not-here", file_list=listing)
+    table, report = built.rows, built.report
     assert table["path"].to_pylist() == [f"{TENCH}/{TENCH}_10026.JPEG", f"{TENCH}/{TENCH}_2.jpg", f"{GOLDFISH}/{GOLDFISH}_7.JPEG"]
     assert table["wnid"].to_pylist() == [TENCH, TENCH, GOLDFISH]
     assert table["size"].null_count == 3
@@ -181,7 +176,8 @@ def test_file_list_without_images(tmp_path):
 def test_file_list_shapes_index_alike(tmp_path, text):
     listing = tmp_path / "train_cls.txt"
     listing.write_text(text.format(t=TENCH))
-    table, report = index_images(tmp_path, file_list=listing)
+    built = ImageIndex.build(tmp_path, file_list=listing)
+    table, report = built.rows, built.report
     assert table["path"].to_pylist() == [f"{TENCH}/{TENCH}_1.JPEG", f"{TENCH}/{TENCH}_2.JPEG"]
     assert table["wnid"].to_pylist() == [TENCH, TENCH]
     assert report.counts() == {**dict.fromkeys(report.counts(), 0), "images": 2, "classes": 1}
@@ -203,7 +199,8 @@ def test_tar_archives_are_listed_with_offsets(tmp_path):
     members["deep/" + "long" * 40 + ".JPEG"] = b"a member behind a PAX header"
     make_tar(root / f"{TENCH}.tar", {**members, "index.html": b"<html>"})
     make_tar(root / f"{GOLDFISH}.tar", {})
-    table, report = index_images(root)
+    built = ImageIndex.build(root)
+    table, report = built.rows, built.report
     assert table.num_rows == 4 and set(table["archive"].to_pylist()) == {f"{TENCH}.tar"}
     data = (root / f"{TENCH}.tar").read_bytes()
     for row in table.to_pylist():
@@ -222,7 +219,8 @@ def test_verify_reports_images_that_do_not_decode(tmp_path):
     touch(root / TENCH / "good.JPEG", buffer.getvalue())
     touch(root / TENCH / "bad.JPEG", b"\xff\xd8 this is not a jpeg")
     make_tar(root / f"{GOLDFISH}.tar", {"good.JPEG": buffer.getvalue(), "cut.JPEG": buffer.getvalue()[:20]})
-    table, report = index_images(root, verify=True)
+    built = ImageIndex.build(root, verify=True)
+    table, report = built.rows, built.report
     assert sorted(table["path"].to_pylist()) == [f"{TENCH}/good.JPEG", f"{GOLDFISH}.tar/good.JPEG"]
     assert report.broken == [f"{TENCH}/bad.JPEG", f"{GOLDFISH}.tar/cut.JPEG"]
 
@@ -244,14 +242,15 @@ PINNED_SCORE = 12490700579058319407
 
 
 def test_per_class_subsets_nest_and_are_stable_when_images_are_added(tmp_path):
-    index, _ = read_index(index_of(tmp_path, {TENCH: 40, GOLDFISH: 30, WHITE_SHARK: 25}))
+    index = ImageIndex.read(index_of(tmp_path, {TENCH: 40, GOLDFISH: 30, WHITE_SHARK: 25})).rows
     chosen = {n: set(sample_per_class(index, n, seed=1)["path"].to_pylist()) for n in (5, 10, 20)}
     assert chosen[5] < chosen[10] < chosen[20]
     assert class_counts(sample_per_class(index, 10, seed=1)) == {TENCH: 10, GOLDFISH: 10, WHITE_SHARK: 10}
     assert set(sample_per_class(index, 10, seed=2)["path"].to_pylist()) != chosen[10]
     # more images of every class, and a new class
     listing = file_list(tmp_path / "more.txt", {TENCH: 60, GOLDFISH: 30, WHITE_SHARK: 25, TIGER_SHARK: 12})
-    bigger, _ = index_images(tmp_path, file_list=listing)
+    built = ImageIndex.build(tmp_path, file_list=listing)
+    bigger, _ = built.rows, built.report
     after = set(sample_per_class(bigger, 10, seed=1)["path"].to_pylist())
     old = set(index["path"].to_pylist())
     assert {p for p in after if not p.startswith(TENCH)} - {p for p in after if p.startswith(TIGER_SHARK)} == {
@@ -281,7 +280,7 @@ def test_budget_spreads_over_labels_then_classes(tmp_path):
     short = {**counts, GOLDFISH: 10}
     assert budget_quotas(labels, short, 100, allow_short=True) == {TENCH: 40, GOLDFISH: 10, WHITE_SHARK: 50}
     assert budget_quotas(labels, {**short, WHITE_SHARK: 5}, 100, allow_short=True) == {TENCH: 85, GOLDFISH: 10, WHITE_SHARK: 5}
-    index, _ = read_index(index_of(tmp_path, {TENCH: 40, GOLDFISH: 30, WHITE_SHARK: 25, TIGER_SHARK: 5}))
+    index = ImageIndex.read(index_of(tmp_path, {TENCH: 40, GOLDFISH: 30, WHITE_SHARK: 25, TIGER_SHARK: 5})).rows
     small, large = sample_budget(index, labels, 20, seed=3), sample_budget(index, labels, 40, seed=3)
     assert class_counts(small) == {TENCH: 5, GOLDFISH: 5, WHITE_SHARK: 10}
     assert set(small["path"].to_pylist()) < set(large["path"].to_pylist())
@@ -293,32 +292,33 @@ def test_subset_cli(tmp_path):
     result = run("subset", index, "--per-class", 5, "--seed", 4, "-o", out)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{out}\n" and "10 of 20 images" in result.stderr
-    table, meta = read_index(out)
+    subset = ImageIndex.read(out)
+    table, meta = subset.rows, subset.metadata
     assert class_counts(table) == {TENCH: 5, GOLDFISH: 5}
     assert meta["root"] == str((tmp_path / "nowhere").resolve())
     assert json.loads(meta["subset"]) == {"per_class": 5, "seed": 4, "allow_short": False}
-    assert meta["parent_hash"] == read_index(index)[1]["content_hash"]
+    assert meta["parent_hash"] == ImageIndex.read(index).metadata["content_hash"]
     assert error(run("subset", index, "--per-class", 10, "-o", out)) == (
         f"Error: 1 class of the index has fewer than 10 images: {GOLDFISH} (8); --allow-short takes all of theirs."
     )
     result = run("subset", index, "--per-class", 10, "--allow-short", "-o", out)
-    assert result.exit_code == 0 and class_counts(read_index(out)[0]) == {TENCH: 10, GOLDFISH: 8}
+    assert result.exit_code == 0 and class_counts(ImageIndex.read(out).rows) == {TENCH: 10, GOLDFISH: 8}
     labels = labels_file(tmp_path, {TENCH: FISH, GOLDFISH: SHARK})
     result = run("subset", index, "--budget", 15, "--labels", labels, "-o", out, "--allow-short")
     assert result.exit_code == 0, result.stderr
-    assert class_counts(read_index(out)[0]) == {TENCH: 7, GOLDFISH: 8}  # shark, label 0, takes the odd one
-    assert json.loads(read_index(out)[1]["subset"])["labels_hash"] == labels_hash(label_set({TENCH: FISH, GOLDFISH: SHARK}))
+    assert class_counts(ImageIndex.read(out).rows) == {TENCH: 7, GOLDFISH: 8}  # shark, label 0, takes the odd one
+    assert json.loads(ImageIndex.read(out).metadata["subset"])["labels_hash"] == labels_hash(label_set({TENCH: FISH, GOLDFISH: SHARK}))
 
 
 def test_subset_is_the_same_under_any_hash_seed(tmp_path):
     index = index_of(tmp_path, {TENCH: 30, GOLDFISH: 30})
     script = (
-        "import sys; from curate.images import read_index, sample_per_class; from curate.manifest import content_hash;"
-        "t, _ = read_index(sys.argv[1]); print(content_hash(sample_per_class(t, 7, 5).sort_by('path')))"
+        "import sys; from curate.images.index import ImageIndex;"
+        "print(ImageIndex.read(sys.argv[1]).subset(per_class=7, seed=5).content_hash)"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run([sys.executable, "-c", script, str(index)], env=env, capture_output=True, text=True, check=True)
-    here = content_hash(sample_per_class(read_index(index)[0], 7, 5).sort_by("path"))
+    here = ImageIndex.read(index).subset(per_class=7, seed=5).content_hash
     assert other.stdout.strip() == here
 
 
@@ -335,13 +335,14 @@ def test_apply_builds_the_training_table(tmp_path):
     assert "9 images under 2 labels" in result.stderr
     for line in ("min │ 2", "median │ 4.5", "max │ 7", "classes with no images │ 0", "manifest) │ 5"):
         assert line in " ".join(result.stderr.split()).replace("images per label: ", ""), line
-    table, meta = read_image_table(out)
+    image_table = ImageTable.read(out)
+    table, meta = image_table.rows, image_table.metadata
     rows = table.to_pylist()
     assert {(r["wnid"], r["label"], r["label_wnid"]) for r in rows} == {(TENCH, 1, FISH), (GOLDFISH, 1, FISH), (WHITE_SHARK, 0, SHARK)}
     assert table.num_rows == 9
-    assert meta["images_hash"] == read_index(index)[1]["content_hash"]
+    assert meta["images_hash"] == ImageIndex.read(index).metadata["content_hash"]
     assert meta["labels_hash"] == read_labels_hash(labels)
-    assert meta["classes"] == "2" and meta["root"] == read_index(index)[1]["root"]
+    assert meta["label_count"] == "2" and meta["root"] == ImageIndex.read(index).metadata["root"]
 
 
 def read_labels_hash(path: Path) -> str:
@@ -362,8 +363,8 @@ def test_apply_reports_classes_without_images(tmp_path):
     result = run("apply", "--labels", labels, "--images", index, "-o", out, "--allow-missing")
     assert result.exit_code == 0, result.stderr
     assert f"Classes with no images: {GOLDFISH}, {WHITE_SHARK}" in result.stderr
-    table = apply_labels(label_set({TENCH: FISH, GOLDFISH: FISH}), read_index(index)[0], allow_missing=True)
-    assert table.num_rows == 4
+    table = ImageIndex.read(index).label(label_set({TENCH: FISH, GOLDFISH: FISH}), allow_missing=True)
+    assert len(table) == 4
 
 
 # --- bad input: one sentence, exit 1, nothing written ----------------------------------------------------
@@ -495,10 +496,10 @@ def test_bad_labels(tmp_path):
         "Error: The labels file names 1 wnid WordNet 3.0 does not have: n99999999."
     )
     assert error(run("apply", "--labels", index, "--images", index, "-o", out)) == (
-        f"Error: {index} is a curate images file, not a labels file."
+        f"Error: {index} is an image index, not a label manifest."
     )
     assert error(run("apply", "--labels", labels_file(tmp_path, {TENCH: FISH}, "ok.parquet"), "--images", tmp_path / "ok.parquet", "-o", out)) == (
-        f"Error: {tmp_path / 'ok.parquet'} is a curate labels file, not a images file."
+        f"Error: {tmp_path / 'ok.parquet'} is a label manifest, not an image index."
     )
     assert not out.exists()
 

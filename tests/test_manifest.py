@@ -4,7 +4,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curate.manifest import LABEL_SCHEMA, content_hash, read_labels
+from curate.fileformat import content_hash
+from curate.labels.manifest import LABELS, read_labels
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_metadata_records_how_the_set_was_made(coarse):
     assert meta["curate.recipe"] == "down-up" and meta["curate.params"] == '{"depth": 3}'
     assert meta["curate.tree_rule"] == "first-name" and meta["curate.wordnet_version"] == "3.0"
     assert meta["curate.base"] == "ilsvrc2012" and meta["curate.base_hash"].startswith("sha256:")
-    assert meta["curate.content_hash"] == content_hash(pq.read_table(coarse).select(LABEL_SCHEMA.names))
+    assert meta["curate.content_hash"] == content_hash(pq.read_table(coarse).select(LABELS.schema.names))
     assert not any("time" in key or "date" in key for key in meta)
 
 
@@ -95,13 +96,13 @@ def test_verbose_shows_the_traceback(curate_cli, tmp_path):
 
 
 def test_read_back_equals_what_was_written(coarse, hierarchy, ilsvrc):
-    from curate.recipes import coarsen
+    from curate.labels.recipes import coarsen
 
-    assert read_labels(coarse) == coarsen(hierarchy, ilsvrc, depth=3)
+    assert read_labels(coarse) == coarsen(hierarchy.tree(), ilsvrc, depth=3)
 
 
 def test_pages_hash_lets_a_reader_skip_rehashing_rows(coarse):
-    from curate.manifest import pages_hash
+    from curate.fileformat import pages_hash
 
     meta = pq.read_schema(coarse).metadata
     assert meta[b"curate.pages_hash"].decode() == pages_hash(coarse.read_bytes())

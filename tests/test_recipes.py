@@ -6,7 +6,9 @@ import re
 import pyarrow as pa
 import pytest
 
-from curate.manifest import IMAGE_SCHEMA, read_labels, write_table
+from curate.fileformat import write_table
+from curate.images.rows import IMAGES
+from curate.labels.manifest import read_labels
 
 
 def made(curate_cli, tmp_path, *args):
@@ -82,7 +84,7 @@ def test_extend_skips_synsets_with_too_few_images(curate_cli, tmp_path):
     table = pa.table({"path": paths, "wnid": [p[:9] for p in paths], "split": ["train"] * 7}).append_column(
         "size", pa.array([1] * 7, pa.int64())).append_column("archive", pa.nulls(7, pa.string())).append_column(
         "offset", pa.nulls(7, pa.int64()))
-    write_table(table, index, IMAGE_SCHEMA, "path", {"kind": "images", "root": "/data"})
+    write_table(table, index, IMAGES, {"root": "/data"})
     one = made(curate_cli, tmp_path, "extend", "--add", "1", "--branch", "n03405725", "--images", index, "--min-images", "3")
     assert [row.wnid for row in one.rows if row.reason] == [chosen[0]]
     assert one.params["min_images"] == 3

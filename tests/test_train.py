@@ -19,7 +19,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from curate import images  # noqa: E402
+from curate.images.index import ImageIndex  # noqa: E402
+from curate.images.table import ImageTable  # noqa: E402
 from train import demo  # noqa: E402
 from train.__main__ import main  # noqa: E402
 
@@ -214,9 +215,9 @@ def free_port() -> int:
 
 def test_ddp_gloo_two_processes_train_and_checkpoint(data, tmp_path):
     # 71 validation images in batches of 35: rank 0 scores 36 in two batches, rank 1 35 in one.
-    table, meta = images.read_image_table(data["coarse"]["val_table"])
+    whole = ImageTable.read(data["coarse"]["val_table"])
     val_table = tmp_path / "val-71.parquet"
-    images.write_image_table(table.slice(1), val_table, {k: meta[k] for k in ("root", "labels_hash", "labels_recipe", "classes")})
+    ImageTable(whole.rows.slice(1), {k: whole.metadata[k] for k in ("root", "labels_hash", "labels_recipe", "label_count")}).write(val_table)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
                "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m", "train", "pretrain",
@@ -283,9 +284,9 @@ def test_tar_members_are_read_at_their_offset(tmp_path):
     """A `<wnid>.tar` indexed by curate (members not extracted) feeds the dataset the same pixels."""
     from torchvision.io import encode_png
 
-    from curate.classlists import ClassList
-    from curate.recipes import coarsen
-    from curate.wordnet import load_hierarchy
+    from curate.labels.classlists import ClassList
+    from curate.labels.recipes import coarsen
+    from curate.wordnet.snapshot import load_hierarchy
     from train.data import ImageDataset, load_table
 
     pictures = {f"n01440764_{n}.png": torch.randint(0, 255, (3, 20, 24 + n), dtype=torch.uint8) for n in range(3)}
@@ -295,11 +296,10 @@ def test_tar_members_are_read_at_their_offset(tmp_path):
             (tmp_path / "members" / name).write_bytes(encode_png(picture).numpy().tobytes())
             tar.add(tmp_path / "members" / name, arcname=name)
     (tmp_path / "members" / "n01440764_0.png").rename(tmp_path / "elsewhere.png")  # the tar alone holds them
-    index, _ = images.index_images(tmp_path, split="train")
-    assert index["archive"].to_pylist() == ["n01440764.tar"] * 3
-    labels = coarsen(load_hierarchy(), ClassList("one", ("n01440764",)), depth=99)
-    images.write_image_table(images.apply_labels(labels, index), tmp_path / "table.parquet",
-                             images.table_metadata(labels, {"root": str(tmp_path)}))
+    index = ImageIndex.build(tmp_path, split="train")
+    assert index.rows["archive"].to_pylist() == ["n01440764.tar"] * 3
+    labels = coarsen(load_hierarchy().tree(), ClassList("one", ("n01440764",)), depth=99)
+    index.label(labels).write(tmp_path / "table.parquet")
     table = load_table(tmp_path / "table.parquet")
     dataset = ImageDataset(table, table.indices("train"), lambda image: image)
     names = [path.decode().rsplit("/", 1)[1] for path in table.paths]
@@ -320,10 +320,10 @@ def test_missing_images_say_how_many_and_show_one(data, tmp_path, capsys):
 def test_an_empty_label_is_refused(data, tmp_path, capsys):
     import pyarrow.compute as pc
 
-    table, meta = images.read_image_table(data["coarse"]["train_table"])
+    whole = ImageTable.read(data["coarse"]["train_table"])
     path = tmp_path / "holed.parquet"
-    images.write_image_table(table.filter(pc.not_equal(table["label"], 2)), path,
-                             {k: v for k, v in meta.items() if k not in ("content_hash", "kind", "schema_version", "tool_version")})
+    meta = {k: v for k, v in whole.metadata.items() if k != "content_hash"}
+    ImageTable(whole.rows.filter(pc.not_equal(whole.rows["label"], 2)), meta).write(path)
     line = error_of(["pretrain", "--table", str(path), *FAST, "--epochs", "1"], capsys)
     assert line.startswith(f"Error: 1 of the 4 labels of {path} has no training images (label 2, ")
 

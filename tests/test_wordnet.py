@@ -7,31 +7,31 @@ from dataclasses import replace
 
 import pytest
 
-from curate import wordnet
+from curate.wordnet import nltk_backend, snapshot
 from curate.errors import SnapshotMismatch, WordNetMissing
 
 
 def test_snapshot_equals_nltk_for_every_noun_synset(nltk_synsets):
     synsets = nltk_synsets
-    assert len(synsets) == wordnet.NOUN_SYNSET_COUNT == 82_115
-    wordnet.compare_snapshot(synsets)  # raises on any difference
+    assert len(synsets) == snapshot.NOUN_SYNSET_COUNT == 82_115
+    snapshot.compare_snapshot(synsets)  # raises on any difference
     dog = next(s for s in synsets if s.name == "dog.n.01")
     assert (dog.offset, dog.lemmas[0]) == (2084071, "dog")
 
 
 def test_snapshot_check_fails_on_a_changed_snapshot(nltk_synsets, tmp_path):
-    synsets = wordnet.read_snapshot()
+    synsets = snapshot.read_snapshot()
     changed = [replace(s, hypernyms=()) if s.name == "dog.n.01" else s for s in synsets]
     path = tmp_path / "snapshot.zip"
-    wordnet.write_snapshot(changed, path)
+    snapshot.write_snapshot(changed, path)
     with pytest.raises(SnapshotMismatch, match="differs from NLTK's WordNet in 1 synsets \\(first: n02084071\\)"):
-        wordnet.compare_snapshot(nltk_synsets, path)
+        snapshot.compare_snapshot(nltk_synsets, path)
 
 
 def test_snapshot_is_byte_stable(tmp_path):
     path = tmp_path / "again.zip"
-    wordnet.write_snapshot(wordnet.read_snapshot(), path)
-    assert path.read_bytes() == wordnet.SNAPSHOT_PATH.read_bytes()
+    snapshot.write_snapshot(snapshot.read_snapshot(), path)
+    assert path.read_bytes() == snapshot.SNAPSHOT_PATH.read_bytes()
 
 
 def test_hierarchy_loads_every_noun(hierarchy):
@@ -39,13 +39,13 @@ def test_hierarchy_loads_every_noun(hierarchy):
     assert hierarchy.lemma(hierarchy.node("n02085620")) == "Chihuahua"
 
 
-@pytest.mark.skipif(not (wordnet.DEBIAN_WORDNET / "data.noun").is_file(), reason="Debian's wordnet-base is not installed")
+@pytest.mark.skipif(not (nltk_backend.DEBIAN_WORDNET / "data.noun").is_file(), reason="Debian's wordnet-base is not installed")
 def test_install_copies_debian_wordnet_that_nltk_then_reads(tmp_path):
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     data = home / "nltk_data"
     script = (
-        "import sys; from pathlib import Path; from curate.wordnet import install_wordnet, nltk_wordnet;"
+        "import sys; from pathlib import Path; from curate.wordnet.nltk_backend import install_wordnet, nltk_wordnet;"
         "print(install_wordnet(Path(sys.argv[1]))); print(nltk_wordnet(Path(sys.argv[1])).synset('dog.n.01').offset())"
     )
     env = {**os.environ, "HOME": str(home), "NLTK_DATA": ""}
@@ -59,10 +59,10 @@ def test_install_copies_debian_wordnet_that_nltk_then_reads(tmp_path):
 def test_install_without_internet_or_debian_says_what_to_do(monkeypatch, tmp_path):
     import nltk
 
-    monkeypatch.setattr(wordnet, "DEBIAN_WORDNET", tmp_path / "absent")
+    monkeypatch.setattr(nltk_backend, "DEBIAN_WORDNET", tmp_path / "absent")
     monkeypatch.setattr(nltk, "download", lambda *a, **k: (_ for _ in ()).throw(ValueError("offline")))
     with pytest.raises(WordNetMissing, match="apt-get install wordnet-base wordnet-sense-index"):
-        wordnet.install_wordnet(tmp_path / "nltk_data")
+        nltk_backend.install_wordnet(tmp_path / "nltk_data")
     assert not (tmp_path / "nltk_data" / "corpora" / "wordnet").exists()
 
 

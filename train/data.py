@@ -28,9 +28,10 @@ try:  # libjpeg-turbo through torchvision; deprecated in torchvision 0.29 in fav
 except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
     decode_image = None
 
-from curate import images
 from curate.errors import CurateError
-from curate.manifest import content_hash, read_labels
+from curate.images.index import ImageIndex
+from curate.images.table import ImageTable
+from curate.labels.manifest import read_labels
 from train.errors import TrainError
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
@@ -39,13 +40,6 @@ STD = (0.229, 0.224, 0.225)
 
 
 # --- the image table -------------------------------------------------------------------------------------
-
-
-def apply_labels(labels_path: Path, images_path: Path) -> tuple[pa.Table, dict[str, str]]:
-    """Join an image index with a label manifest in memory: what `curate images apply` writes to a file."""
-    labels = read_labels(Path(labels_path))
-    index, index_meta = images.read_index(Path(images_path))
-    return images.apply_labels(labels, index), images.table_metadata(labels, index_meta)
 
 
 def packed(values: list[str | None]) -> np.ndarray:
@@ -58,7 +52,7 @@ def numbers(values: list[int | None]) -> np.ndarray:
 
 
 @dataclass
-class ImageTable:
+class ImageRows:
     """The rows of one image table as numpy buffers, and what the table says about its labels.
 
     Numpy buffers, not Python lists: DataLoader workers fork from the main process, and touching millions
@@ -108,27 +102,26 @@ class ImageTable:
 
 
 def load_table(table: Path | None = None, labels: Path | None = None, index: Path | None = None,
-               root: Path | None = None, check_files: bool = True, training: bool = True) -> ImageTable:
+               root: Path | None = None, check_files: bool = True, training: bool = True) -> ImageRows:
     """The image table `table`, or `labels` joined with the image index `index`; checked for use.
 
     A training table must give every label at least one image of the "train" split."""
     if table is not None:
-        data, meta = images.read_image_table(table)
+        image_table = ImageTable.read(table)
         source = str(table)
     elif labels is not None and index is not None:
-        data, meta = apply_labels(labels, index)
-        data = data.sort_by("path")
-        meta["content_hash"] = content_hash(data)  # what `curate images apply` would stamp on this table
+        image_table = ImageIndex.read(Path(index)).label(read_labels(Path(labels)))  # what `curate images apply` writes
         source = f"{labels} + {index}"
     else:
         raise TrainError("Give the image table with --table, or a label manifest and an image index with --labels and --images.")
+    data, meta = image_table.rows, {**image_table.metadata, "content_hash": image_table.content_hash}
     root = Path(root) if root is not None else Path(meta.get("root") or ".")
     if not root.is_dir():
         raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with --root.")
     if data.num_rows == 0:
         raise TrainError(f"{source} lists no images.")
     columns = data.to_pydict()
-    classes = int(meta.get("classes") or 0) or (pc.max(data["label"]).as_py() + 1)
+    classes = int(meta.get("label_count") or 0) or (pc.max(data["label"]).as_py() + 1)
     label_wnids: list[str | None] = [None] * classes  # labels a val table lacks stay None
     for label, label_wnid in zip(columns["label"], columns["label_wnid"]):
         if not 0 <= label < classes:
@@ -150,7 +143,7 @@ def load_table(table: Path | None = None, labels: Path | None = None, index: Pat
             f"images (label {empty[0]}, {name}): "
             "a net cannot learn an empty label; drop it from the label set or add its images."
         )
-    result = ImageTable(
+    result = ImageRows(
         root, packed(columns["path"]), packed(columns["archive"]), numbers(columns["offset"]),
         numbers(columns["size"]), packed(columns["wnid"]), packed(columns["split"]), numbers(columns["label"]),
         label_wnids, meta.get("labels_hash", ""), meta.get("labels_recipe", ""), meta.get("content_hash", ""), source,
@@ -160,7 +153,7 @@ def load_table(table: Path | None = None, labels: Path | None = None, index: Pat
     return result
 
 
-def load_tables(args, check_files: bool = True) -> tuple[ImageTable, ImageTable, list[int]]:
+def load_tables(args, check_files: bool = True) -> tuple[ImageRows, ImageRows, list[int]]:
     """The training table, and the table and rows to validate on: --val-table (or --labels with --val-images)
     when given, else the training table's "val" split (possibly empty)."""
     table = load_table(args.table, args.labels, args.images, args.root, check_files)
@@ -174,7 +167,7 @@ def load_tables(args, check_files: bool = True) -> tuple[ImageTable, ImageTable,
     return table, val, list(range(len(val)))
 
 
-def check_images(table: ImageTable) -> None:
+def check_images(table: ImageRows) -> None:
     """Fail when paths (or archives) of the table do not exist under the root: say how many and show one.
 
     One directory listing per folder, not one stat per image: 1.28 M ImageNet paths live in 1000 folders."""
@@ -238,7 +231,7 @@ def eval_transform(resize_size: int, crop_size: int) -> v2.Transform:
 class ImageDataset(Dataset):
     """(uint8 image, target) for the rows `indices` of an image table; targets default to its labels."""
 
-    def __init__(self, table: ImageTable, indices: list[int], transform, targets: list[int] | None = None):
+    def __init__(self, table: ImageRows, indices: list[int], transform, targets: list[int] | None = None):
         self.table = table
         self.indices = np.asarray(indices, dtype=np.int64)
         self.transform = transform
@@ -318,7 +311,7 @@ def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = 
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
-def knn_targets(table: ImageTable, indices: list[int], labels_path: Path) -> tuple[list[int], list[int], list[str]]:
+def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tuple[list[int], list[int], list[str]]:
     """Relabel rows of a table with another label manifest (by wnid): kept positions, targets, label wnids."""
     try:
         other = read_labels(Path(labels_path))

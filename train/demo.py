@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curate.classlists import ClassList
 from curate.fileio import atomic_path
-from curate import images
-from curate.manifest import labels_hash, write_labels
-from curate.recipes import coarsen, identity
-from curate.wordnet import load_hierarchy
+from curate.images.index import ImageIndex
+from curate.labels.classlists import ClassList
+from curate.labels.manifest import labels_hash, write_labels
+from curate.labels.recipes import coarsen, identity
+from curate.wordnet.snapshot import load_hierarchy
 
 SIZE = 32
 # wnid -> (shape, texture). Coarse groups by shape; fine classes by texture within a group.
@@ -120,26 +120,24 @@ def build_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str]
     base = ClassList(f"demo-{len(classes)}", tuple(sorted(classes)))
     label_sets = {
         "fine": identity(hierarchy, base),  # each class is its own label
-        "coarse": coarsen(hierarchy, base, lifts=1),  # the paper's top-down cut, one lift
+        "coarse": coarsen(hierarchy.tree(), base, lift=1),  # the paper's top-down cut, one lift
     }
     folder = out / "manifests"
     folder.mkdir(parents=True, exist_ok=True)
     indexes = {}
     for split in ("train", "val"):
-        index, _ = images.index_images(image_root / split, split=split)
-        images.write_index(index, folder / f"images-{split}.parquet", (image_root / split).resolve())
-        indexes[split] = images.read_index(folder / f"images-{split}.parquet")
+        indexes[split] = ImageIndex.build(image_root / split, split=split)
+        indexes[split].write(folder / f"images-{split}.parquet")
     tables = {}
     for name, labels in label_sets.items():
         labels_path = folder / f"{name}.parquet"
         write_labels(labels, labels_path)
-        info = {"labels": labels_path, "classes": len(labels.label_wnids), "recipe": labels.describe(),
+        info = {"labels": labels_path, "classes": labels.label_count, "recipe": labels.describe(),
                 "labels_hash": labels_hash(labels),
                 "groups": {lw: [r.name for r in rows] for lw, rows in labels.members().items()}}
-        for split, (index, index_meta) in indexes.items():
+        for split, index in indexes.items():
             info[f"{split}_table"] = folder / f"{name}-{split}.parquet"
-            images.write_image_table(images.apply_labels(labels, index), info[f"{split}_table"],
-                                     images.table_metadata(labels, index_meta))
+            index.label(labels).write(info[f"{split}_table"])
         tables[name] = info
     return tables
 

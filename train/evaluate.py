@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from train import distributed
-from train.data import ImageDataset, ImageTable, eval_transform, knn_targets, load_tables, make_loader
+from train.data import ImageDataset, ImageRows, eval_transform, knn_targets, load_tables, make_loader
 from train.distributed import print0
 from train.engine import evaluate, extract_features, load_checkpoint, load_model_state
 from train.errors import TrainError
@@ -29,7 +29,7 @@ def model_from_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     return model, checkpoint
 
 
-def knn_score(features_model: nn.Module, table: ImageTable, val_table: ImageTable, val_rows: list[int],
+def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows, val_rows: list[int],
               labels_path: Path, run: distributed.Dist, args) -> dict:
     """k-NN top-1 (percent) of `features_model` (a backbone) on the labels of another manifest: the train
     split of `table` is the memory, the rows `val_rows` of `val_table` the queries."""

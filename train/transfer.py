@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from curate.classlists import PASCAL_VOC
+from curate.labels.classlists import PASCAL_VOC
 from train import distributed
 from train.data import FileDataset, eval_transform, make_loader, train_transform
 from train.distributed import print0

@@ -1,6 +1,7 @@
-"""Manifests on disk: LabelSet <-> Parquet, the content hash, validation, and their text forms.
+"""The one file format of curate: a Parquet file with curate's metadata and two hashes.
 
-Every Parquet file curate writes goes through `write_table`: a fixed schema and column order, rows sorted
+Label manifests, image indexes and image tables are all such files, told apart by their `kind`. Every one
+is written by `write_table`: a fixed schema and column order, rows sorted
 by key, written atomically, with two hashes in its metadata:
 - `content_hash` covers rows and column names only, so it survives pyarrow upgrades that change the file's
   bytes; it is what manifests, tables and checkpoints record of each other.
@@ -12,9 +13,9 @@ by key, written atomically, with two hashes in its metadata:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,43 +25,28 @@ import pyarrow.parquet as pq
 from curate import __version__
 from curate.errors import BadManifest
 from curate.fileio import atomic_path
-from curate.labelset import LabelRow, LabelSet
 
 SCHEMA_VERSION = "1"
 PREFIX = "curate."
 NULL = "\\N"
 HASH_SLICE = 1 << 16  # rows turned into text at once: small enough to stay in cache, large enough to amortise
 
-LABEL_SCHEMA = pa.schema(
-    [
-        pa.field("wnid", pa.string(), nullable=False),
-        pa.field("name", pa.string(), nullable=False),
-        pa.field("label", pa.int32()),
-        pa.field("label_wnid", pa.string()),
-        pa.field("label_name", pa.string()),
-        pa.field("reason", pa.string()),
-    ]
-)
+# The kinds of curate file, as sentences name them.
+KINDS = {"labels": "a label manifest", "images": "an image index", "table": "an image table"}
 
-# An image index (kind "images"): one row per image. `path` is relative to the root recorded in the
-# metadata key "root"; for a member of a tar archive, `archive` is the tar's path relative to the root,
-# `path` is "<archive>/<member name>", and `offset` is the byte offset of the member's data in the tar.
-IMAGE_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("wnid", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("size", pa.int64()),
-        pa.field("archive", pa.string()),
-        pa.field("offset", pa.int64()),
-    ]
-)
 
-# The table training reads (kind "table"): an image index joined with a label manifest, removed classes
-# dropped. Metadata adds "labels_hash", "images_hash", "labels_recipe" and "classes" (the label count).
-TABLE_SCHEMA = pa.schema(
-    [*IMAGE_SCHEMA, pa.field("label", pa.int32(), nullable=False), pa.field("label_wnid", pa.string(), nullable=False)]
-)
+@dataclass(frozen=True)
+class FileKind:
+    """One kind of curate file: its metadata name, its columns, and the column its rows are sorted and
+    unique by."""
+
+    name: str
+    schema: pa.Schema
+    key: str
+
+    @property
+    def what(self) -> str:
+        return KINDS[self.name]
 
 
 def content_hash(table: pa.Table) -> str:
@@ -113,18 +99,22 @@ def strictly_increasing(column) -> bool:
     return n < 2 or pc.all(pc.less(column.slice(0, n - 1), column.slice(1))).as_py()
 
 
+def sorted_by_key(table: pa.Table, kind: FileKind) -> pa.Table:
+    """`table` sorted by the kind's key (checked first: sorted tables are the rule, and checking is cheap)."""
+    return table if strictly_increasing(table[kind.key]) else table.sort_by(kind.key)
+
+
 # How curate encodes Parquet: zstd over plain pages. Dictionary pages save nothing after zstd (sorted paths
 # repeat their class in runs) and cost time; so do column statistics, which let a reader skip row groups, and
 # curate's files are read whole.
 PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": False, "write_statistics": False}
 
 
-def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, metadata: dict[str, str]) -> str:
-    """Cast to `schema`, sort by `sort_by`, write atomically with metadata and both hashes; return the
-    content hash."""
-    table = table.select(schema.names).cast(schema)
-    if not strictly_increasing(table[sort_by]):
-        table = table.sort_by(sort_by)
+def write_table(table: pa.Table, path: Path, kind: FileKind, metadata: dict[str, str]) -> str:
+    """Cast to the kind's schema, sort by its key, write atomically with metadata and both hashes; return
+    the content hash."""
+    schema = kind.schema
+    table = sorted_by_key(table.select(schema.names).cast(schema), kind)
     with atomic_path(path) as tmp, open(tmp, "wb") as file, ThreadPoolExecutor(max_workers=1) as pool:
         hashing = pool.submit(content_hash, table)  # on the other core while pyarrow encodes the pages
         sink = HashingFile(file)
@@ -133,10 +123,11 @@ def write_table(table: pa.Table, path: Path, schema: pa.Schema, sort_by: str, me
         with pq.ParquetWriter(sink, schema.remove_metadata(), store_schema=False, **PARQUET_OPTIONS) as writer:
             writer.write_table(table)
             digest = hashing.result()
-            stamped = {
+            stamped = {  # what this writer stamps wins over metadata carried over from a file read earlier
+                **{PREFIX + key: value for key, value in metadata.items()},
                 PREFIX + "schema_version": SCHEMA_VERSION,
                 PREFIX + "tool_version": __version__,
-                **{PREFIX + key: value for key, value in metadata.items()},
+                PREFIX + "kind": kind.name,
                 PREFIX + "content_hash": digest,
                 PREFIX + "pages_hash": sink.hexdigest(),
             }
@@ -174,9 +165,9 @@ def pages_hash(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(memoryview(data)[: max(0, len(data) - 8 - footer)]).hexdigest()
 
 
-def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.Table, dict[str, str]]:
+def read_table(path: Path, kind: FileKind) -> tuple[pa.Table, dict[str, str]]:
     """A curate Parquet file of `kind`, validated; its table and its curate metadata (prefix dropped)."""
-    path = Path(path)
+    path, schema, key = Path(path), kind.schema, kind.key
     if not path.is_file():
         raise BadManifest(f"{path} does not exist.")
     try:
@@ -188,15 +179,16 @@ def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.T
     metadata = {k.decode()[len(PREFIX):]: v.decode() for k, v in raw.items() if k.startswith(PREFIX.encode())}
     if "kind" not in metadata:
         raise BadManifest(f"{path} is a Parquet file but not a curate manifest (it has no curate metadata).")
-    if metadata["kind"] != kind:
-        raise BadManifest(f"{path} is a curate {metadata['kind']} file, not a {kind} file.")
+    if metadata["kind"] != kind.name:
+        found = KINDS.get(metadata["kind"], f"a curate {metadata['kind']} file")
+        raise BadManifest(f"{path} is {found}, not {kind.what}.")
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
         raise BadManifest(f"{path} lacks the column{'s' * (len(missing) > 1)} {', '.join(missing)}.")
     try:
         table = table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise BadManifest(f"{path} has columns of the wrong type for a {kind} file.") from None
+        raise BadManifest(f"{path} has columns of the wrong type for {kind.what}.") from None
     if metadata.get("pages_hash") == pages_hash(data):
         return table, metadata  # the pages curate wrote, sorted and hashed then
     if not strictly_increasing(table[key]):
@@ -210,131 +202,38 @@ def read_table(path: Path, kind: str, schema: pa.Schema, key: str) -> tuple[pa.T
     return table, metadata
 
 
-# --- label manifests -------------------------------------------------------------------------------------
+class CurateTable:
+    """A curate file of one kind as an object: its rows (in the kind's schema, sorted by its key), and its
+    metadata. Subclasses name the kind and the metadata keys every file of it must have."""
 
-LABELS_KIND = "labels"
+    kind: FileKind
+    required: dict[str, str] = {}  # metadata key -> what it holds, for the sentence when a file lacks it
 
+    def __init__(self, rows: pa.Table, metadata: dict[str, str]):
+        self.rows = rows
+        self.metadata = metadata
 
-def labels_table(labels: LabelSet) -> pa.Table:
-    index = labels.label_index
-    rows = labels.rows
-    return pa.table(
-        {
-            "wnid": [r.wnid for r in rows],
-            "name": [r.name for r in rows],
-            "label": [index.get(r.label_wnid) for r in rows],
-            "label_wnid": [r.label_wnid for r in rows],
-            "label_name": [r.label_name for r in rows],
-            "reason": [r.reason for r in rows],
-        },
-        schema=LABEL_SCHEMA,
-    )
+    @classmethod
+    def read(cls, path: Path):
+        """The file at `path`, validated (see `read_table`)."""
+        rows, metadata = read_table(path, cls.kind)
+        for key, what in cls.required.items():
+            if key not in metadata:
+                raise BadManifest(f"{path} is {cls.kind.what} without {what} in its metadata.")
+        return cls(rows, metadata)
 
+    def write(self, path: Path) -> str:
+        """Write atomically; return the content hash."""
+        digest = write_table(self.rows, Path(path), self.kind, self.metadata)
+        self.metadata = {**self.metadata, "content_hash": digest}
+        return digest
 
-def labels_metadata(labels: LabelSet) -> dict[str, str]:
-    return {
-        "kind": LABELS_KIND,
-        "recipe": labels.recipe,
-        "params": json.dumps(labels.params, sort_keys=True),
-        "tree_rule": labels.tree_rule or "",
-        "wordnet_version": labels.wordnet_version,
-        "base": labels.base_name,
-        "base_hash": labels.base_hash,
-        "source": labels.source,
-        "classes": str(len(labels.label_wnids)),
-    }
+    @property
+    def content_hash(self) -> str:
+        """The content hash the file of these rows has (computed once, where no file said it)."""
+        if "content_hash" not in self.metadata:
+            self.metadata = {**self.metadata, "content_hash": content_hash(self.rows)}
+        return self.metadata["content_hash"]
 
-
-def write_labels(labels: LabelSet, path: Path) -> str:
-    """Write a label manifest; return its content hash."""
-    return write_table(labels_table(labels), path, LABEL_SCHEMA, "wnid", labels_metadata(labels))
-
-
-def labels_hash(labels: LabelSet) -> str:
-    return content_hash(labels_table(labels))
-
-
-def read_labels(path: Path) -> LabelSet:
-    table, meta = read_table(path, LABELS_KIND, LABEL_SCHEMA, "wnid")
-    columns = table.to_pydict()
-    rows = tuple(
-        LabelRow(w, n, lw, ln, rb)
-        for w, n, lw, ln, rb in zip(
-            columns["wnid"], columns["name"], columns["label_wnid"], columns["label_name"], columns["reason"]
-        )
-    )
-    labels = LabelSet(
-        rows,
-        meta.get("recipe", ""),
-        json.loads(meta.get("params", "{}")),
-        meta.get("tree_rule") or None,
-        meta.get("base", ""),
-        meta.get("base_hash", ""),
-        meta.get("source", ""),
-        meta.get("wordnet_version", ""),
-    )
-    index = labels.label_index
-    if columns["label"] != [index.get(r.label_wnid) for r in rows]:
-        raise BadManifest(f"{path} has labels that are not dense and in label_wnid order.")
-    return labels
-
-
-# --- text forms: show and diff ---------------------------------------------------------------------------
-
-
-def show_lines(labels: LabelSet) -> list[str]:
-    """The manifest as sorted text, one line per source class; usable as a git textconv."""
-    header = [
-        f"# recipe: {labels.describe()}",
-        f"# tree rule: {labels.tree_rule or '-'}; WordNet {labels.wordnet_version}; base: {labels.base_name}",
-        f"# {len(labels.kept)} of {len(labels.rows)} classes kept under {len(labels.label_wnids)} labels",
-    ]
-    return header + [class_line(row) for row in labels.rows]
-
-
-def sidecar_text(labels: LabelSet) -> str:
-    """The text committed beside each preset manifest, so pull-request pages show changes as lines."""
-    return "\n".join(show_lines(labels)) + "\n"
-
-
-def write_sidecar(labels: LabelSet, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(sidecar_text(labels))
-
-
-def class_line(row: LabelRow) -> str:
-    if row.label_wnid is None:
-        return f"{row.wnid}  {row.name}  -x  {row.reason}"
-    return f"{row.wnid}  {row.name}  ->  {row.label_wnid}  {row.label_name}"
-
-
-def label_text(row: LabelRow | None) -> str:
-    if row is None:
-        return "(absent)"
-    if row.label_wnid is None:
-        return f"({row.reason})"
-    return row.label_name if row.label_name else row.label_wnid
-
-
-def diff_lines(old: LabelSet, new: LabelSet) -> list[str]:
-    """What changed from `old` to `new`: moved classes (from -> to), labels created and dropped, counts."""
-    before = {row.wnid: row for row in old.rows}
-    after = {row.wnid: row for row in new.rows}
-    moved = []
-    for wnid in sorted(before.keys() | after.keys()):
-        a, b = before.get(wnid), after.get(wnid)
-        if (a and a.label_wnid) != (b and b.label_wnid) or (a is None) != (b is None):
-            name = (b or a).name
-            moved.append(f"{wnid} {name}: {label_text(a)} → {label_text(b)}")
-    names = {row.label_wnid: row.label_name for row in old.rows + new.rows if row.label_wnid}
-    created = sorted(set(new.label_wnids) - set(old.label_wnids))
-    dropped = sorted(set(old.label_wnids) - set(new.label_wnids))
-    lines = [f"--- {old.describe()} ({len(old.label_wnids)} labels)", f"+++ {new.describe()} ({len(new.label_wnids)} labels)"]
-    lines += moved
-    lines += [f"label created: {wnid} {names[wnid]}" for wnid in created]
-    lines += [f"label dropped: {wnid} {names[wnid]}" for wnid in dropped]
-    lines.append(
-        f"{len(moved)} classes changed label; {len(created)} labels created, {len(dropped)} dropped; "
-        f"labels {len(old.label_wnids)} → {len(new.label_wnids)}"
-    )
-    return lines
+    def __len__(self) -> int:
+        return self.rows.num_rows

@@ -1,17 +1,17 @@
-"""The WordNet noun DAG, and the tree rules that cut it into a tree. Pure: columns in, answers out.
+"""The WordNet noun DAG, and the trees that named parent rules cut from it. Pure: columns in, answers out.
 
 A node is a row number of the snapshot's columns. WordNet is a DAG: many synsets have several hypernyms,
-and NLTK returns them in set order, which changes with PYTHONHASHSEED. Tree-based questions therefore name
-a tree rule, which picks one parent among a synset's hypernyms by a stable key; set-membership questions
-("is this a kind of dog?") use the DAG closure over all hypernyms.
+and NLTK returns them in set order, which changes with PYTHONHASHSEED. Tree-based questions therefore go
+through a `Tree`, whose rule picks one parent among a synset's hypernyms by a stable key; set-membership
+questions ("is this a kind of dog?") use the DAG closure over all hypernyms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from curate.errors import BadRecipe, BadWnid
-from curate.wordnet import WNID_PATTERN
+from curate.wordnet.wnid import check_wnid, is_wnid
 
 TREE_RULES = {
     "first-name": "the parent is the hypernym whose NLTK name (e.g. container.n.01) sorts first; "
@@ -19,12 +19,6 @@ TREE_RULES = {
     "first-offset": "the parent is the hypernym with the smallest WordNet offset",
 }
 DEFAULT_TREE_RULE = "first-name"
-
-
-def check_tree_rule(rule: str) -> str:
-    if rule not in TREE_RULES:
-        raise BadRecipe(f"Unknown tree rule {rule!r}: choose one of {', '.join(TREE_RULES)}.")
-    return rule
 
 
 class Hierarchy:
@@ -51,23 +45,25 @@ class Hierarchy:
         self._instance_hypernyms = instance_hypernyms
         self._node_of_offset = dict(zip(offsets, range(len(offsets))))
         self._parents: dict[int, tuple[int, ...]] = {}
-        self._paths: dict[tuple[str, int], tuple[int, ...]] = {}
         self._ancestors: dict[int, frozenset[int]] = {}
+        self._trees: dict[str, Tree] = {}
 
     def __len__(self) -> int:
         return len(self.offsets)
 
     def node(self, wnid: str) -> int:
         """The node of a wnid, or a sentence saying why there is none."""
-        if not WNID_PATTERN.fullmatch(wnid):
-            raise BadWnid(f"{wnid!r} is not a WordNet 3.0 noun id: ids look like n01440764.")
         try:
-            return self._node_of_offset[wnid[1:]]
+            return self._node_of_offset[check_wnid(wnid)[1:]]
         except KeyError:
             raise BadWnid(
                 f"{wnid} is not a noun synset of WordNet 3.0 (WordNet 3.1 and Open English WordNet "
                 "number synsets differently; ImageNet ids are 3.0 offsets)."
             ) from None
+
+    def known_wnids(self, names: Iterable[str]) -> set[str]:
+        """The names that are wnids of this hierarchy's synsets."""
+        return {name for name in names if is_wnid(name) and name[1:] in self._node_of_offset}
 
     def wnid(self, node: int) -> str:
         return "n" + self.offsets[node]
@@ -85,28 +81,6 @@ class Hierarchy:
             self._parents[node] = parents
         return parents
 
-    def tree_parent(self, node: int, rule: str) -> int | None:
-        """The one parent `rule` picks; None at the root."""
-        parents = self.dag_parents(node)
-        if not parents:
-            return None
-        # Nodes are numbered in offset order, so "first-offset" needs no key.
-        return min(parents, key=self.names.__getitem__ if check_tree_rule(rule) == "first-name" else None)
-
-    def tree_path(self, node: int, rule: str) -> tuple[int, ...]:
-        """The nodes from the root down to `node` along the tree of `rule`."""
-        key = (rule, node)
-        path = self._paths.get(key)
-        if path is None:
-            parent = self.tree_parent(node, rule)
-            path = (node,) if parent is None else self.tree_path(parent, rule) + (node,)
-            self._paths[key] = path
-        return path
-
-    def depth(self, node: int, rule: str) -> int:
-        """Steps from the root (entity.n.01) to `node` along the tree of `rule`."""
-        return len(self.tree_path(node, rule)) - 1
-
     def dag_ancestors(self, node: int) -> frozenset[int]:
         """`node` and every synset above it on any hypernym path."""
         ancestors = self._ancestors.get(node)
@@ -114,3 +88,40 @@ class Hierarchy:
             ancestors = frozenset([node]).union(*(self.dag_ancestors(p) for p in self.dag_parents(node)))
             self._ancestors[node] = ancestors
         return ancestors
+
+    def tree(self, rule: str = DEFAULT_TREE_RULE) -> Tree:
+        """The tree that `rule` cuts from the DAG (one per rule and hierarchy, so paths are computed once)."""
+        if rule not in self._trees:
+            self._trees[rule] = Tree(self, rule)
+        return self._trees[rule]
+
+
+class Tree:
+    """The DAG cut into a tree: every synset but the root keeps the one parent that `rule` picks."""
+
+    def __init__(self, hierarchy: Hierarchy, rule: str):
+        if rule not in TREE_RULES:
+            raise BadRecipe(f"Unknown tree rule {rule!r}: choose one of {', '.join(TREE_RULES)}.")
+        self.hierarchy = hierarchy
+        self.rule = rule
+        # Nodes are numbered in offset order, so "first-offset" needs no key.
+        self._key = hierarchy.names.__getitem__ if rule == "first-name" else None
+        self._paths: dict[int, tuple[int, ...]] = {}
+
+    def parent(self, node: int) -> int | None:
+        """The one parent the rule picks; None at the root."""
+        parents = self.hierarchy.dag_parents(node)
+        return min(parents, key=self._key) if parents else None
+
+    def path(self, node: int) -> tuple[int, ...]:
+        """The nodes from the root down to `node`."""
+        path = self._paths.get(node)
+        if path is None:
+            parent = self.parent(node)
+            path = (node,) if parent is None else self.path(parent) + (node,)
+            self._paths[node] = path
+        return path
+
+    def depth(self, node: int) -> int:
+        """Steps from the root (entity.n.01) to `node`."""
+        return len(self.path(node)) - 1

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from curate.cliutil import QUIET_OPTION, App, stderr_console
+from curate.cli.common import QUIET_OPTION, App, progress_bar, stderr_console
 
-images_app = App(
+app = App(
     help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",
     no_args_is_help=True,
 )
@@ -18,22 +17,7 @@ images_app = App(
 OUTPUT_HELP = "Write the {} here (Parquet)."
 
 
-@contextmanager
-def progress_bar(console):
-    """A progress(description, total) -> advance(n) for the library; a rich bar on a terminal, else nothing."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-
-        def start(description: str, total: int | None):
-            task = bar.add_task(description, total=total)
-            return lambda n=1: bar.advance(task, n)
-
-        yield start
-
-
-@images_app.command("index")
+@app.command("index")
 def index(
     root: Path = typer.Argument(..., help="Class folders (ROOT/<wnid>/...), <wnid>.tar archives, a validation folder, or where a --file-list's images live."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("image index")),
@@ -49,25 +33,26 @@ def index(
     Examples:  curate images index train/ -o train.parquet    curate images index val/ --val-labels LOC_val_solution.csv -o val.parquet
     """
     from curate.fileio import check_writable
-    from curate.images import index_images, index_metadata, write_index, write_report
+    from curate.images.index import ImageIndex
+    from curate.images.report import write_report
 
     check_writable(output)
     if report is not None:
         check_writable(report)
     console = stderr_console(quiet)
     with progress_bar(console) as progress:
-        table, found = index_images(root, val_labels=val_labels, file_list=file_list, split=split, verify=verify, progress=progress)
-    digest = write_index(table, output, root.resolve(), index_metadata(found, file_list, val_labels))
+        index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, verify=verify, progress=progress)
+    digest = index.write(output)
     if report is not None:
-        write_report(found, report)
+        write_report(index.report, report)
     typer.echo(str(output))
-    render_index_report(console, found, digest)
+    render_index_report(console, index.report, digest)
 
 
 def render_index_report(console, report, digest: str) -> None:
     from rich.table import Table
 
-    from curate.images import some
+    from curate.wording import some
 
     console.print(f"{report.images:,} images of {report.classes:,} classes ({report.layout}), {digest[:19]}…", highlight=False)
     problems = {key: items for key, items in report.problems().items() if items}
@@ -84,7 +69,7 @@ def render_index_report(console, report, digest: str) -> None:
         console.print("--report FILE writes every one of them.", highlight=False)
 
 
-@images_app.command("subset")
+@app.command("subset")
 def subset(
     index: Path = typer.Argument(..., help="An image index (from `curate images index`)."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("subset (an image index)")),
@@ -101,19 +86,19 @@ def subset(
     Examples:  curate images subset train.parquet -n 500 -o train-500.parquet    curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
     """
     from curate.fileio import check_writable
-    from curate.images import read_index, subset_index, write_index
-    from curate.manifest import read_labels
+    from curate.images.index import ImageIndex
+    from curate.labels.manifest import read_labels
 
     check_writable(output)
-    table, metadata = read_index(index)
-    labelset = read_labels(labels) if labels is not None else None
-    chosen, meta = subset_index(table, metadata, per_class=per_class, budget=budget, labels=labelset, seed=seed, allow_short=allow_short)
-    digest = write_index(chosen, output, meta.pop("root"), meta)
+    whole = ImageIndex.read(index)
+    label_set = read_labels(labels) if labels is not None else None
+    chosen = whole.subset(per_class=per_class, budget=budget, labels=label_set, seed=seed, allow_short=allow_short)
+    digest = chosen.write(output)
     typer.echo(str(output))
-    stderr_console(quiet).print(f"{chosen.num_rows:,} of {table.num_rows:,} images, {digest[:19]}…", highlight=False)
+    stderr_console(quiet).print(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", highlight=False)
 
 
-@images_app.command("apply")
+@app.command("apply")
 def apply(
     labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
     images: Path = typer.Option(..., "--images", help="An image index or subset."),
@@ -126,22 +111,22 @@ def apply(
     Example:  curate images apply --labels coarse-127.parquet --images train-500.parquet -o train-127.parquet
     """
     from curate.fileio import check_writable
-    from curate.images import apply_labels, read_index, summarize_table, table_metadata, write_image_table
-    from curate.manifest import read_labels
+    from curate.images.index import ImageIndex
+    from curate.labels.manifest import read_labels
 
     check_writable(output)
-    labelset = read_labels(labels)
-    index, metadata = read_index(images)
-    table = apply_labels(labelset, index, allow_missing=allow_missing)
-    digest = write_image_table(table, output, table_metadata(labelset, metadata))
+    label_set = read_labels(labels)
+    index = ImageIndex.read(images)
+    table = index.label(label_set, allow_missing=allow_missing)
+    digest = table.write(output)
     typer.echo(str(output))
-    render_table_summary(stderr_console(quiet), summarize_table(labelset, table, index.num_rows), digest)
+    render_table_summary(stderr_console(quiet), table.summary(label_set, len(index)), digest)
 
 
 def render_table_summary(console, summary, digest: str) -> None:
     from rich.table import Table
 
-    from curate.images import some
+    from curate.wording import some
 
     table = Table(title=f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…", title_justify="left", show_header=False)
     table.add_column("what")

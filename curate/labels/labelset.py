@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from curate.wordnet import WORDNET_VERSION
+from curate.wordnet.snapshot import WORDNET_VERSION
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,13 @@ class LabelSet:
         return sorted({row.label_wnid for row in self.rows if row.label_wnid is not None})
 
     @property
+    def label_count(self) -> int:
+        return len(self.label_wnids)
+
+    @property
     def label_index(self) -> dict[str, int]:
-        return {wnid: index for index, wnid in enumerate(self.label_wnids)}
+        """label wnid -> label id."""
+        return {wnid: label for label, wnid in enumerate(self.label_wnids)}
 
     @property
     def kept(self) -> list[LabelRow]:

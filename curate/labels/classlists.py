@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import BadClassList
-from curate.wordnet import WNID_PATTERN
+from curate.wordnet.wnid import is_wnid, not_a_wnid
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 BUILTIN_LISTS = {
     "ilsvrc2012": (DATA / "ilsvrc2012.txt", "the 1000 ILSVRC-2012 classes"),
@@ -64,6 +64,20 @@ def named_set(sets: dict[str, dict[str, str]], name: str, what: str, instead: st
     return list(sets[name].values())
 
 
+def extension_branches(name: str, branches: list[str]) -> list[str]:
+    """The branches to extend under: the given wnids, or else the built-in branch set `name`."""
+    return sorted(set(branches)) if branches else named_set(BRANCH_SETS, name, "branch set", "--branch")
+
+
+def exclusion_targets(name: str, synsets: list[str], synsets_file: Path | None) -> tuple[list[str], str]:
+    """The wnids to exclude and the name the manifest records for them: the given synsets (and those of a
+    file), or else the built-in target set `name`."""
+    custom = sorted(set(synsets) | set(load_class_list(str(synsets_file)).wnids if synsets_file else []))
+    if custom:
+        return custom, "custom: " + " ".join(custom)
+    return named_set(TARGET_SETS, name, "target set", "--synset"), name
+
+
 @dataclass(frozen=True)
 class ClassList:
     """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012)."""
@@ -84,10 +98,8 @@ def parse_wnid_lines(text: str, source: str) -> ClassList:
         if not words:
             continue
         wnid = words[0]
-        if not WNID_PATTERN.fullmatch(wnid):
-            raise BadClassList(
-                f"{wnid!r} on line {number} of {source} is not a WordNet 3.0 noun id: ids look like n01440764."
-            )
+        if not is_wnid(wnid):
+            raise BadClassList(not_a_wnid(wnid, f"on line {number} of {source}"))
         if wnid in seen:
             raise BadClassList(f"{wnid} is listed twice in {source}, on lines {seen[wnid]} and {number}.")
         seen[wnid] = number
@@ -111,7 +123,7 @@ def load_class_list(spec: str) -> ClassList:
             f"{spec} is neither a built-in class list ({', '.join(BUILTIN_LISTS)}) nor an existing file."
         )
     if path.suffix == ".parquet":
-        from curate.manifest import read_labels
+        from curate.labels.manifest import read_labels
 
         manifest = read_labels(path)
         return ClassList(path.name, tuple(row.wnid for row in manifest.rows if row.label_wnid is not None))

@@ -1,0 +1,39 @@
+"""The `curate` command line: one module per command group; each command parses, makes one library call
+and renders. No logic lives here.
+
+  common.py     error translation, the stderr console, the progress bar
+  labels.py     coarsen, exclude, extend, sample, split
+  manifests.py  build, recipes, git-setup, show, diff
+  wordnet.py    curate wordnet install / snapshot
+  images.py     curate images index / subset / apply
+"""
+
+from __future__ import annotations
+
+import typer
+
+from curate.cli import images, labels, manifests, wordnet
+from curate.cli.common import OPTIONS, App
+
+HELP = """Curate ImageNet label sets from the WordNet 3.0 noun hierarchy.
+
+Every label set is computed from the embedded WordNet 3.0 snapshot, written as a Parquet manifest with its
+recipe, tree rule and content hash, and readable in a git diff.
+
+Start with:  curate coarsen --depth 3
+"""
+
+app = App(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(labels.app)
+app.add_typer(manifests.app)
+app.add_typer(wordnet.app, name="wordnet")
+app.add_typer(images.app, name="images")
+
+
+@app.callback()
+def main_options(verbose: bool = typer.Option(False, "--verbose", help="Show the traceback of an error.")):
+    OPTIONS["verbose"] = verbose
+
+
+def main() -> None:
+    app()

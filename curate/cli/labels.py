@@ -1,0 +1,198 @@
+"""`curate coarsen`, `exclude`, `extend`, `sample`, `split`: make a label set, print it or write it."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from curate.cli.common import QUIET_OPTION, App, stderr_console
+from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
+from curate.labels.recipes import SPLITS
+from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
+
+app = App()
+
+BASE_HELP = f"Base classes: {', '.join(BUILTIN_LISTS)}, a text file of wnids (one per line), or a label manifest."
+TreeRule = Enum("TreeRule", {name: name for name in TREE_RULES}, type=str)
+TREE_OPTION = typer.Option(
+    DEFAULT_TREE_RULE,
+    "--tree",
+    help="Parent rule that turns the WordNet DAG into a tree: "
+    + "; ".join(f"{name}: {text}" for name, text in TREE_RULES.items()),
+)
+
+
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the manifest here (Parquet); without it, print a summary.")
+
+
+def prepare(output: Path | None):
+    """Check the output path before any work; return the hierarchy."""
+    from curate.fileio import check_writable
+    from curate.wordnet.snapshot import load_hierarchy
+
+    if output is not None:
+        check_writable(output)
+    return load_hierarchy()
+
+
+@app.command()
+def coarsen(
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", help="Map each class to its ancestor at depth D (0 = entity); the paper's bottom-up cut."),
+    lift: Optional[int] = typer.Option(None, "--lift", "-l", help="Lift to the parent and absorb nested labels, K times; the paper's top-down (1 gives 127 classes)."),
+    classes: Optional[int] = typer.Option(None, "--classes", "-n", help="Balanced refinement of the one-lift set to exactly N classes (e.g. 262, 491)."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    tree: TreeRule = TREE_OPTION,
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Coarsen a class list into fewer labels along the WordNet tree.
+
+    Examples:  curate coarsen --depth 3    curate coarsen --lift 1 -o coarse-127.parquet    curate coarsen --classes 262
+    """
+    from curate.labels.classlists import load_class_list
+    from curate.labels.recipes import coarsen as coarsen_recipe
+
+    labels = coarsen_recipe(prepare(output).tree(tree.value), load_class_list(base), depth=depth, lift=lift, classes=classes)
+    deliver(labels, output, quiet)
+
+
+def deliver(labels, output: Path | None, quiet: bool) -> None:
+    """Without an output path, print the summary; with one, write the manifest, print its path on stdout
+    and a one-line summary on stderr."""
+    if output is None:
+        from rich.console import Console
+
+        render_summary(Console(), labels)
+        return
+    from curate.labels.manifest import write_labels
+
+    digest = write_labels(labels, output)
+    typer.echo(str(output))
+    stderr_console(quiet).print(
+        f"{labels.label_count} labels over {len(labels.kept)} classes ({labels.describe()}), {digest[:19]}…",
+        highlight=False,
+    )
+
+
+def render_summary(console, labels, largest: int = 15) -> None:
+    from rich.table import Table
+
+    groups = labels.members()
+    sizes = sorted(groups, key=lambda wnid: (-len(groups[wnid]), wnid))
+    singletons = [wnid for wnid in sizes if len(groups[wnid]) == 1]
+    table = Table(
+        title=f"{len(groups)} labels over {len(labels.kept)} classes: {labels.describe()}"
+        + (f", tree {labels.tree_rule}" if labels.tree_rule else ""),
+        title_justify="left",
+    )
+    table.add_column("label", no_wrap=True)
+    table.add_column("name")
+    table.add_column("classes", justify="right")
+    table.add_column("for example")
+    for wnid in sizes[:largest]:
+        members = groups[wnid]
+        table.add_row(wnid, members[0].label_name, str(len(members)), ", ".join(row.name for row in members[:3]))
+    console.print(table)
+    removed = len(labels.rows) - len(labels.kept)
+    if removed:
+        console.print(f"{removed} classes removed, e.g. {next(r for r in labels.rows if r.label_wnid is None).name}.", highlight=False)
+    if len(sizes) > largest:
+        console.print(f"… and {len(sizes) - largest} smaller labels; {len(singletons)} labels hold a single class.", highlight=False)
+
+
+@app.command()
+def exclude(
+    targets: str = typer.Option("pascal-voc", "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + "."),
+    synset: Optional[list[str]] = typer.Option(None, "--synset", "-s", help="A target wnid instead of the built-in set (repeatable)."),
+    synsets_file: Optional[Path] = typer.Option(None, "--synsets-file", help="A text file of target wnids."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Remove every class that lies under a target synset on any hypernym path.
+
+    The default, pascal-voc, removes the 229 ILSVRC-2012 classes under the 20 PASCAL VOC synsets and keeps
+    771. Each removed class says which target removed it.  Example:  curate exclude -s n02084071 (all dogs)
+    """
+    from curate.labels.classlists import exclusion_targets, load_class_list
+    from curate.labels.recipes import exclude as exclude_recipe
+
+    hierarchy = prepare(output)
+    wnids, name = exclusion_targets(targets, synset or [], synsets_file)
+    deliver(exclude_recipe(hierarchy, load_class_list(base), wnids, name), output, quiet)
+
+
+@app.command()
+def extend(
+    add: int = typer.Option(..., "--add", "-a", help="How many classes to add."),
+    branches: str = typer.Option("pascal-voc", "--branches", help="A built-in branch set: " + ", ".join(BRANCH_SETS) + "."),
+    branch: Optional[list[str]] = typer.Option(None, "--branch", help="A branch wnid instead of the built-in set (repeatable)."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
+    images: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
+    min_images: int = typer.Option(0, "--min-images", help="With --images: skip synsets with fewer images."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Add classes from a larger pool under chosen branches; the base stays intact.
+
+    No added class is an ancestor or descendant of a base class or of another added class, so no two labels
+    claim the same images. Classes are drawn round-robin over the branches, in seeded-hash order within
+    each.  Example (Oquab et al.'s PRE-1512):  curate extend --add 512 -o oquab-1512.parquet
+    """
+    from curate.images.index import ImageIndex
+    from curate.labels.classlists import extension_branches, load_class_list
+    from curate.labels.recipes import extend as extend_recipe
+
+    hierarchy = prepare(output)
+    wnids = extension_branches(branches, branch or [])
+    counts = ImageIndex.read(images).class_counts() if images is not None else None
+    labels = extend_recipe(hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
+    deliver(labels, output, quiet)
+
+
+@app.command()
+def sample(
+    classes: int = typer.Option(..., "--classes", "-n", help="How many classes to draw."),
+    seed: int = typer.Option(0, "--seed", help="The seed of the draw."),
+    pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Draw N classes at random (seeded), none an ancestor or descendant of another.
+
+    Example (Oquab et al.'s PRE-1000R):  curate sample --classes 1000 --seed 0.  From a base list:
+    curate sample --pool ilsvrc2012 --classes 100
+    """
+    from curate.labels.classlists import load_class_list
+    from curate.labels.recipes import sample as sample_recipe
+
+    deliver(sample_recipe(prepare(output), load_class_list(pool), classes, seed), output, quiet)
+
+
+SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
+
+
+@app.command()
+def split(
+    method: SplitMethod = typer.Argument(..., help="random (seeded halves a and b) or natural-manmade (Yosinski et al.)."),
+    part: str = typer.Option(..., "--part", help="Which part to keep: a or b; natural or manmade."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random split."),
+    base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+):
+    """Keep one part of a two-way split; the other part's classes are marked removed.
+
+    natural-manmade on ILSVRC-2012 gives 449 natural and 551 man-made classes: artifacts are man-made,
+    organisms natural, and 68 other classes follow Yosinski et al.'s hand assignment (shipped as a table).
+    Example:  curate split natural-manmade --part natural -o natural-449.parquet
+    """
+    from curate.labels.classlists import load_class_list
+    from curate.labels.recipes import split as split_recipe
+
+    deliver(split_recipe(prepare(output), load_class_list(base), method.value, part, seed), output, quiet)

@@ -1,0 +1,83 @@
+"""`curate build`, `recipes`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from curate.cli.common import QUIET_OPTION, App, stderr_console, track
+
+app = App()
+
+@app.command()
+def build(
+    out: Path = typer.Option(Path("manifests"), "--out", help="Folder to write the preset manifests into."),
+    check: bool = typer.Option(False, "--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Write every preset manifest (see `curate recipes`) with its text sidecar, or check they are current."""
+    from curate.labels.presets import PRESETS, build_presets, check_presets
+    from curate.wordnet.snapshot import load_hierarchy
+
+    console = stderr_console(quiet)
+
+    def progress(items):
+        return track(items, "Building presets", console)
+
+    if check:
+        check_presets(load_hierarchy(), out, progress)
+        console.print(f"All {len(PRESETS)} presets in {out} are current.", highlight=False)
+        return
+    for path in build_presets(load_hierarchy(), out, progress):
+        typer.echo(str(path))
+
+
+@app.command()
+def recipes():
+    """List the preset manifests that `curate build` writes, with their recipes and label counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from curate.labels.presets import PRESETS
+
+    table = Table(title="Presets written by `curate build` into manifests/", title_justify="left")
+    for column in ("file", "labels", "what"):
+        table.add_column(column, justify="right" if column == "labels" else "left")
+    for preset in PRESETS:
+        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.describe)
+    Console().print(table)
+
+
+@app.command("git-setup")
+def git_setup():
+    """Make `git diff` show changed manifests as class lines, in the git repository of this folder.
+
+    Sets the `curate` diff driver's textconv to `curate show` (in .git/config) and, where no attribute
+    routes *.parquet to it yet, adds `*.parquet diff=curate` to .gitattributes.
+    """
+    from curate.gitdiff import configure_textconv
+
+    for line in configure_textconv(Path.cwd()):
+        stderr_console().print(line, highlight=False)
+
+
+@app.command()
+def show(path: Path = typer.Argument(..., help="A label manifest (.parquet).")):
+    """Print a manifest as sorted text, one line per class: `n02085620  Chihuahua  ->  n02084071  dog`.
+
+    Works as a git textconv driver (see `curate git-setup`).
+    """
+    from curate.labels.manifest import read_labels
+    from curate.labels.textform import show_lines
+
+    typer.echo("\n".join(show_lines(read_labels(path))))
+
+
+@app.command()
+def diff(old: Path = typer.Argument(..., help="The manifest before."), new: Path = typer.Argument(..., help="The manifest after.")):
+    """Show which classes changed label (from → to), which labels appeared or went, and the counts."""
+    from curate.labels.manifest import read_labels
+    from curate.labels.textform import diff_lines
+
+    typer.echo("\n".join(diff_lines(read_labels(old), read_labels(new))))

@@ -1,0 +1,127 @@
+"""ImageIndex: ImageNet indexed once, and everything made from it.
+
+    index = ImageIndex.build("imagenet/train", file_list="train_cls.txt")   # any layout (see `layouts`)
+    index.write("train.parquet")
+    small = ImageIndex.read("train.parquet").subset(per_class=500, seed=0)  # also an ImageIndex
+    table = small.label(read_labels("manifests/coarse-127.parquet"))         # an ImageTable, for training
+
+The index decides once what its file records (root, layout, what indexing found, where a subset came
+from), so every caller (the CLI, train/, the demo, the benchmarks) writes the same files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from curate.errors import BadImages
+from curate.fileformat import CurateTable, sorted_by_key
+from curate.images.layouts import Source, file_list as file_list_layout, layout_of
+from curate.images.report import IndexReport
+from curate.images.rows import IMAGES
+from curate.images.subsets import class_counts, sample_budget, sample_per_class
+from curate.images.table import ImageTable, check_labels, join_labels
+from curate.images.verify import verify_images
+from curate.labels.labelset import LabelSet
+from curate.labels.manifest import labels_hash
+from curate.progress import Progress, no_progress
+
+
+class ImageIndex(CurateTable):
+    """One row per image (`rows.IMAGES`, sorted by path), the root the paths are relative to, and where the
+    images came from. `report` is what indexing found besides images (only on an index just built)."""
+
+    kind = IMAGES
+    required = {"root": "a root folder"}
+
+    def __init__(self, rows, metadata: dict[str, str], report: IndexReport | None = None):
+        super().__init__(rows, metadata)
+        self.report = report
+
+    @classmethod
+    def build(
+        cls,
+        root: Path,
+        *,
+        val_labels: Path | None = None,
+        file_list: Path | None = None,
+        split: str | None = None,
+        verify: bool = False,
+        progress: Progress = no_progress,
+    ) -> ImageIndex:
+        """Index the images under `root`.
+
+        With `file_list`, the list is indexed and `root` need not exist (it is where the images would be);
+        with `val_labels`, `root` is a flat validation folder; otherwise `root` holds class folders and/or
+        `<wnid>.tar` archives. `split` defaults to "val" for a validation folder and "train" otherwise.
+        `verify` decodes every image and leaves out (and reports) those that do not decode.
+        """
+        root = Path(root)
+        source = Source(root, split or ("val" if val_labels is not None and file_list is None else "train"),
+                        Path(val_labels) if val_labels else None, Path(file_list) if file_list else None)
+        layout = layout_of(source)
+        if verify and layout is file_list_layout:
+            raise BadImages("--verify needs the images; a file list indexes images that are not there.")
+        rows, report = layout.index(source, progress)
+        if verify and rows.num_rows:
+            rows = verify_images(root, rows, report, progress)
+        report.images = rows.num_rows
+        report.classes = len(pc.unique(rows["wnid"])) if rows.num_rows else 0
+        report.sort()
+        if not rows.num_rows:
+            raise BadImages(layout.no_images(source, report.found()))
+        metadata = {"root": str(root.resolve()), "layout": report.layout, "report": json.dumps(report.counts(), sort_keys=True)}
+        if file_list is not None:
+            metadata["file_list"] = Path(file_list).name
+        if val_labels is not None:
+            metadata["val_labels"] = Path(val_labels).name
+        return cls(sorted_by_key(rows, IMAGES), metadata, report)
+
+    @property
+    def root(self) -> str:
+        return self.metadata["root"]
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class, in wnid order."""
+        return class_counts(self.rows)
+
+    def subset(
+        self,
+        *,
+        per_class: int | None = None,
+        budget: int | None = None,
+        labels: LabelSet | None = None,
+        seed: int = 0,
+        allow_short: bool = False,
+    ) -> ImageIndex:
+        """`per_class` images of every class, or a `budget` spread over the labels of `labels`, each class's
+        images taken in the seeded order. The subset records its parent's content hash and how it was taken."""
+        if (per_class is None) == (budget is None):
+            raise BadImages("Give either --per-class N, or --budget TOTAL with --labels MANIFEST.")
+        if per_class is not None:
+            if labels is not None:
+                raise BadImages("--labels goes with --budget; --per-class takes N images of every class of the index.")
+            rows = sample_per_class(self.rows, per_class, seed, allow_short)
+            params = {"per_class": per_class, "seed": seed, "allow_short": allow_short}
+        else:
+            if labels is None:
+                raise BadImages("--budget needs --labels MANIFEST: the budget is spread over the manifest's labels.")
+            check_labels(labels)
+            rows = sample_budget(self.rows, labels, budget, seed, allow_short)
+            params = {"budget": budget, "seed": seed, "allow_short": allow_short, "labels_hash": labels_hash(labels)}
+        kept = {key: self.metadata[key] for key in ("root", "layout") if key in self.metadata}
+        return ImageIndex(rows, {**kept, "parent_hash": self.content_hash, "subset": json.dumps(params, sort_keys=True)})
+
+    def label(self, labels: LabelSet, *, allow_missing: bool = False) -> ImageTable:
+        """The images of the classes `labels` keeps, each with its label: the table training reads. A kept
+        class without images is an error unless `allow_missing`."""
+        metadata = {
+            "root": self.root,
+            "images_hash": self.content_hash,
+            "labels_hash": labels_hash(labels),
+            "labels_recipe": labels.describe(),
+            "label_count": str(labels.label_count),
+        }
+        return ImageTable(join_labels(labels, self.rows, allow_missing=allow_missing), metadata)

@@ -1,0 +1,50 @@
+"""One plain tar archive of images (`<wnid>.tar` of the fall 2011 release): its image members with the
+offset and size of their data, listed without extracting, so training reads an image with one seek."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pyarrow as pa
+
+from curate.errors import BadImages
+from curate.images.report import IndexReport
+from curate.images.rows import image_rows, is_image_name
+
+
+def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexReport) -> pa.Table:
+    """The image members of a plain tar archive, with the offset and size of their data; not extracted.
+
+    Raises BadImages for an archive that is not a plain tar, is truncated, or names a member twice."""
+    names, sizes, offsets = [], [], []
+    try:
+        file_size = path.stat().st_size
+        with tarfile.open(path, mode="r:") as tar:
+            for info in tar:
+                if info.isdir():
+                    continue
+                member = f"{relative}/{info.name}"
+                if not info.isfile() or not is_image_name(info.name):
+                    report.not_image.append(member)
+                    continue
+                if info.offset_data + info.size > file_size:
+                    raise BadImages(f"{relative} is a damaged tar archive: it ends inside {info.name}.")
+                names.append(member)
+                sizes.append(info.size)
+                offsets.append(info.offset_data)
+            end = tar.offset
+        with open(path, "rb") as handle:  # tarfile stops quietly at a damaged header; a real end is zeros
+            handle.seek(end)
+            if handle.read(512).strip(b"\0"):
+                raise BadImages(f"{relative} is a damaged tar archive: it holds data tarfile cannot read after byte {end:,}.")
+    except tarfile.TarError as error:
+        raise BadImages(f"{relative} is not a readable tar archive ({error}).") from None
+    except OSError:
+        raise BadImages(f"{relative} cannot be read (permission denied?).") from None
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        twice = next(name for name in names if name in seen or seen.add(name))
+        raise BadImages(f"{relative} holds the member {twice[len(relative) + 1:]} twice.")
+    n = len(names)
+    return image_rows(names, [wnid] * n, split, sizes, [relative] * n, offsets)

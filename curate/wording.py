@@ -1,0 +1,19 @@
+"""How sentences name counts and lists: '3 classes', 'a, b, c and 7 more'."""
+
+SHOWN = 5  # how many items of a list a sentence names
+
+
+def some(items: list[str], shown: int = SHOWN) -> str:
+    """'a, b, c' or 'a, b, c and 7 more'."""
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown:,} more"
+
+
+def plural(count: int, word: str) -> str:
+    many = word + ("es" if word.endswith(("s", "x")) else "s")
+    return f"{count:,} {word if count == 1 else many}"
+
+
+def has(count: int) -> str:
+    """'has' or 'have', to agree with a count."""
+    return "has" if count == 1 else "have"
