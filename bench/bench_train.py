@@ -75,7 +75,8 @@ def baseline_loader(root: Path, batch: int, workers: int):
 
 
 def train_loader(table_path: Path, batch: int, workers: int):
-    from train.data import ImageDataset, load_table, make_loader, train_transform
+    from train.data.loaders import ImageDataset, make_loader, train_transform
+    from train.data.tables import load_table
 
     table = load_table(table_path)
     dataset = ImageDataset(table, table.indices("train"), train_transform(224))
@@ -102,7 +103,7 @@ def images_per_second(loader, prepare) -> tuple[float, float]:
 
 def step_images_per_second(model_name: str, size: int, batch: int, steps: int, device: torch.device,
                            channels_last: bool, amp: bool) -> list[float]:
-    from train.engine import autocast
+    from train.loops import autocast
     from train.models import build_model
 
     model = build_model(model_name, 1000).to(device)
@@ -148,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
 
-    from train.data import to_device
+    from train.data.loaders import to_device
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         root = Path(tmp)

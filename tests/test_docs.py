@@ -39,11 +39,11 @@ def test_readme_command_runs(line, curate_cli, workspace, monkeypatch, request):
 
 @pytest.mark.parametrize("line", TRAIN_LINES)
 def test_readme_training_flags_parse(line):
-    from train.__main__ import build_parser
+    from train.flags import get_args_parser
 
     if line.startswith("demo"):
         pytest.skip("the demo runs in CI (.ci/run)")
-    build_parser().parse_args(shlex.split(line))
+    get_args_parser().parse_args(shlex.split(line))
 
 
 def test_readme_opens_with_the_two_commands():

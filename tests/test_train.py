@@ -21,7 +21,7 @@ pytest.importorskip("torchvision")
 
 from curate.images.index import ImageIndex  # noqa: E402
 from curate.images.table import ImageTable  # noqa: E402
-from train import demo  # noqa: E402
+from train import synthetic  # noqa: E402
 from train.__main__ import main  # noqa: E402
 
 torch.set_num_threads(1)
@@ -35,9 +35,9 @@ FAST = ["--model", "tiny", "--device", "cpu", "-j", "0", "-b", "32", "-q", *SIZE
 def data(tmp_path_factory) -> dict:
     """Fine (12 labels) and coarse (4 labels) tables over 16 train and 6 val images per class."""
     out = tmp_path_factory.mktemp("train-data")
-    demo.make_images(out / "images", demo.PRETRAIN_CLASSES, {"train": 16, "val": 6}, seed=0)
-    tables = demo.build_tables(out, out / "images")
-    demo.make_images(out / "transfer", demo.TRANSFER_CLASSES, {"train": 8, "val": 8}, seed=1)
+    synthetic.make_images(out / "images", synthetic.PRETRAIN_CLASSES, {"train": 16, "val": 6}, seed=0)
+    tables = synthetic.curate_tables(out, out / "images")
+    synthetic.make_images(out / "transfer", synthetic.TRANSFER_CLASSES, {"train": 8, "val": 8}, seed=1)
     return {"out": out, "transfer": out / "transfer", **tables}
 
 
@@ -83,7 +83,7 @@ def error_of(argv: list[str], capsys) -> str:
 
 def test_pretraining_learns_well_above_chance(coarse_run, data):
     result = coarse_run["result"]
-    assert result["classes"] == 4
+    assert result["label_count"] == 4
     assert result["val_top1"] >= 50  # chance is 25%; this seed reaches 64% on 72 unseen images
     lines = (coarse_run["dir"] / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == list(range(16))
@@ -104,7 +104,7 @@ def test_evaluate_scores_own_labels_and_knn_on_fine_labels(coarse_run, data):
                         "--knn-labels", str(data["fine"]["labels"]), "--device", "cpu", "-j", "0", *SIZES])
     assert code == 0
     assert result["top1"] == pytest.approx(coarse_run["result"]["val_top1"])
-    assert result["knn_classes"] == 12
+    assert result["knn_label_count"] == 12
     assert result["knn_top1"] > 100 / 12  # coarse features still tell some fine classes apart
 
 
@@ -120,7 +120,7 @@ def test_finetune_imagefolder(coarse_run, data, tmp_path, mode):
 
 
 def test_full_finetune_gives_pretrained_layers_a_lower_lr(coarse_run, data, tmp_path, monkeypatch):
-    from train import transfer
+    from train import finetune
 
     seen = {}
     real_sgd = torch.optim.SGD
@@ -130,7 +130,7 @@ def test_full_finetune_gives_pretrained_layers_a_lower_lr(coarse_run, data, tmp_
         seen["lrs"] = [group["lr"] for group in optimizer.param_groups]
         return optimizer
 
-    monkeypatch.setattr(transfer.torch.optim, "SGD", spy)
+    monkeypatch.setattr(finetune.torch.optim, "SGD", spy)
     code, _ = run(["finetune", "--checkpoint", str(coarse_run["checkpoint"]), "--task", "imagefolder", "--data",
                    str(data["transfer"]), "--mode", "full", "--epochs", "1", "--lr", "0.1", "--backbone-lr-scale", "0.1",
                    *FAST])
@@ -195,7 +195,7 @@ def test_resume_refuses_a_checkpoint_of_another_model(coarse_run, data, capsys):
 
 
 def test_bf16_autocast_runs_on_cpu(data, tmp_path):
-    from train.engine import autocast
+    from train.loops import autocast
     from train.models import build_model
 
     model = build_model("tiny", 4)
@@ -257,7 +257,7 @@ def test_voc07_ap_equals_the_hand_worked_example():
 def test_voc07_task_reads_the_devkit_layout_and_finetunes(coarse_run, tmp_path):
     from PIL import Image
 
-    from train.transfer import VOC_CLASSES, voc07_task
+    from train.tasks import VOC_CLASSES, voc07_task
 
     voc = tmp_path / "VOCdevkit" / "VOC2007"
     (voc / "ImageSets" / "Main").mkdir(parents=True)
@@ -287,7 +287,8 @@ def test_tar_members_are_read_at_their_offset(tmp_path):
     from curate.labels.classlists import ClassList
     from curate.labels.recipes import coarsen
     from curate.wordnet.snapshot import load_hierarchy
-    from train.data import ImageDataset, load_table
+    from train.data.loaders import ImageDataset
+    from train.data.tables import load_table
 
     pictures = {f"n01440764_{n}.png": torch.randint(0, 255, (3, 20, 24 + n), dtype=torch.uint8) for n in range(3)}
     (tmp_path / "members").mkdir()
@@ -355,10 +356,10 @@ def test_the_real_command_line_prints_one_sentence_and_no_traceback(data):
 
 
 def test_labels_joined_with_an_index_are_the_table_curate_writes(data):
-    from train.data import load_table
+    from train.data.tables import load_table
 
     written = load_table(data["fine"]["train_table"])
-    joined = load_table(labels=data["fine"]["labels"], index=data["out"] / "manifests" / "images-train.parquet")
+    joined = load_table(labels_path=data["fine"]["labels"], index_path=data["out"] / "manifests" / "images-train.parquet")
     assert joined.identity() | {"table": ""} == written.identity() | {"table": ""}
     assert joined.paths.tolist() == written.paths.tolist() and joined.labels.tolist() == written.labels.tolist()
 
@@ -372,7 +373,7 @@ def test_test_only_scores_the_resumed_checkpoint(coarse_run, data):
 def test_sun397_reads_the_official_partition_files(tmp_path):
     from PIL import Image
 
-    from train.transfer import sun397_task
+    from train.tasks import sun397_task
 
     classes = ["/a/abbey", "/b/beach", "/b/bedroom"]
     (tmp_path / "Partitions").mkdir()
@@ -398,7 +399,7 @@ def test_demo_writes_one_result_per_variant_and_a_plot(tmp_path):
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert [v["variant"] for v in results["variants"]] == ["random init", "pretrained on fine", "pretrained on coarse"]
-    assert [v["pretrain_classes"] for v in results["variants"]] == [None, 12, 4]
+    assert [v["pretrain_label_count"] for v in results["variants"]] == [None, 12, 4]
     for variant in results["variants"]:
         assert 0 <= variant["knn_fine_top1"] <= 100 and 0 <= variant["transfer_linear_top1"] <= 100
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,16 +1,19 @@
 """`python -m train`: pretrain CNNs on curate's image tables, transfer them, evaluate them.
 
 Read in this order:
-  __main__.py     the flags (torchvision's names) and the one place errors become `Error: <sentence>`
-  pretrain.py     main() of `pretrain`: set-up, data, model, optimiser, resume, loop, checkpoint, summary
-  transfer.py     main() of `finetune` and its tasks: imagefolder, VOC 2007 classification, SUN397
-  evaluate.py     main() of `evaluate`: top-1/top-5, and k-NN top-1 on another label set
-  engine.py       train_one_epoch, evaluate, extract_features; schedules, RNG state, checkpoints
-  data.py         the image table (via curate.images), its checks, the dataset, loaders, transforms
+  __main__.py     parse the flags into a config, run it; the one place errors become `Error: <sentence>`
+  flags.py        the flags (torchvision's names); config.py: the typed configs they build
+  pretrain.py     run(config) of `pretrain`: set-up, data, model, optimiser, resume, loop, checkpoint, summary
+  finetune.py     run(config) of `finetune`: a new classifier on a pretrained network; tasks.py: the tasks
+  evaluate.py     run(config) of `evaluate`: top-1/top-5, and k-NN top-1 on another label set
+  demo.py         run(config) of `demo`: the whole story on a CPU, on synthetic.py's drawn ImageNet
+  loops.py        train_one_epoch, evaluate, extract_features; the one mixed-precision path
+  checkpoint.py   the one owner of checkpoints: save (atomically), load, the checks on resume
+  data/           the image table as numpy buffers (tables.py); decoding, datasets and loaders (loaders.py)
   models.py       the one table of networks and where each keeps its classifier
-  metrics.py      top-k, VOC 2007 AP, weighted k-NN, JSON-lines logs
+  metrics.py      top-k, VOC 2007 AP, weighted k-NN
+  schedule.py     the learning-rate schedule; rng.py: seeding and RNG state; output.py: log and progress
   distributed.py  the one set-up for torchrun (RANK / LOCAL_RANK / WORLD_SIZE) and print0
-  demo.py         the whole story on a CPU with synthetic data
 
 The curate package never imports torch; this package imports curate.
 """

@@ -27,6 +27,11 @@ class Dist:
     def enabled(self) -> bool:
         return self.world_size > 1
 
+    @property
+    def device_ids(self) -> list[int] | None:
+        """What DistributedDataParallel is told: this rank's GPU, or None on the CPU."""
+        return [self.local_rank] if self.device.type == "cuda" else None
+
 
 STATE = {"rank": 0}
 
@@ -53,22 +58,6 @@ def setup(device: str = "auto") -> Dist:
         dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world_size)
     STATE["rank"] = rank
     return Dist(rank, local_rank, world_size, chosen)
-
-
-def prepare_model(model: torch.nn.Module, run: Dist, channels_last: bool, compile: bool):
-    """Move a model to the run's device; return (raw, eval_model, train_model).
-
-    `raw` is the plain module, for state_dict(); `eval_model` is compiled but not wrapped in DDP, since
-    evaluation shards may differ in batch count and DDP forwards must not; `train_model` is DDP-wrapped
-    when distributed."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    raw = model.to(run.device)
-    if channels_last:
-        raw = raw.to(memory_format=torch.channels_last)
-    eval_model = torch.compile(raw) if compile else raw
-    train_model = DDP(eval_model, device_ids=[run.local_rank] if run.device.type == "cuda" else None) if run.enabled else eval_model
-    return raw, eval_model, train_model
 
 
 def cleanup() -> None:

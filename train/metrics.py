@@ -1,10 +1,8 @@
-"""Metrics: top-k counts, PASCAL VOC 2007 average precision, k-NN classification, JSON-lines logs."""
+"""Metrics: top-k counts, PASCAL VOC 2007 average precision, k-NN classification."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -67,18 +65,3 @@ def knn_top1(train_features: torch.Tensor, train_labels: torch.Tensor, test_feat
         votes.scatter_add_(1, train_labels[indices], (values / temperature).exp())
         correct += int((votes.argmax(dim=1) == test_labels[start : start + chunk]).sum())
     return correct / len(test)
-
-
-class JsonLog:
-    """One JSON object per line (rank 0 only; None disables). A new run starts the file afresh; a resumed
-    run (`append`) continues it."""
-
-    def __init__(self, path: Path | None, append: bool = False):
-        self.path = path
-        if path is not None and not append:
-            Path(path).unlink(missing_ok=True)
-
-    def write(self, **record) -> None:
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record, sort_keys=True) + "\n")

@@ -10,117 +10,122 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train import distributed
-from train.data import ImageDataset, eval_transform, load_tables, make_loader, train_transform
+from train import checkpoint, distributed
+from train.config import PretrainConfig
+from train.data.loaders import ImageDataset, eval_transform, make_loader, train_transform
+from train.data.tables import load_tables
 from train.distributed import print0
-from train.engine import (
-    AMP_DTYPES, check_same_run, evaluate, load_checkpoint, load_model_state, make_output_dir, make_scheduler,
-    progress_bar, rng_state, save_checkpoint, seed_everything, set_rng_state, train_one_epoch,
-)
 from train.errors import TrainError
-from train.metrics import JsonLog
+from train.loops import AMP_DTYPES, evaluate, train_one_epoch
 from train.models import build_model, check_input_size, check_model
+from train.output import JsonLog, make_output_dir, progress_bar
+from train.rng import seed_everything, set_rng_state
+from train.schedule import make_scheduler
 
 
-def main(args) -> dict:
-    """Train; return the final metrics (also in OUTPUT_DIR/metrics.jsonl and the checkpoint)."""
-    check_model(args.model)
-    run = distributed.setup(args.device)
-    seed_everything(args.seed, run.rank, args.use_deterministic_algorithms)
-    amp_dtype = AMP_DTYPES[args.amp_dtype] if args.amp else None
+def run(config: PretrainConfig) -> dict | None:
+    """Train; return the final metrics (also in OUTPUT_DIR/metrics.jsonl and the checkpoint) on rank 0."""
+    check_model(config.model)
+    run = distributed.setup(config.device)
+    seed_everything(config.seed, run.rank, config.use_deterministic_algorithms)
+    amp_dtype = AMP_DTYPES[config.amp_dtype] if config.amp else None
     if amp_dtype == torch.float16 and run.device.type != "cuda":
         raise TrainError("--amp-dtype float16 needs CUDA; on the CPU use bfloat16.")
-    output = Path(args.output_dir) if args.output_dir else None
+    output = Path(config.output_dir) if config.output_dir else None
     if output is not None and run.is_main:
         make_output_dir(output)
 
     # Data: the table names the images, the label of each, and the manifest it came from.
-    table, val_table, val_rows = load_tables(args, check_files=run.is_main)
-    train_set = ImageDataset(table, table.indices("train"), train_transform(args.train_crop_size, args.min_scale))
-    val_set = ImageDataset(val_table, val_rows, eval_transform(args.val_resize_size, args.val_crop_size))
-    train_loader = make_loader(train_set, args.batch_size, args.workers, True, run.rank, run.world_size, args.seed)
-    val_loader = make_loader(val_set, args.batch_size, args.workers, False, run.rank, run.world_size)
+    table, val_table, val_rows = load_tables(config, check_files=run.is_main)
+    train_set = ImageDataset(table, table.indices("train"), train_transform(config.train_crop_size, config.min_scale))
+    val_set = ImageDataset(val_table, val_rows, eval_transform(config.val_resize_size, config.val_crop_size))
+    train_loader = make_loader(train_set, config.batch_size, config.workers, True, run.rank, run.world_size, config.seed)
+    val_loader = make_loader(val_set, config.batch_size, config.workers, False, run.rank, run.world_size)
     identity = table.identity()
-    quiet = args.quiet or not run.is_main
+    quiet = config.quiet or not run.is_main
     if not quiet:
-        print0(f"{len(train_set)} training and {len(val_set)} validation images, {table.num_classes} classes "
+        print0(f"{len(train_set)} training and {len(val_set)} validation images, {table.num_labels} labels "
                f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}")
 
-    # Model: keep the plain module for state_dict(); compile, then wrap in DDP.
-    model = build_model(args.model, table.num_classes)
-    check_input_size(model, args.model, min(args.train_crop_size, args.val_crop_size))
-    raw_model, eval_model, model = distributed.prepare_model(model, run, args.channels_last, args.compile)
+    # Model: keep the plain module for state_dict(); compile it, then wrap it in DDP for training (evaluation
+    # runs outside DDP, since ranks' evaluation shards may differ in batch count).
+    raw_model = build_model(config.model, table.num_labels)
+    check_input_size(raw_model, config.model, min(config.train_crop_size, config.val_crop_size))
+    raw_model = raw_model.to(run.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
+    eval_model = torch.compile(raw_model) if config.compile else raw_model
+    model = DDP(eval_model, device_ids=run.device_ids) if run.enabled else eval_model
 
-    criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    optimizer = torch.optim.SGD(raw_model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.wd,
-                                nesterov=args.nesterov)
-    scheduler = make_scheduler(optimizer, args, args.epochs)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    optimizer = torch.optim.SGD(raw_model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.wd,
+                                nesterov=config.nesterov)
+    scheduler = make_scheduler(optimizer, config)
     scaler = torch.amp.GradScaler(run.device.type, enabled=amp_dtype == torch.float16)
 
     start_epoch = 0
     history: list[dict] = []
-    if args.resume:
-        checkpoint = load_checkpoint(args.resume, "pretrain")
-        check_same_run(checkpoint, Path(args.resume), args.model, identity)
-        load_model_state(raw_model, checkpoint["model"], Path(args.resume))
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["lr_scheduler"])
-        scaler.load_state_dict(checkpoint["scaler"])
-        set_rng_state(checkpoint["rng"][min(run.rank, len(checkpoint["rng"]) - 1)])
-        start_epoch = checkpoint["epoch"] + 1
-        history = checkpoint.get("history", [])
+    if config.resume:
+        state = checkpoint.load(config.resume, "pretrain")
+        checkpoint.check_same_run(state, Path(config.resume), config.model, identity)
+        checkpoint.load_weights(raw_model, state["model"], Path(config.resume))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["lr_scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"][min(run.rank, len(state["rng"]) - 1)])
+        start_epoch = state["epoch"] + 1
+        history = state.get("history", [])
         if not quiet:
-            print0(f"resumed from {args.resume} at epoch {start_epoch}")
+            print0(f"resumed from {config.resume} at epoch {start_epoch}")
 
-    if args.test_only:
-        metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, args.channels_last)
+    if config.test_only:
+        metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last)
         distributed.cleanup()
         return metrics if run.is_main else None
 
-    log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None, append=bool(args.resume))
+    log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None, append=bool(config.resume))
     started = time.perf_counter()
     with progress_bar(not quiet) as progress:
-        for epoch in range(start_epoch, args.epochs):
+        for epoch in range(start_epoch, config.epochs):
             train_loader.sampler.set_epoch(epoch)
             lr = optimizer.param_groups[0]["lr"]
             train_metrics = train_one_epoch(model, criterion, optimizer, train_loader, run.device, epoch, scaler,
-                                            amp_dtype, args.channels_last, progress)
+                                            amp_dtype, config.channels_last, progress)
             scheduler.step()
-            val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, args.channels_last) if len(val_set) else {}
+            val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last) if len(val_set) else {}
             record = {"epoch": epoch, "lr": lr, **{f"train_{k}": v for k, v in train_metrics.items()},
                       **{f"val_{k}": v for k, v in val_metrics.items()}}
             history.append(record)
             log.write(**record)
             if not quiet:
                 progress.console.print(
-                    f"epoch {epoch + 1}/{args.epochs}  lr {lr:.4g}  loss {train_metrics['loss']:.4f}  "
+                    f"epoch {epoch + 1}/{config.epochs}  lr {lr:.4g}  loss {train_metrics['loss']:.4f}  "
                     f"train top-1 {train_metrics['top1']:.1f}%"
                     + (f"  val top-1 {val_metrics['top1']:.1f}%  top-5 {val_metrics['top5']:.1f}%" if val_metrics else "")
                     + f"  {train_metrics['images_per_s']:.0f} img/s",
                     highlight=False,
                 )
             if output is not None:
-                # Every rank's RNG state travels in the checkpoint, so resume continues the same run.
-                states = [rng_state()]
-                if run.enabled:
-                    states = [None] * run.world_size
-                    torch.distributed.all_gather_object(states, rng_state())
+                rng = checkpoint.every_rank_rng_state(run)  # so a resumed run draws what this one would have
                 if run.is_main:
-                    save_checkpoint(
+                    checkpoint.save(
                         output / "checkpoint.pt", kind="pretrain", model=raw_model.state_dict(),
                         optimizer=optimizer.state_dict(), lr_scheduler=scheduler.state_dict(),
-                        scaler=scaler.state_dict(), epoch=epoch, rng=states, model_name=args.model,
-                        num_classes=table.num_classes, label_wnids=table.label_wnids, data=identity,
-                        args={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"},
-                        history=history,
+                        scaler=scaler.state_dict(), epoch=epoch, rng=rng, model_name=config.model,
+                        num_labels=table.num_labels, label_wnids=table.label_wnids, data=identity,
+                        config=config_record(config), history=history,
                     )
-    final = {"model": args.model, "epochs": args.epochs, **identity, "classes": table.num_classes,
+    final = {"model": config.model, "epochs": config.epochs, **identity, "label_count": table.num_labels,
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
-    if run.is_main and not args.quiet:
+    if run.is_main and not config.quiet:
         summary(final, output)
     distributed.cleanup()
     return final if run.is_main else None
+
+
+def config_record(config) -> dict:
+    """A config as plain values a checkpoint can hold (weights_only loading accepts no Path)."""
+    return {key: str(value) if isinstance(value, Path) else value for key, value in vars(config).items()}
 
 
 def summary(final: dict, output: Path | None) -> None:
@@ -128,7 +133,7 @@ def summary(final: dict, output: Path | None) -> None:
     from rich.table import Table
 
     table = Table(title="pretrain summary", show_header=False)
-    for key in ("model", "classes", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1", "val_top1",
+    for key in ("model", "label_count", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1", "val_top1",
                 "val_top5", "minutes"):
         if key in final:
             value = final[key]

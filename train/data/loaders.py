@@ -1,0 +1,145 @@
+"""Reading images for training: bytes from a file or a tar member, decoding, the standard augmentations on
+uint8, the datasets, the samplers, the loaders, and the move to the device.
+
+Decode once per sample with libjpeg-turbo (torchvision.io) into uint8, augment on uint8, collate uint8 and
+convert to normalised float on the device: the workers move a quarter of the bytes the classic
+PIL -> ToTensor -> Normalize pipeline moves. Images are decoded afresh each epoch: there is no cache of
+decoded pixels.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torchvision.transforms import v2
+
+try:  # libjpeg-turbo through torchvision; deprecated in torchvision 0.29 in favour of torchcodec
+    from torchvision.io import ImageReadMode, decode_image
+except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
+    decode_image = None
+
+from train.errors import TrainError
+
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+def read_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytearray:
+    """The encoded image: a file under the root, or `size` bytes at `offset` of a tar archive under it."""
+    if archive is None:
+        with open(root / path, "rb") as f:
+            return bytearray(f.read())
+    with open(root / archive, "rb") as f:
+        f.seek(offset)
+        data = bytearray(size)
+        f.readinto(data)
+        return data
+
+
+def decode(data: bytearray) -> torch.Tensor:
+    """uint8 RGB tensor (3, H, W) from JPEG/PNG bytes."""
+    if decode_image is None:
+        from PIL import Image
+
+        return v2.functional.pil_to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
+    return decode_image(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.RGB)
+
+
+def train_transform(crop_size: int, min_scale: float = 0.08) -> v2.Transform:
+    """The standard ImageNet augmentation, on uint8 tensors: random-resized crop and horizontal flip."""
+    return v2.Compose([v2.RandomResizedCrop(crop_size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+
+
+def eval_transform(resize_size: int, crop_size: int) -> v2.Transform:
+    """Resize the short side, centre crop."""
+    return v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)])
+
+
+class ImageDataset(Dataset):
+    """(uint8 image, target) for the rows `indices` of an image table (`tables.ImageRows`); targets default
+    to its labels."""
+
+    def __init__(self, table, indices: list[int], transform, targets: list[int] | None = None):
+        self.table = table
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.transform = transform
+        self.targets = table.labels[self.indices] if targets is None else np.asarray(targets, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int):
+        row = int(self.indices[item])
+        try:
+            image = decode(self.table.read(row))
+        except (RuntimeError, OSError, ValueError) as error:
+            raise TrainError(f"{self.table.paths[row].decode()} under {self.table.root} cannot be read as an image "
+                             f"({str(error).splitlines()[0] if str(error) else type(error).__name__}).") from None
+        return self.transform(image), int(self.targets[item])
+
+
+class FileDataset(Dataset):
+    """(uint8 image, target) from a list of file paths: the transfer tasks' datasets."""
+
+    def __init__(self, files: list[Path], targets: list, transform):
+        self.files, self.targets, self.transform = files, targets, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, item: int):
+        with open(self.files[item], "rb") as f:
+            image = decode(bytearray(f.read()))
+        target = self.targets[item]
+        return self.transform(image), torch.as_tensor(target) if isinstance(target, list) else target
+
+
+class ShardSampler(Sampler):
+    """Every `world_size`-th index from `rank`, in order, without padding: exact evaluation under DDP."""
+
+    def __init__(self, length: int, rank: int, world_size: int):
+        self.indices = list(range(rank, length, world_size))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, rank: int = 0, world_size: int = 1,
+                seed: int = 0) -> DataLoader:
+    """A DistributedSampler (shuffled, seeded, per-epoch) for training, a shard sampler for evaluation.
+
+    Workers are not persistent: each epoch seeds them afresh from the main process's RNG, whose state the
+    checkpoint carries, so a resumed run draws the same augmentations as an uninterrupted one."""
+    if train:
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    else:
+        sampler = ShardSampler(len(dataset), rank, world_size)
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
+        drop_last=train and len(sampler) > batch_size,
+    )
+
+
+@functools.cache
+def normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std in 0..255 units, made once per device (a fresh host-to-device copy per batch would make
+    the host wait for the GPU)."""
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+    return mean, std
+
+
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> normalised float32 on `device`."""
+    mean, std = normalisation(device)
+    images = images.to(device, non_blocking=True).float().sub_(mean).div_(std)  # in place: one float copy
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images

@@ -1,0 +1,187 @@
+"""The image table training reads, as numpy buffers, checked against the data root before any work.
+
+The table is keyed by image path; a label set only relabels the same images, so every label set of one
+image index reads the same files (and shares the OS page cache).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+
+from curate.errors import CurateError
+from curate.images.index import ImageIndex
+from curate.images.table import ImageTable
+from curate.labels.manifest import read_labels
+from curate.wording import has
+from train.config import Data
+from train.data.loaders import read_bytes
+from train.errors import TrainError
+
+
+def packed(values: list[str | None]) -> np.ndarray:
+    """UTF-8 strings in one fixed-width numpy buffer (None as b"")."""
+    return np.array([(v or "").encode() for v in values], dtype=np.bytes_)
+
+
+def numbers(values: list[int | None]) -> np.ndarray:
+    return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+
+
+@dataclass
+class ImageRows:
+    """The rows of one image table as numpy buffers, and what the table says about its labels.
+
+    Numpy buffers, not Python lists: DataLoader workers fork from the main process, and touching millions
+    of Python objects there (reference counts) would copy their pages into every worker."""
+
+    root: Path
+    paths: np.ndarray  # bytes, relative to root
+    archives: np.ndarray  # bytes; b"" for a plain file
+    offsets: np.ndarray  # int64; -1 for a plain file
+    sizes: np.ndarray  # int64; -1 where unknown
+    wnids: np.ndarray  # bytes
+    splits: np.ndarray  # bytes
+    labels: np.ndarray  # int64
+    label_wnids: list[str]  # label id -> label wnid
+    labels_hash: str
+    labels_recipe: str
+    content_hash: str
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_wnids)
+
+    def indices(self, split: str) -> list[int]:
+        return np.flatnonzero(self.splits == split.encode()).tolist()
+
+    def read(self, i: int) -> bytearray:
+        """The encoded bytes of row `i`."""
+        archive = self.archives[i].decode() or None
+        return read_bytes(self.root, self.paths[i].decode(), archive, int(self.offsets[i]), int(self.sizes[i]))
+
+    def wnid(self, i: int) -> str:
+        return self.wnids[i].decode()
+
+    def identity(self) -> dict[str, str]:
+        """What a checkpoint records about the data it was trained on."""
+        return {
+            "labels_hash": self.labels_hash,
+            "labels_recipe": self.labels_recipe,
+            "table_hash": self.content_hash,
+            "label_count": str(self.num_labels),
+            "table": self.source,
+        }
+
+
+def load_table(table_path: Path | None = None, labels_path: Path | None = None, index_path: Path | None = None,
+               root: Path | None = None, check_files: bool = True, training: bool = True) -> ImageRows:
+    """The image table at `table_path`, or the manifest at `labels_path` applied to the image index at
+    `index_path`; checked for use. A training table must give every label an image of the "train" split."""
+    if table_path is not None:
+        table = ImageTable.read(table_path)
+        source = str(table_path)
+    elif labels_path is not None and index_path is not None:
+        table = ImageIndex.read(Path(index_path)).label(read_labels(Path(labels_path)))  # what `curate images apply` writes
+        source = f"{labels_path} + {index_path}"
+    else:
+        raise TrainError("Give the image table with --table, or a label manifest and an image index with --labels and --images.")
+    root = Path(root) if root is not None else Path(table.root)
+    if not root.is_dir():
+        raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with --root.")
+    if not len(table):
+        raise TrainError(f"{source} lists no images.")
+    columns = table.rows.to_pydict()
+    label_count = int(table.metadata.get("label_count") or 0) or (pc.max(table.rows["label"]).as_py() + 1)
+    label_wnids: list[str | None] = [None] * label_count  # labels a val table lacks stay None
+    for label, label_wnid in zip(columns["label"], columns["label_wnid"]):
+        if not 0 <= label < label_count:
+            raise TrainError(f"{source} has label {label}, outside 0..{label_count - 1} for its {label_count} labels.")
+        if not label_wnid:
+            raise TrainError(f"{source} has an empty label_wnid for label {label}.")
+        if label_wnids[label] is None:
+            label_wnids[label] = label_wnid
+        elif label_wnids[label] != label_wnid:
+            raise TrainError(f"{source} gives label {label} two wnids, {label_wnids[label]} and {label_wnid}.")
+    counts = [0] * label_count
+    for label, split in zip(columns["label"], columns["split"]):
+        counts[label] += split == "train"
+    empty = [i for i, n in enumerate(counts) if n == 0]
+    if training and empty:
+        name = label_wnids[empty[0]] or "with no rows at all"
+        raise TrainError(
+            f"{len(empty)} of the {label_count} labels of {source} {has(len(empty))} no training "
+            f"images (label {empty[0]}, {name}): "
+            "a net cannot learn an empty label; drop it from the label set or add its images."
+        )
+    result = ImageRows(
+        root, packed(columns["path"]), packed(columns["archive"]), numbers(columns["offset"]),
+        numbers(columns["size"]), packed(columns["wnid"]), packed(columns["split"]), numbers(columns["label"]),
+        label_wnids, table.metadata.get("labels_hash", ""), table.metadata.get("labels_recipe", ""), table.content_hash, source,
+    )
+    if check_files:
+        check_images(result)
+    return result
+
+
+def load_tables(data: Data, check_files: bool = True) -> tuple[ImageRows, ImageRows, list[int]]:
+    """The training table, and the table and rows to validate on: --val-table (or --labels with --val-images)
+    when given, else the training table's "val" split (possibly empty)."""
+    table = load_table(data.table, data.labels, data.images, data.root, check_files)
+    if data.val_table is None and data.val_images is None:
+        return table, table, table.indices("val")
+    labels = data.labels if data.val_images is not None else None
+    val = load_table(data.val_table, labels, data.val_images, data.val_root, check_files, training=False)
+    if val.labels_hash != table.labels_hash:
+        raise TrainError(f"The validation table {val.source} carries another label set ({val.labels_recipe}) than "
+                         f"{table.source} ({table.labels_recipe}): apply the same label manifest to both.")
+    return table, val, list(range(len(val)))
+
+
+def check_images(table: ImageRows) -> None:
+    """Fail when paths (or archives) of the table do not exist under the root: say how many and show one.
+
+    One directory listing per folder, not one stat per image: 1.28 M ImageNet paths live in 1000 folders."""
+    missing = []
+    listings: dict[str, set[str] | None] = {}
+
+    def present(relative: str) -> bool:
+        folder, _, name = relative.rpartition("/")
+        if folder not in listings:
+            try:
+                listings[folder] = {e.name for e in os.scandir(table.root / folder) if not e.is_dir()}
+            except OSError:  # no such folder, or not a folder
+                listings[folder] = None
+        return listings[folder] is not None and name in listings[folder]
+
+    for path, archive in zip(table.paths.tolist(), table.archives.tolist()):
+        where = (archive or path).decode()
+        if not present(where):
+            missing.append(where)
+    if missing:
+        raise TrainError(
+            f"{len(missing)} of the {len(table)} images of {table.source} are missing under {table.root} "
+            f"(for example {missing[0]}): pass the right folder with --root."
+        )
+
+
+def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tuple[list[int], list[int], list[str]]:
+    """Relabel rows of a table with another label manifest (by wnid): kept positions, targets, label wnids."""
+    try:
+        other = read_labels(Path(labels_path))
+    except CurateError as error:
+        raise TrainError(f"--knn-labels: {error}") from None
+    label_of = other.label_index
+    wnid_to_label = {row.wnid: label_of[row.label_wnid] for row in other.kept}
+    kept = [pos for pos, i in enumerate(indices) if table.wnid(i) in wnid_to_label]
+    if not kept:
+        raise TrainError(f"--knn-labels {labels_path} labels none of the images of {table.source}.")
+    return kept, [wnid_to_label[table.wnid(indices[pos])] for pos in kept], other.label_wnids

@@ -1,0 +1,133 @@
+"""The flags of `python -m train` (torchvision's reference names), and the configs they build.
+
+    command, config, verbose = parse(["pretrain", "--table", "t.parquet", "--epochs", "2"])
+
+Every default comes from the config classes (`config.py`), so the flags and a config made in Python agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from train.config import COMMANDS, DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig, defaults
+
+MODEL_NAMES = "alexnet, resnet18, resnet50, tiny"
+TASKS = ["imagefolder", "voc07-cls", "sun397"]
+
+
+def data_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--table", type=Path, help="image table written by `curate images apply`")
+    group.add_argument("--labels", type=Path, help="label manifest (with --images, instead of --table)")
+    group.add_argument("--images", type=Path, help="image index (with --labels, instead of --table)")
+    group.add_argument("--root", type=Path, help="folder the table's paths are relative to (default: the table's own root)")
+    group.add_argument("--val-table", type=Path, help="image table to validate on (default: the table's val split)")
+    group.add_argument("--val-images", type=Path, help="image index to validate on, labelled by --labels")
+    group.add_argument("--val-root", type=Path, help="root of the validation table's paths (default: its own root)")
+
+
+def size_flags(parser: argparse.ArgumentParser, default: dict) -> None:
+    group = parser.add_argument_group("input size and augmentation")
+    group.add_argument("--train-crop-size", type=int, default=default["train_crop_size"], help="random-resized crop size (default %(default)s)")
+    group.add_argument("--val-resize-size", type=int, default=default["val_resize_size"], help="short side before the centre crop (default %(default)s)")
+    group.add_argument("--val-crop-size", type=int, default=default["val_crop_size"], help="centre crop size (default %(default)s)")
+    group.add_argument("--min-scale", type=float, default=default["min_scale"], help="smallest crop area of the random-resized crop (default %(default)s)")
+
+
+def device_flags(group, default: dict) -> None:
+    group.add_argument("-b", "--batch-size", type=int, default=default["batch_size"], help="images per process and step (default %(default)s)")
+    group.add_argument("-j", "--workers", type=int, default=default["workers"], help="data-loading processes per process (default %(default)s)")
+    group.add_argument("--device", default=default["device"], help="auto (CUDA when present), cpu or cuda (default %(default)s)")
+    group.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress bar, epoch lines or summary on stderr")
+
+
+def training_flags(parser: argparse.ArgumentParser, default: dict) -> None:
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--model", default=default["model"], help=f"network: {MODEL_NAMES} (default %(default)s)")
+    group.add_argument("--epochs", type=int, default=default["epochs"], help="number of epochs (default %(default)s)")
+    group.add_argument("--lr", type=float, default=default["lr"], help="learning rate (default %(default)s)")
+    group.add_argument("--momentum", type=float, default=default["momentum"], help="SGD momentum (default %(default)s)")
+    group.add_argument("--wd", "--weight-decay", dest="wd", type=float, default=default["wd"], help="weight decay (default %(default)s)")
+    group.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    group.add_argument("--label-smoothing", type=float, default=default["label_smoothing"], help="label smoothing (default %(default)s)")
+    group.add_argument("--lr-scheduler", choices=["step", "cosine", "constant"], default=default["lr_scheduler"], help="LR schedule (default %(default)s)")
+    group.add_argument("--lr-step-size", type=int, default=default["lr_step_size"], help="step schedule: epochs between decays (default %(default)s)")
+    group.add_argument("--lr-gamma", type=float, default=default["lr_gamma"], help="step schedule: decay factor (default %(default)s)")
+    group.add_argument("--lr-min", type=float, default=default["lr_min"], help="cosine schedule: final LR (default %(default)s)")
+    group.add_argument("--lr-warmup-epochs", type=int, default=default["lr_warmup_epochs"], help="linear warm-up epochs (default %(default)s)")
+    group.add_argument("--lr-warmup-decay", type=float, default=default["lr_warmup_decay"], help="warm-up starts at LR times this (default %(default)s)")
+    system = parser.add_argument_group("system")
+    device_flags(system, default)
+    system.add_argument("--amp", action="store_true", help="mixed precision: autocast to --amp-dtype")
+    system.add_argument("--amp-dtype", choices=["bfloat16", "float16"], default=default["amp_dtype"], help="(default %(default)s; float16 adds a GradScaler, CUDA only)")
+    system.add_argument("--compile", action="store_true", help="torch.compile the model")
+    system.add_argument("--output-dir", type=Path, help="checkpoint.pt and metrics.jsonl go here")
+    system.add_argument("--seed", type=int, default=default["seed"], help="random seed (default %(default)s)")
+    system.add_argument("--use-deterministic-algorithms", action="store_true", help="bitwise-reproducible kernels (slower)")
+    size_flags(parser, default)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description="Pretrain CNNs on curate's image tables (one GPU, CPU or torchrun), transfer and evaluate them; "
+        "`demo` shows the whole story on a CPU in minutes.",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pretrain = commands.add_parser("pretrain", help="train a network from scratch on an image table's labels",
+                                   description="Train from scratch on the labels of an image table (also under torchrun).")
+    data_flags(pretrain)
+    training_flags(pretrain, defaults(PretrainConfig))
+    pretrain.add_argument("--resume", type=Path, help="continue the run of this checkpoint (same model and manifest)")
+    pretrain.add_argument("--test-only", action="store_true", help="only evaluate (with --resume: the checkpoint)")
+
+    finetune = commands.add_parser("finetune", help="transfer a pretrained network to a task",
+                                   description="Replace the classifier of a pretrain checkpoint and train on a task.")
+    default = defaults(FinetuneConfig)
+    finetune.add_argument("--checkpoint", type=Path, help="pretrain checkpoint (required unless --random-init)")
+    finetune.add_argument("--random-init", action="store_true", help="baseline: an untrained --model instead of a checkpoint")
+    finetune.add_argument("--task", required=True, choices=TASKS, help="transfer task")
+    finetune.add_argument("--data", type=Path, required=True,
+                          help="imagefolder: folder with train/ and val/ class folders; voc07-cls: folder holding "
+                          "VOCdevkit/VOC2007 (or that folder); sun397: folder with SUN397/ and Partitions/")
+    finetune.add_argument("--mode", choices=["linear", "full"], default=default["mode"],
+                          help="linear: frozen features, train the new classifier; full: train all layers (default %(default)s)")
+    finetune.add_argument("--backbone-lr-scale", type=float, default=default["backbone_lr_scale"],
+                          help="full mode: pretrained layers learn at LR times this (default %(default)s)")
+    finetune.add_argument("--partition", type=int, default=default["partition"], help="sun397: official partition 1..10 (default %(default)s)")
+    training_flags(finetune, default)
+
+    evaluate = commands.add_parser("evaluate", help="top-1/top-5 on the pretraining labels; k-NN on another label set",
+                                   description="Score a pretrain checkpoint on the val split of an image table.")
+    default = defaults(EvaluateConfig)
+    evaluate.add_argument("--checkpoint", type=Path, required=True, help="pretrain checkpoint")
+    data_flags(evaluate)
+    evaluate.add_argument("--knn-labels", type=Path, help="label manifest to score k-NN top-1 against (same images)")
+    evaluate.add_argument("--knn-k", type=int, default=default["knn_k"], help="neighbours (default %(default)s)")
+    evaluate.add_argument("--knn-temperature", type=float, default=default["knn_temperature"], help="vote weight exp(sim/T) (default %(default)s)")
+    system = evaluate.add_argument_group("system")
+    device_flags(system, default)
+    system.add_argument("--amp", action="store_true", help="bf16 autocast")
+    size_flags(evaluate, default)
+
+    demo = commands.add_parser("demo", help="the whole story on a CPU in minutes: synthetic data, curate, train, transfer",
+                               description="Generate a synthetic ImageNet-layout dataset, curate fine and coarse label "
+                               "sets, pretrain on each, score k-NN on fine labels and a linear-probe transfer.")
+    default = defaults(DemoConfig)
+    demo.add_argument("--output-dir", type=Path, default=default["output_dir"], help="where data and results go (default %(default)s)")
+    demo.add_argument("--epochs", type=int, default=default["epochs"], help="pretraining epochs per variant (default %(default)s)")
+    demo.add_argument("--seed", type=int, default=default["seed"], help="random seed (default %(default)s)")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress or table on stderr")
+    return parser
+
+
+def parse(argv: list[str] | None = None):
+    """The command `argv` names, its config, and whether --verbose was given."""
+    args = get_args_parser().parse_args(argv)
+    config = COMMANDS[args.command]
+    return args.command, config(**{f.name: getattr(args, f.name) for f in fields(config)}), args.verbose

@@ -1,0 +1,116 @@
+"""The loops: one train_one_epoch, one evaluate, one feature extractor; and the one mixed-precision path."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+
+from train.data.loaders import to_device
+from train.distributed import all_gather_cat, all_reduce_sum
+from train.errors import TrainError
+from train.metrics import mean_ap, topk_correct
+
+AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def autocast(device: torch.device, amp_dtype: torch.dtype | None):
+    """The one mixed-precision path: autocast to `amp_dtype` (None: full precision)."""
+    if amp_dtype is None:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=amp_dtype)
+
+
+def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimizer, loader, device: torch.device,
+                    epoch: int, scaler: torch.amp.GradScaler, amp_dtype: torch.dtype | None = None,
+                    channels_last: bool = False, progress=None, status_every: int = 50) -> dict[str, float]:
+    """One pass over `loader`; returns mean loss, top-1 (percent, single-label only) and images/s.
+
+    Sums stay on the device, so the host never waits for the GPU within a step; it reads the loss every
+    `status_every` steps (progress bar, divergence check) and once at the end."""
+    model.train()
+    task = progress.add_task(f"epoch {epoch}", total=len(loader), status="") if progress is not None else None
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    single_label = True
+    start = time.perf_counter()
+    for step, (images, targets) in enumerate(loader):
+        images = to_device(images, device, channels_last)
+        targets = targets.to(device, non_blocking=True)
+        single_label = targets.dim() == 1
+        with autocast(device, amp_dtype):
+            logits = model(images)
+            loss = criterion(logits, targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.detach() * len(images)
+        if single_label:
+            correct += (logits.detach().argmax(dim=1) == targets).sum()
+        seen += len(images)
+        if step % status_every == 0:
+            check_finite(loss.item(), epoch, step)
+            if task is not None:
+                progress.update(task, status=f"loss {loss.item():.3f}")
+        if task is not None:
+            progress.update(task, advance=1)
+    check_finite(loss_sum.item(), epoch, len(loader) - 1)
+    elapsed = time.perf_counter() - start
+    if task is not None:
+        progress.remove_task(task)
+    loss_sum, correct, seen = all_reduce_sum([loss_sum.item(), correct.item(), seen], device)
+    metrics = {"loss": loss_sum / seen, "images_per_s": seen / elapsed}
+    return {**metrics, "top1": 100 * correct / seen} if single_label else metrics
+
+
+def check_finite(loss: float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss):
+        raise TrainError(f"The loss became {loss} by epoch {epoch}, step {step}: lower --lr.")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
+             channels_last: bool = False, multilabel: bool = False) -> dict[str, float]:
+    """Single-label: loss, top-1 and top-5 (percent). Multi-label (VOC): mean AP by the VOC 2007 rule (percent).
+
+    Under DDP each rank sees a disjoint shard (no padding); counts are summed, scores gathered.
+    """
+    model.eval()
+    if multilabel:
+        scores, truth = [], []
+        for images, targets in loader:
+            with autocast(device, amp_dtype):
+                logits = model(to_device(images, device, channels_last))
+            scores.append(logits.float().cpu())
+            truth.append(targets)
+        scores, truth = all_gather_cat(torch.cat(scores)), all_gather_cat(torch.cat(truth))
+        return {"map": 100 * mean_ap(scores, truth)[0], "images": len(scores)}
+    loss_sum = top1 = top5 = seen = 0.0
+    for images, targets in loader:
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(to_device(images, device, channels_last))
+        logits = logits.float()
+        loss_sum += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+        c1, c5 = topk_correct(logits, targets, (1, 5))
+        top1, top5, seen = top1 + c1, top5 + c5, seen + len(targets)
+    loss_sum, top1, top5, seen = all_reduce_sum([loss_sum, top1, top5, seen], device)
+    return {"loss": loss_sum / seen, "top1": 100 * top1 / seen, "top5": 100 * top5 / seen, "images": int(seen)}
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
+                     channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features (`model` is a backbone) and targets of every sample, gathered over ranks."""
+    model.eval()
+    features, targets = [], []
+    for images, target in loader:
+        with autocast(device, amp_dtype):
+            features.append(model(to_device(images, device, channels_last)).float().cpu())
+        targets.append(torch.as_tensor(target))
+    return all_gather_cat(torch.cat(features)), all_gather_cat(torch.cat(targets))
