@@ -83,12 +83,13 @@ PRESETS = (
 
 
 def build_presets(hierarchy: Hierarchy, out: Path, track=iter) -> list[Path]:
-    """Write every preset as OUT/NAME.parquet with its text sidecar OUT/NAME.txt; return the paths."""
+    """Write every preset as OUT/NAME.parquet with its text sidecar OUT/NAME.txt; return the paths. Every
+    preset is built (and its label count checked) before the first file is written."""
     check_folder_writable(out)
+    built = [(preset, preset.build(hierarchy)) for preset in track(PRESETS)]
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for preset in track(PRESETS):
-        labels = preset.build(hierarchy)
+    for preset, labels in built:
         write_labels(labels, out / f"{preset.name}.parquet")
         write_sidecar(labels, out / f"{preset.name}.txt")
         written += [out / f"{preset.name}.parquet", out / f"{preset.name}.txt"]
