@@ -50,3 +50,25 @@ def nltk_synsets(nltk_wordnet):
     from curate.wordnet.nltk_backend import synsets_from_nltk
 
     return synsets_from_nltk(nltk_wordnet)
+
+
+@pytest.fixture
+def depth3(curate_cli, tmp_path):
+    """A manifest written by `curate coarsen --depth 3`."""
+    path = tmp_path / "depth3.parquet"
+    assert curate_cli("coarsen", "--depth", "3", "-o", path).exit_code == 0
+    return path
+
+
+@pytest.fixture
+def rewrite():
+    """rewrite(source, target, change): copy a curate file as another tool would, with its metadata, after
+    `change(table)`; pyarrow's default options, so the bytes (and the pages hash) differ from curate's."""
+    import pyarrow.parquet as pq
+
+    def copy(source, target, change=lambda table: table):
+        table = pq.read_table(source)
+        pq.write_table(change(table).replace_schema_metadata(table.schema.metadata), target)
+        return target
+
+    return copy

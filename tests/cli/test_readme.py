@@ -11,7 +11,7 @@ import typer
 from curate.cli import app
 from curate.labels.classlists import builtin_list
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = (Path(__file__).parents[2] / "README.md").read_text()
 CURATE_LINES = [line.split(" # ")[0].strip() for line in re.findall(r"^uv run curate .*$", README, re.M)]
 TRAIN_LINES = re.findall(r"^uv run --extra train (?:python -m train|torchrun .*?-m train) (.*)$", README, re.M)
 

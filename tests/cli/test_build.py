@@ -1,0 +1,119 @@
+"""`curate build` and `curate recipes`: every preset of the one table, its label count, freshness of the
+committed manifests, and review in git."""
+
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from curate.labels import presets
+from curate.labels.manifest import read_labels
+from curate.labels.presets import PRESETS
+
+MANIFESTS = Path(__file__).parents[2] / "manifests"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One `curate build` into a fresh folder: its exit code, stdout and folder."""
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    out = tmp_path_factory.mktemp("build") / "m"
+    result = CliRunner().invoke(app, ["build", "--out", str(out)])
+    return result, out
+
+
+def test_build_writes_two_files_per_preset(built):
+    result, out = built
+    assert result.exit_code == 0, result.stderr
+    expected = [str(out / f"{preset.name}.{suffix}") for preset in PRESETS for suffix in ("parquet", "txt")]
+    assert result.stdout.splitlines() == expected
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda preset: preset.name)
+def test_each_preset_has_the_label_count_of_the_table(built, preset):
+    _, out = built
+    assert read_labels(out / f"{preset.name}.parquet").label_count == preset.label_count
+    assert (out / f"{preset.name}.txt").read_text().startswith("# recipe: ")
+
+
+@pytest.mark.parametrize("command", [["build"], ["build", "--check"]])
+def test_a_preset_whose_recipe_misses_its_count_fails(curate_cli, tmp_path, monkeypatch, command):
+    wrong = [replace(p, label_count=10) if p.name == "down-up-9" else p for p in PRESETS]
+    monkeypatch.setattr(presets, "PRESETS", tuple(wrong))
+    result = curate_cli(*command, "--out", tmp_path / "m")
+    assert (result.exit_code, result.stderr.strip()) == (
+        1, "Error: The preset down-up-9 promises 10 labels, but its recipe (down-up depth=3) gives 9."
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_committed_manifests_are_current(curate_cli):
+    result = curate_cli("build", "--check", "--out", MANIFESTS)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip() == f"All {len(PRESETS)} presets in {MANIFESTS} are current."
+
+
+def test_check_names_stale_files(curate_cli, tmp_path):
+    out = tmp_path / "m"
+    shutil.copytree(MANIFESTS, out)
+    (out / "coarse-127.txt").write_text("edited\n")
+    (out / "in1k.parquet").unlink()
+    result = curate_cli("build", "--check", "--out", out)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: 2 files are not what `curate build` writes ({out}/in1k.parquet, {out}/coarse-127.txt): "
+        f"run `curate build --out {out}`."
+    )
+
+
+def test_recipes_lists_every_preset_with_its_label_count(curate_cli):
+    result = curate_cli("recipes")
+    assert result.exit_code == 0
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.stdout.splitlines() if ".parquet" in line}
+    assert rows == {f"{p.name}.parquet": str(p.label_count) for p in PRESETS}
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_diff_shows_moved_classes(curate_cli, tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+    monkeypatch.chdir(repo)
+    assert curate_cli("git-setup").exit_code == 0
+    assert (repo / ".gitattributes").read_text() == "*.parquet diff=curate\n"
+    assert curate_cli("coarsen", "--depth", "3", "-o", "labels.parquet").exit_code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "depth 3")
+    assert curate_cli("coarsen", "--depth", "4", "-o", "labels.parquet").exit_code == 0
+    diff = git(repo, "diff")
+    assert "Binary files differ" not in diff
+    assert "-n02085620  Chihuahua  ->  n00003553  whole" in diff.splitlines()
+    assert "+n02085620  Chihuahua  ->  n00004258  living thing" in diff.splitlines()
+    assert "-# recipe: down-up depth=3" in diff.splitlines()
+
+
+def test_git_setup_outside_a_repository(curate_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = curate_cli("git-setup")
+    assert (result.exit_code, result.stderr.strip()) == (1, f"Error: {tmp_path} is not inside a git repository.")
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["out is a file", "out inside a file"])
+def test_out_that_is_or_is_inside_a_file(curate_cli, tmp_path, inside):
+    afile = tmp_path / "a.txt"
+    afile.write_text("x")
+    out, where = (afile / "sub", f"{afile} is") if inside else (afile, "it is")
+    result = curate_cli("build", "--out", out)
+    assert (result.exit_code, result.stderr.strip()) == (1, f"Error: Cannot write manifests into {out}: {where} a file, not a folder.")
+    assert afile.read_text() == "x"
