@@ -71,11 +71,11 @@ def render_index_report(console, report, digest: str) -> None:
 
 @app.command("subset")
 def subset(
-    index: Path = typer.Argument(..., help="An image index (from `curate images index`)."),
+    index_path: Path = typer.Argument(..., metavar="index", help="An image index (from `curate images index`)."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("subset (an image index)")),
     per_class: Optional[int] = typer.Option(None, "--per-class", "-n", help="Take N images of every class."),
     budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
+    labels_path: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the path hash that ranks each class's images."),
     allow_short: bool = typer.Option(False, "--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
     quiet: bool = QUIET_OPTION,
@@ -90,9 +90,9 @@ def subset(
     from curate.labels.manifest import read_labels
 
     check_writable(output)
-    whole = ImageIndex.read(index)
-    label_set = read_labels(labels) if labels is not None else None
-    chosen = whole.subset(per_class=per_class, budget=budget, labels=label_set, seed=seed, allow_short=allow_short)
+    whole = ImageIndex.read(index_path)
+    labels = read_labels(labels_path) if labels_path is not None else None
+    chosen = whole.subset(per_class=per_class, budget=budget, labels=labels, seed=seed, allow_short=allow_short)
     digest = chosen.write(output)
     typer.echo(str(output))
     stderr_console(quiet).print(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", highlight=False)
@@ -100,8 +100,8 @@ def subset(
 
 @app.command("apply")
 def apply(
-    labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
-    images: Path = typer.Option(..., "--images", help="An image index or subset."),
+    labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    index_path: Path = typer.Option(..., "--images", help="An image index or subset."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("training table")),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Go on when some of the manifest's classes have no images."),
     quiet: bool = QUIET_OPTION,
@@ -115,12 +115,12 @@ def apply(
     from curate.labels.manifest import read_labels
 
     check_writable(output)
-    label_set = read_labels(labels)
-    index = ImageIndex.read(images)
-    table = index.label(label_set, allow_missing=allow_missing)
+    labels = read_labels(labels_path)
+    index = ImageIndex.read(index_path)
+    table = index.label(labels, allow_missing=allow_missing)
     digest = table.write(output)
     typer.echo(str(output))
-    render_table_summary(stderr_console(quiet), table.summary(label_set, len(index)), digest)
+    render_table_summary(stderr_console(quiet), table.summary(labels, len(index)), digest)
 
 
 def render_table_summary(console, summary, digest: str) -> None:

@@ -133,7 +133,7 @@ def extend(
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
-    images: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
+    index_path: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
     min_images: int = typer.Option(0, "--min-images", help="With --images: skip synsets with fewer images."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
@@ -150,7 +150,7 @@ def extend(
 
     hierarchy = prepare(output)
     wnids = extension_branches(branches, branch or [])
-    counts = ImageIndex.read(images).class_counts() if images is not None else None
+    counts = ImageIndex.read(index_path).class_counts() if index_path is not None else None
     labels = extend_recipe(hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
     deliver(labels, output, quiet)
 
