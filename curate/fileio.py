@@ -1,47 +1,119 @@
-"""Atomic writes: outputs appear whole or not at all."""
+"""Outputs that appear whole or not at all, and never replace what was not curate's to replace.
+
+Every output goes through `atomic_path`: checked before any work (`check_writable`), written to a hidden
+temporary file beside its target, renamed into place only when complete. An output path that is a symlink
+is written through to its target (as a shell's `>` does): the target is replaced, the link stays. Paths
+that are folders, devices, pipes or sockets are refused, and so is `-`.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 from curate.errors import BadOutput
 
+SPECIAL = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a device", stat.S_ISBLK: "a device", stat.S_ISFIFO: "a named pipe",
+           stat.S_ISSOCK: "a socket"}
 
-def check_writable(path: Path) -> None:
-    """Fail with one sentence before any work when `path` cannot be created."""
-    parent = path.parent
+
+def check_writable(path: Path) -> Path:
+    """The file an output to `path` replaces (a symlink's target), or one sentence saying why it cannot be
+    written. Proves the folder writable by creating (and removing) a file in it, before any work."""
+    if str(path) == "-":
+        raise BadOutput("Cannot write to '-': give a file name (curate writes each output whole, to a file).")
+    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    if target.exists() and not target.is_file():
+        mode = target.stat().st_mode
+        what = next((name for test, name in SPECIAL.items() if test(mode)), "a special file")
+        raise BadOutput(f"Cannot write {path}: it is {what}, not a regular file.")
+    parent = target.parent
     if not parent.exists():
         raise BadOutput(f"Cannot write {path}: the folder {parent} does not exist.")
     if not parent.is_dir():
         raise BadOutput(f"Cannot write {path}: {parent} is a file, not a folder.")
-    if path.is_dir():
-        raise BadOutput(f"Cannot write {path}: it is a folder.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+    except OSError as error:
+        raise BadOutput(f"Cannot write {path}: the folder {parent} takes no new files ({error.strerror or error}).") from None
+    os.close(fd)
+    os.unlink(probe)
+    return target
 
 
-def check_folder_writable(folder: Path) -> None:
-    """Fail with one sentence when `folder` is, or would have to be made inside, a file."""
+def check_not_input(output: Path, inputs: list[Path | str | None], flag: str = "-o") -> None:
+    """Refuse an output that is also one of the command's input files: writing it would destroy the input."""
+    for given in inputs:
+        if given is None or not Path(given).is_file() or not Path(output).exists():
+            continue
+        if Path(output).samefile(given):
+            raise BadOutput(f"{flag} {output} is also an input of this command ({given}): write to another file.")
+
+
+def check_folder_writable(folder: Path, what: str = "manifests") -> None:
+    """Fail with one sentence when `folder` is, or would have to be made inside, a file, or cannot be made
+    (the folder it would be made in is probed by creating a file there)."""
     existing = next(path for path in (folder, *folder.parents) if path.exists())
     if not existing.is_dir():
         where = "it is" if existing == folder else f"{existing} is"
-        raise BadOutput(f"Cannot write manifests into {folder}: {where} a file, not a folder.")
+        raise BadOutput(f"Cannot write {what} into {folder}: {where} a file, not a folder.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".curate.", suffix=".probe", dir=existing)
+    except OSError as error:
+        raise BadOutput(f"Cannot write {what} into {folder}: the folder {existing} takes no new files "
+                        f"({error.strerror or error}).") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def make_folder(folder: Path) -> None:
+    """Create `folder` (and its parents), or say in one sentence why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadOutput(f"Cannot create the folder {folder}: {error.strerror or error}.") from None
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files that writers of `target` killed before they could clean up left behind
+    (a temporary file's name carries its writer's process id)."""
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = leftover.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""
-    path = Path(path)
-    check_writable(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the mode a plain open() would
+    """Yield a temporary path beside the output; rename it into place only if the block succeeds. On any
+    exception, including an interrupt (SIGINT, or SIGTERM as `signals` turns it into one), the temporary
+    file is removed and the output is left as it was."""
+    target = check_writable(Path(path))
+    remove_stale_temporaries(target)
     try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    except OSError as error:
+        raise BadOutput(f"Cannot write {path}: {error.strerror or error}.") from None
+    tmp = Path(name)
+    try:
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the mode a plain open() would
         yield tmp
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

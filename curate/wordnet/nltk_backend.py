@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from curate.errors import WordNetMissing
+from curate.fileio import check_folder_writable
 from curate.wordnet.snapshot import WORDNET_VERSION, NounSynset
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
@@ -77,6 +78,7 @@ def install_wordnet(data_dir: Path = DEFAULT_NLTK_DATA) -> str:
 
     if (data_dir / "corpora" / "wordnet").is_dir() or (data_dir / "corpora" / "wordnet.zip").is_file():
         return "present"
+    check_folder_writable(data_dir, "WordNet")
     try:
         # NLTK reports failures on stderr, and warns, even when quiet; the fallback below speaks for them.
         with warnings.catch_warnings():
@@ -100,10 +102,13 @@ def copy_debian_wordnet(source: Path, target: Path) -> None:
     """Copy (not link: NLTK refuses paths outside its data folders) the database and add `lexnames`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=target.parent))
-    for path in sorted(source.iterdir()):
-        if path.is_file():
-            shutil.copyfile(path, staging / path.name)
-    (staging / "lexnames").write_text(
-        "".join(f"{i:02d}\t{name}\t{LEXNAME_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
-    )
-    staging.rename(target)
+    try:
+        for path in sorted(source.iterdir()):
+            if path.is_file():
+                shutil.copyfile(path, staging / path.name)
+        (staging / "lexnames").write_text(
+            "".join(f"{i:02d}\t{name}\t{LEXNAME_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+        )
+        staging.rename(target)
+    finally:  # an interrupted copy leaves no half-filled folder behind
+        shutil.rmtree(staging, ignore_errors=True)
