@@ -36,4 +36,7 @@ def main_options(verbose: bool = typer.Option(False, "--verbose", help="Show the
 
 
 def main() -> None:
+    from curate.interrupts import raise_on_sigterm
+
+    raise_on_sigterm()
     app()

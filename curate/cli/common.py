@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
 from curate.errors import CurateError
+from curate.interrupts import EXIT_CODES, Terminated, sentence
 
 OPTIONS = {"verbose": False}  # app-wide options, set by the app's callback
 
@@ -15,7 +17,9 @@ QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Print no progress or s
 
 
 class App(typer.Typer):
-    """A Typer app whose commands turn a CurateError into `Error: <sentence>` on stderr and exit code 1."""
+    """A Typer app whose commands turn a CurateError into `Error: <sentence>` on stderr and exit code 1, and
+    an interrupt (SIGINT, SIGTERM) into `Interrupted.` / `Terminated.` and exit code 130 / 143, after every
+    output being written has been cleaned up."""
 
     def command(self, *args, **kwargs):
         register = super().command(*args, **kwargs)
@@ -30,10 +34,22 @@ class App(typer.Typer):
                         raise
                     typer.echo(f"Error: {error}", err=True)
                     raise typer.Exit(1) from None
+                except (KeyboardInterrupt, Terminated) as interrupt:
+                    typer.echo(sentence(interrupt), err=True)
+                    raise typer.Exit(EXIT_CODES[sentence(interrupt)]) from None
 
             return register(run)
 
         return decorate
+
+
+def check_output(output: Path | None, *inputs: Path | str | None) -> None:
+    """Check an output path before any work: writable, a regular file (or none yet), and not an input."""
+    from curate.fileio import check_not_input, check_writable
+
+    if output is not None:
+        check_writable(output)
+        check_not_input(output, list(inputs))
 
 
 def stderr_console(quiet: bool = False):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, progress_bar, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, progress_bar, stderr_console
 
 app = App(
     help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",
@@ -23,8 +23,9 @@ def index(
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("image index")),
     val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv or `filename,wnid` lines."),
     file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
-    split: Optional[str] = typer.Option(None, "--split", help="The split to record (default: val for --val-labels, else train)."),
+    split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train)."),
     verify: bool = typer.Option(False, "--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
+    strict: bool = typer.Option(False, "--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write every reported path, by problem, to this JSON file."),
     quiet: bool = QUIET_OPTION,
 ):
@@ -32,16 +33,18 @@ def index(
 
     Examples:  curate images index train/ -o train.parquet    curate images index val/ --val-labels LOC_val_solution.csv -o val.parquet
     """
-    from curate.fileio import check_writable
+    from curate.errors import BadOutput
     from curate.images.index import ImageIndex
     from curate.images.report import write_report
 
-    check_writable(output)
-    if report is not None:
-        check_writable(report)
+    check_output(output, file_list, val_labels)
+    check_output(report, file_list, val_labels)
+    if report is not None and Path(report).absolute() == Path(output).absolute():
+        raise BadOutput(f"--report and -o both name {output}: give the report another file.")
     console = stderr_console(quiet)
     with progress_bar(console) as progress:
-        index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, verify=verify, progress=progress)
+        index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, verify=verify,
+                                 strict=strict, progress=progress)
     digest = index.write(output)
     if report is not None:
         write_report(index.report, report)
@@ -85,11 +88,10 @@ def subset(
     Subsets nest (50 within 125 within 500 per class, for one seed), and adding images does not reshuffle them.
     Examples:  curate images subset train.parquet -n 500 -o train-500.parquet    curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
     """
-    from curate.fileio import check_writable
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_writable(output)
+    check_output(output, index_path, labels_path)
     whole = ImageIndex.read(index_path)
     labels = read_labels(labels_path) if labels_path is not None else None
     chosen = whole.subset(per_class=per_class, budget=budget, labels=labels, seed=seed, allow_short=allow_short)
@@ -110,11 +112,10 @@ def apply(
 
     Example:  curate images apply --labels coarse-127.parquet --images train-500.parquet -o train-127.parquet
     """
-    from curate.fileio import check_writable
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_writable(output)
+    check_output(output, labels_path, index_path)
     labels = read_labels(labels_path)
     index = ImageIndex.read(index_path)
     table = index.label(labels, allow_missing=allow_missing)
@@ -140,3 +141,25 @@ def render_table_summary(console, summary, digest: str) -> None:
     console.print(table)
     if summary.classes_without_images:
         console.print(f"Classes with no images: {some(summary.classes_without_images, 10)}", highlight=False)
+
+
+@app.command("restrict")
+def restrict(
+    labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    index_path: Path = typer.Option(..., "--images", help="An image index: the classes it holds images of are kept."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the restricted manifest here (Parquet); without it, print a summary."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Restrict a label set to the classes an image index has, for training on part of ImageNet.
+
+    Classes without images are removed (each saying so); the labels that still hold a class are numbered
+    afresh, and the manifest records what it was restricted from.
+    Example:  curate images restrict --labels manifests/coarse-127.parquet --images train.parquet -o coarse-mine.parquet
+    """
+    from curate.cli.labels import deliver
+    from curate.images.index import ImageIndex
+    from curate.labels.manifest import read_labels
+
+    check_output(output, labels_path, index_path)
+    labels = ImageIndex.read(index_path).restrict(read_labels(labels_path), Path(labels_path).name, Path(index_path).name)
+    deliver(labels, output, quiet)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, stderr_console
 from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
 from curate.labels.recipes import SPLITS
 from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
@@ -28,13 +28,12 @@ TREE_OPTION = typer.Option(
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the manifest here (Parquet); without it, print a summary.")
 
 
-def prepare(output: Path | None):
-    """Check the output path before any work; return the hierarchy."""
-    from curate.fileio import check_writable
+def prepare(output: Path | None, *inputs: Path | str | None):
+    """Check the output path before any work (writable, and none of the command's input files); return the
+    hierarchy."""
     from curate.wordnet.snapshot import load_hierarchy
 
-    if output is not None:
-        check_writable(output)
+    check_output(output, *inputs)
     return load_hierarchy()
 
 
@@ -55,13 +54,17 @@ def coarsen(
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import coarsen as coarsen_recipe
 
-    labels = coarsen_recipe(prepare(output).tree(tree.value), load_class_list(base), depth=depth, lift=lift, classes=classes)
+    hierarchy = prepare(output, base)
+    labels = coarsen_recipe(hierarchy.tree(tree.value), load_class_list(base), depth=depth, lift=lift, classes=classes)
     deliver(labels, output, quiet)
 
 
 def deliver(labels, output: Path | None, quiet: bool) -> None:
     """Without an output path, print the summary; with one, write the manifest, print its path on stdout
-    and a one-line summary on stderr."""
+    and a one-line summary on stderr. A note on how the set came out goes to stderr either way, even with
+    --quiet."""
+    if labels.note:
+        typer.echo(f"Note: {labels.note}", err=True)
     if output is None:
         from rich.console import Console
 
@@ -105,7 +108,7 @@ def render_summary(console, labels, largest: int = 15) -> None:
 
 @app.command()
 def exclude(
-    targets: str = typer.Option("pascal-voc", "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + "."),
+    targets: Optional[str] = typer.Option(None, "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + " (the default, unless --synset or --synsets-file names the targets)."),
     synset: Optional[list[str]] = typer.Option(None, "--synset", "-s", help="A target wnid instead of the built-in set (repeatable)."),
     synsets_file: Optional[Path] = typer.Option(None, "--synsets-file", help="A text file of target wnids."),
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
@@ -120,7 +123,7 @@ def exclude(
     from curate.labels.classlists import exclusion_targets, load_class_list
     from curate.labels.recipes import exclude as exclude_recipe
 
-    hierarchy = prepare(output)
+    hierarchy = prepare(output, base, synsets_file)
     wnids, name = exclusion_targets(targets, synset or [], synsets_file)
     deliver(exclude_recipe(hierarchy, load_class_list(base), wnids, name), output, quiet)
 
@@ -134,7 +137,7 @@ def extend(
     pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
     index_path: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
-    min_images: int = typer.Option(0, "--min-images", help="With --images: skip synsets with fewer images."),
+    min_images: Optional[int] = typer.Option(None, "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
 ):
@@ -148,7 +151,7 @@ def extend(
     from curate.labels.classlists import extension_branches, load_class_list
     from curate.labels.recipes import extend as extend_recipe
 
-    hierarchy = prepare(output)
+    hierarchy = prepare(output, base, pool, index_path)
     wnids = extension_branches(branches, branch or [])
     counts = ImageIndex.read(index_path).class_counts() if index_path is not None else None
     labels = extend_recipe(hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
@@ -171,7 +174,7 @@ def sample(
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import sample as sample_recipe
 
-    deliver(sample_recipe(prepare(output), load_class_list(pool), classes, seed), output, quiet)
+    deliver(sample_recipe(prepare(output, pool), load_class_list(pool), classes, seed), output, quiet)
 
 
 SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
@@ -181,7 +184,7 @@ SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
 def split(
     method: SplitMethod = typer.Argument(..., help="random (seeded halves a and b) or natural-manmade (Yosinski et al.)."),
     part: str = typer.Option(..., "--part", help="Which part to keep: a or b; natural or manmade."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random split."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random split (default 0); natural-manmade takes none."),
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
@@ -195,4 +198,4 @@ def split(
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import split as split_recipe
 
-    deliver(split_recipe(prepare(output), load_class_list(base), method.value, part, seed), output, quiet)
+    deliver(split_recipe(prepare(output, base), load_class_list(base), method.value, part, seed), output, quiet)

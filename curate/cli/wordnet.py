@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, check_output, stderr_console, track
 
 app = App(help="Install WordNet 3.0 for NLTK; rebuild or check the embedded snapshot.", no_args_is_help=True)
 
@@ -40,6 +40,8 @@ def wordnet_snapshot(
     from curate.wordnet.nltk_backend import nltk_wordnet, synsets_from_nltk
     from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, SNAPSHOT_PATH, compare_snapshot, write_snapshot
 
+    if not check:
+        check_output(output or SNAPSHOT_PATH)
     console = stderr_console(quiet)
     wordnet = nltk_wordnet(nltk_data)
     synsets = synsets_from_nltk(wordnet, lambda items: track(items, "Reading WordNet", console, NOUN_SYNSET_COUNT))

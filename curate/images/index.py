@@ -26,7 +26,11 @@ from curate.images.table import ImageTable, check_labels, join_labels
 from curate.images.verify import verify_images
 from curate.labels.labelset import LabelSet
 from curate.labels.manifest import labels_hash
+from curate.labels.recipes import restrict
 from curate.progress import Progress, no_progress
+from curate.wording import has, plural, some
+
+SPLITS = ("train", "val", "test")
 
 
 class ImageIndex(CurateTable):
@@ -49,6 +53,7 @@ class ImageIndex(CurateTable):
         file_list: Path | None = None,
         split: str | None = None,
         verify: bool = False,
+        strict: bool = False,
         progress: Progress = no_progress,
     ) -> ImageIndex:
         """Index the images under `root`.
@@ -56,8 +61,11 @@ class ImageIndex(CurateTable):
         With `file_list`, the list is indexed and `root` need not exist (it is where the images would be);
         with `val_labels`, `root` is a flat validation folder; otherwise `root` holds class folders and/or
         `<wnid>.tar` archives. `split` defaults to "val" for a validation folder and "train" otherwise.
-        `verify` decodes every image and leaves out (and reports) those that do not decode.
+        `verify` decodes every image and leaves out (and reports) those that do not decode. With `strict`,
+        anything the report lists is an error instead.
         """
+        if split is not None and split not in SPLITS:
+            raise BadImages(f"--split must be one of {', '.join(SPLITS)}, not {split!r}.")
         root = Path(root)
         source = Source(root, split or ("val" if val_labels is not None and file_list is None else "train"),
                         Path(val_labels) if val_labels else None, Path(file_list) if file_list else None)
@@ -72,6 +80,10 @@ class ImageIndex(CurateTable):
         report.sort()
         if not rows.num_rows:
             raise BadImages(layout.no_images(source, report.found()))
+        if strict and report.found():
+            first = next(f"{items[0]} ({report.PROBLEMS[key]})" for key, items in report.problems().items() if items)
+            raise BadImages(f"{source.file_list or root} holds what cannot be indexed{report.found()}, for example {first}; "
+                            "without --strict it is reported and left out.")
         metadata = {"root": str(root.resolve()), "layout": report.layout, "report": json.dumps(report.counts(), sort_keys=True)}
         if file_list is not None:
             metadata["file_list"] = Path(file_list).name
@@ -116,7 +128,9 @@ class ImageIndex(CurateTable):
 
     def label(self, labels: LabelSet, *, allow_missing: bool = False) -> ImageTable:
         """The images of the classes `labels` keeps, each with its label: the table training reads. A kept
-        class without images is an error unless `allow_missing`."""
+        class without images is an error unless `allow_missing`; a label left without training images is an
+        error either way (training cannot learn it), unless the index has no training images at all (a table
+        to validate on)."""
         metadata = {
             "root": self.root,
             "images_hash": self.content_hash,
@@ -124,4 +138,18 @@ class ImageIndex(CurateTable):
             "labels_recipe": labels.describe(),
             "label_count": str(labels.label_count),
         }
-        return ImageTable(join_labels(labels, self.rows, allow_missing=allow_missing), metadata)
+        table = ImageTable(join_labels(labels, self.rows, allow_missing=allow_missing), metadata)
+        per_label = table.training_images_per_label(labels.label_count)
+        empty = [labels.label_wnids[label] for label, count in enumerate(per_label) if not count]
+        if empty and any(per_label):
+            raise BadImages(
+                f"{plural(len(empty), 'label')} of the {labels.label_count} {has(len(empty))} no training images in "
+                f"the index ({some(empty)}), and training needs every label: `curate images restrict` makes a label "
+                "set of the classes the index has."
+            )
+        return table
+
+    def restrict(self, labels: LabelSet, labels_name: str, images_name: str) -> LabelSet:
+        """The label set `labels` (from the manifest `labels_name`) restricted to the classes this index
+        (the file `images_name`) holds images of."""
+        return restrict(labels, set(self.class_counts()), labels_name, labels_hash(labels), images_name, self.content_hash)

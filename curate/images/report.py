@@ -20,7 +20,9 @@ class IndexReport:
     not_wnid: list[str] = field(default_factory=list)  # folders, archives or list entries not named by a wnid
     not_image: list[str] = field(default_factory=list)  # files (and stray folders) that are not images
     empty: list[str] = field(default_factory=list)  # class folders or archives without a single image
-    unreadable: list[str] = field(default_factory=list)  # files or folders that could not be read
+    empty_file: list[str] = field(default_factory=list)  # image files (or archive members) of zero bytes
+    unreadable: list[str] = field(default_factory=list)  # files, folders or archives that could not be read
+    damaged: list[str] = field(default_factory=list)  # tar archives that are truncated or not tar archives
     unlabelled: list[str] = field(default_factory=list)  # images whose class is not known
     missing: list[str] = field(default_factory=list)  # labelled or listed files that are not there
     broken: list[str] = field(default_factory=list)  # images that do not decode (verify only)
@@ -29,7 +31,9 @@ class IndexReport:
         "not_wnid": "not a wnid",
         "not_image": "not an image",
         "empty": "empty class",
+        "empty_file": "empty file",
         "unreadable": "unreadable",
+        "damaged": "damaged archive",
         "unlabelled": "no class label",
         "missing": "labelled but missing",
         "broken": "broken image",

@@ -52,6 +52,15 @@ class ImageTable(CurateTable):
     def root(self) -> str:
         return self.metadata["root"]
 
+    def training_images_per_label(self, label_count: int) -> list[int]:
+        """Rows of the train split of each label 0..label_count-1: what training needs to be above 0."""
+        train = self.rows.filter(pc.equal(self.rows["split"], "train"))["label"]
+        counts = pc.value_counts(train)
+        per_label = [0] * label_count
+        for label, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+            per_label[label] = count
+        return per_label
+
     def summary(self, labels: LabelSet, index_rows: int) -> TableSummary:
         """Images per label of `labels` (the set this table was made with), and what is missing."""
         counts = class_counts(self.rows)

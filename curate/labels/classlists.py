@@ -69,12 +69,15 @@ def extension_branches(name: str, branches: list[str]) -> list[str]:
     return sorted(set(branches)) if branches else named_set(BRANCH_SETS, name, "branch set", "--branch")
 
 
-def exclusion_targets(name: str, synsets: list[str], synsets_file: Path | None) -> tuple[list[str], str]:
+def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path | None) -> tuple[list[str], str]:
     """The wnids to exclude and the name the manifest records for them: the given synsets (and those of a
-    file), or else the built-in target set `name`."""
+    file), or else the built-in target set `name` (pascal-voc when none is named)."""
+    if name is not None and (synsets or synsets_file):
+        raise BadClassList("Give either a built-in target set (--targets) or your own targets (--synset, --synsets-file), not both.")
     custom = sorted(set(synsets) | set(load_class_list(str(synsets_file)).wnids if synsets_file else []))
     if custom:
         return custom, "custom: " + " ".join(custom)
+    name = name or "pascal-voc"
     return named_set(TARGET_SETS, name, "target set", "--synset"), name
 
 
@@ -114,10 +117,13 @@ def builtin_list(name: str) -> ClassList:
 
 
 def load_class_list(spec: str) -> ClassList:
-    """A built-in list by name, a text file of wnids, or the kept classes of a label manifest."""
+    """A built-in list by name, a text file of wnids, or the kept classes of a label manifest (or of its text
+    form: the sidecar `curate build` commits, or what `curate show` prints)."""
     if spec in BUILTIN_LISTS:
         return builtin_list(spec)
     path = Path(spec)
+    if path.is_dir():
+        raise BadClassList(f"{spec} is a folder, not a class list.")
     if not path.is_file():
         raise BadClassList(
             f"{spec} is neither a built-in class list ({', '.join(BUILTIN_LISTS)}) nor an existing file."
@@ -128,7 +134,10 @@ def load_class_list(spec: str) -> ClassList:
         manifest = read_labels(path)
         return ClassList(path.name, tuple(row.wnid for row in manifest.rows if row.label_wnid is not None))
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is not a wnid
     except UnicodeDecodeError:
         raise BadClassList(f"{spec} is not a text file of wnids.") from None
-    return parse_wnid_lines(text, path.name)
+    from curate.labels.textform import kept_in_text_form
+
+    kept = kept_in_text_form(text)
+    return ClassList(path.name, tuple(sorted(kept))) if kept is not None else parse_wnid_lines(text, path.name)

@@ -26,6 +26,7 @@ class LabelSet:
     base_hash: str = ""
     source: str = ""  # where the recipe comes from, or that it is curate's own
     wordnet_version: str = WORDNET_VERSION
+    note: str = field(default="", compare=False)  # what a user should know of how the set came out; not stored
 
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(sorted(self.rows, key=lambda row: row.wnid)))

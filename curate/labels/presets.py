@@ -47,7 +47,7 @@ def coarse(**options) -> Callable[[Hierarchy], LabelSet]:
 
 
 def half(method: str, part: str) -> Callable[[Hierarchy], LabelSet]:
-    return lambda hierarchy: recipes.split(hierarchy, in1k(), method, part, seed=0)
+    return lambda hierarchy: recipes.split(hierarchy, in1k(), method, part, seed=0 if method == "random" else None)
 
 
 def pascal_removed(hierarchy: Hierarchy) -> LabelSet:

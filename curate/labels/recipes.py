@@ -6,6 +6,7 @@ Each recipe names its source and its expected class count on ILSVRC-2012 in its 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from curate.errors import BadRecipe
 from curate.labels.classlists import DATA, ClassList
@@ -35,6 +36,9 @@ def kept_and_removed(
     hierarchy: Hierarchy, base: ClassList, reasons: dict[int, str], recipe: str, params: dict, source: str
 ) -> LabelSet:
     """Identity labels for every class of `base` except those in `reasons`, which are removed with that reason."""
+    if reasons and len(reasons) == len(base.wnids):
+        what = " ".join([recipe, *(f"{key}={value}" for key, value in params.items())])
+        raise BadRecipe(f"{what} removes every class of {base.name}: nothing is left to label.")
     rows = [
         removed(hierarchy, node, reasons[node]) if node in reasons else own_label(hierarchy, node)
         for node in class_nodes(hierarchy, base)
@@ -76,17 +80,22 @@ def down_up(tree: Tree, classes: list[int], depth: int) -> dict[int, int]:
     return {node: tree.path(node)[min(depth, tree.depth(node))] for node in classes}
 
 
-def up_down(tree: Tree, classes: list[int], lift: int) -> dict[int, int]:
-    """Lift every label to its parent, then absorb each label that lies under another label; `lift` times."""
+def up_down(tree: Tree, classes: list[int], lift: int) -> tuple[dict[int, int], int]:
+    """Lift every label to its parent, then absorb each label that lies under another label; `lift` times.
+    Returns the map and the number of lifts that changed it: fewer than `lift` when the set reaches its fixed
+    point (every label the root, or lifting changes nothing), where the loop stops."""
     if lift < 1:
         raise BadRecipe(f"--lift must be 1 or more, not {lift}.")
     label_of = {node: node for node in classes}
-    for _ in range(lift):
+    for done in range(lift):
         lifted = {node: tree.parent(label) or label for node, label in label_of.items()}
         labels = set(lifted.values())
         topmost = {label: next(a for a in tree.path(label) if a in labels) for label in labels}
-        label_of = {node: topmost[label] for node, label in lifted.items()}
-    return label_of
+        absorbed = {node: topmost[label] for node, label in lifted.items()}
+        if absorbed == label_of:
+            return label_of, done
+        label_of = absorbed
+    return label_of, lift
 
 
 def split_cluster(tree: Tree, label: int, members: list[int]) -> dict[int, list[int]] | None:
@@ -140,7 +149,7 @@ def nearest_reachable(tree: Tree, start: dict[int, int], count: int, limit: int)
 
 def balanced(tree: Tree, classes: list[int], count: int) -> dict[int, int]:
     """curate's balanced refinement of the one-lift set to exactly `count` labels."""
-    start = up_down(tree, classes, 1)
+    start, _ = up_down(tree, classes, 1)
     lowest = len(set(start.values()))
     if count < 1 or count > len(classes):
         raise BadRecipe(f"--classes must be between 1 and the {len(classes)} classes of the base list, not {count}.")
@@ -179,7 +188,12 @@ def coarsen(
     if depth is not None:
         return label_set(tree, base, down_up(tree, nodes, depth), "down-up", {"depth": depth}, HUH_2016)
     if lift is not None:
-        return label_set(tree, base, up_down(tree, nodes, lift), "up-down", {"lift": lift}, HUH_2016)
+        label_of, done = up_down(tree, nodes, lift)
+        labels = label_set(tree, base, label_of, "up-down", {"lift": done}, HUH_2016)
+        if done == lift:
+            return labels
+        return replace(labels, note=f"--lift {lift} stops at the fixed point: after {done} lifts, lifting again changes "
+                                    f"nothing, so the manifest records lift={done}.")
     return label_set(tree, base, balanced(tree, nodes, classes), "balanced", {"classes": classes}, BALANCED_SOURCE)
 
 
@@ -241,7 +255,7 @@ def extend(
     add: int,
     seed: int = 0,
     image_counts: dict[str, int] | None = None,
-    min_images: int = 0,
+    min_images: int | None = None,
 ) -> LabelSet:
     """Add `add` classes from `pool` under `branches` to `base`, which stays intact.
 
@@ -255,6 +269,9 @@ def extend(
     """
     if add < 1:
         raise BadRecipe(f"--add must be 1 or more, not {add}.")
+    if min_images is not None and image_counts is None:
+        raise BadRecipe("--min-images needs --images INDEX: the images per synset are counted in an image index.")
+    min_images = min_images or 0
     base_nodes = set(class_nodes(hierarchy, base))
     branch_nodes = sorted({hierarchy.node(wnid) for wnid in branches})
     if not branch_nodes:
@@ -304,6 +321,26 @@ def sample(hierarchy: Hierarchy, pool: ClassList, count: int, seed: int) -> Labe
     return LabelSet(tuple(rows), "sample", {"classes": count, "seed": seed}, None, pool.name, pool.content_hash, source)
 
 
+# --- restricting to the classes an image index has -------------------------------------------------------
+
+
+def restrict(labels: LabelSet, present: set[str], base_name: str, base_hash: str, images: str, images_hash: str) -> LabelSet:
+    """`labels` restricted to the classes in `present` (those an image index holds images of): a kept class
+    without images is removed, saying so, and the labels that still hold a class are numbered afresh. The
+    way to train a preset on part of ImageNet; `base_name` and `base_hash` name the manifest restricted."""
+    reason = f"removed: no images in {images}"
+    rows = tuple(
+        replace(row, label_wnid=None, label_name=None, reason=reason) if row.label_wnid is not None and row.wnid not in present
+        else row
+        for row in labels.rows
+    )
+    if not any(row.label_wnid is not None for row in rows):
+        raise BadRecipe(f"None of the classes that {base_name} keeps has images in {images}.")
+    params = {"of": labels.describe(), "images": images, "images_hash": images_hash}
+    source = "curate: a label set restricted to the classes an image index has"
+    return LabelSet(rows, "restrict", params, labels.tree_rule, base_name, base_hash, source, labels.wordnet_version)
+
+
 # --- splits ----------------------------------------------------------------------------------------------
 
 SPLITS = {"random": ("a", "b"), "natural-manmade": ("natural", "manmade")}
@@ -329,7 +366,7 @@ def hand_assignments() -> dict[str, str]:
     return {wnid: part for wnid, part, _ in rows}
 
 
-def split(hierarchy: Hierarchy, base: ClassList, method: str, part: str, seed: int = 0) -> LabelSet:
+def split(hierarchy: Hierarchy, base: ClassList, method: str, part: str, seed: int | None = None) -> LabelSet:
     """Keep one part of a two-way split of `base`; the other part's classes are removed, saying where they went.
 
     - random: parts a and b, halves in seeded-hash order (a gets the extra class of an odd count).
@@ -340,8 +377,11 @@ def split(hierarchy: Hierarchy, base: ClassList, method: str, part: str, seed: i
         raise BadRecipe(f"Unknown split {method!r}: choose one of {', '.join(SPLITS)}.")
     if part not in SPLITS[method]:
         raise BadRecipe(f"The {method} split has the parts {' and '.join(SPLITS[method])}, not {part!r}.")
+    if method != "random" and seed is not None:
+        raise BadRecipe(f"--seed applies to the random split; the {method} split has no seed.")
     nodes = class_nodes(hierarchy, base)
     if method == "random":
+        seed = seed or 0
         order = sorted(nodes, key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
         half = (len(order) + 1) // 2
         part_of = {node: "a" if i < half else "b" for i, node in enumerate(order)}

@@ -8,11 +8,14 @@ from pathlib import Path
 from curate.fileio import atomic_path
 from curate.labels.labelset import LabelRow, LabelSet
 
+FIRST = "# recipe: "  # how the text form of a manifest starts
+KEPT, REMOVED = "  ->  ", "  -x  "  # between a class and its label, or the reason it was removed
+
 
 def show_lines(labels: LabelSet) -> list[str]:
     """The manifest as sorted text, one line per source class; usable as a git textconv."""
     header = [
-        f"# recipe: {labels.describe()}",
+        f"{FIRST}{labels.describe()}",
         f"# tree rule: {labels.tree_rule or '-'}; WordNet {labels.wordnet_version}; base: {labels.base_name}",
         f"# {len(labels.kept)} of {len(labels.rows)} classes kept under {labels.label_count} labels",
     ]
@@ -31,8 +34,16 @@ def write_sidecar(labels: LabelSet, path: Path) -> None:
 
 def class_line(row: LabelRow) -> str:
     if row.label_wnid is None:
-        return f"{row.wnid}  {row.name}  -x  {row.reason}"
-    return f"{row.wnid}  {row.name}  ->  {row.label_wnid}  {row.label_name}"
+        return f"{row.wnid}  {row.name}{REMOVED}{row.reason}"
+    return f"{row.wnid}  {row.name}{KEPT}{row.label_wnid}  {row.label_name}"
+
+
+def kept_in_text_form(text: str) -> list[str] | None:
+    """The classes a manifest's text form keeps (its removed classes left out), or None when `text` is not
+    one."""
+    if not text.startswith(FIRST):
+        return None
+    return [line.split(None, 1)[0] for line in text.splitlines() if not line.startswith("#") and KEPT in line]
 
 
 def label_text(row: LabelRow | None) -> str:

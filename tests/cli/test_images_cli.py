@@ -26,7 +26,7 @@ def test_index_writes_the_index_and_reports_the_rest(tmp_path):
         touch(root / TENCH / f"{TENCH}_{i}.JPEG")
     touch(root / TENCH / "deeper" / f"{TENCH}_9.jpg")
     touch(root / TENCH / "notes.txt")
-    touch(root / GOLDFISH / f"{GOLDFISH}_0.JPEG", b"")  # empty file: unreadable
+    touch(root / GOLDFISH / f"{GOLDFISH}_0.JPEG", b"")  # an empty file
     touch(root / GOLDFISH / f"{GOLDFISH}_1.png")
     (root / WHITE_SHARK).mkdir()  # an empty class
     touch(root / "junk" / "x.JPEG")
@@ -50,7 +50,7 @@ def test_index_writes_the_index_and_reports_the_rest(tmp_path):
     assert found["not_wnid"] == ["junk/", "n99999999/"]
     assert found["not_image"] == ["README.txt", f"{TENCH}/notes.txt"]
     assert found["empty"] == [f"{WHITE_SHARK}/"]
-    assert found["unreadable"] == [f"{GOLDFISH}/{GOLDFISH}_0.JPEG"]
+    assert found["empty_file"] == [f"{GOLDFISH}/{GOLDFISH}_0.JPEG"] and found["unreadable"] == []
     assert found["counts"]["images"] == 5 and found["counts"]["classes"] == 2
 
 
@@ -120,18 +120,18 @@ def test_apply_builds_the_training_table(tmp_path):
 
 
 def test_apply_allow_missing_names_the_classes_without_images(tmp_path):
-    index = index_of(tmp_path, {TENCH: 4})
-    labels = labels_file(tmp_path, {TENCH: FISH, GOLDFISH: FISH, WHITE_SHARK: SHARK})
+    index = index_of(tmp_path, {TENCH: 4, WHITE_SHARK: 2})
+    labels = labels_file(tmp_path, {TENCH: FISH, GOLDFISH: FISH, WHITE_SHARK: SHARK, TIGER_SHARK: SHARK})
     out = tmp_path / "table.parquet"
     assert error(run("apply", "--labels", labels, "--images", index, "-o", out)) == (
-        f"Error: 2 classes of the labels file have no images in the index: {GOLDFISH}, {WHITE_SHARK}; "
+        f"Error: 2 classes of the labels file have no images in the index: {GOLDFISH}, {TIGER_SHARK}; "
         "--allow-missing trains without them."
     )
     assert not out.exists()
     result = run("apply", "--labels", labels, "--images", index, "-o", out, "--allow-missing")
     assert result.exit_code == 0, result.stderr
-    assert f"Classes with no images: {GOLDFISH}, {WHITE_SHARK}" in result.stderr
-    assert len(ImageTable.read(out)) == 4
+    assert f"Classes with no images: {GOLDFISH}, {TIGER_SHARK}" in result.stderr
+    assert len(ImageTable.read(out)) == 6
 
 
 # --- bad input: one sentence, exit 1, nothing written ----------------------------------------------------
@@ -175,7 +175,7 @@ def tar_case(make, sentence):
         root = tmp / "tars"
         root.mkdir()
         make(root / f"{TENCH}.tar", tmp)
-        return ["index", root], sentence
+        return ["index", root], sentence.format(root=root)
     return case
 
 
@@ -189,6 +189,9 @@ def member_twice(path, tmp):
         info = tarfile.TarInfo("a.JPEG")
         info.size = 1
         tar.addfile(info, io.BytesIO(b"3"))
+
+
+DAMAGED_ONLY = "{root} holds no images: no <wnid> class folders or <wnid>.tar archives of images (damaged archive: 1)."
 
 
 def val_labels_case(text, sentence):
@@ -235,14 +238,11 @@ BAD_INPUTS = {
                                        "{path} is not a text file, so it cannot be read as a file list."),
     "file list names a path twice": file_list_case(lambda p: p.write_text(f"{TENCH}/a 1\n{TENCH}/b 2\n{TENCH}/a.JPEG 3\n"),
                                                    f"{TENCH}/a.JPEG is listed twice in {{path}}, on lines 1 and 3."),
-    "tar that is no tar": tar_case(lambda p, tmp: p.write_bytes(b"this is no tar archive at all" * 40),
-                                   f"{TENCH}.tar is not a readable tar archive ("),
-    "tar truncated": tar_case(lambda p, tmp: p.write_bytes(three_members(tmp)[:5000]),
-                              f"{TENCH}.tar is a damaged tar archive: it ends inside {TENCH}_1.JPEG."),
+    "tar that is no tar": tar_case(lambda p, tmp: p.write_bytes(b"this is no tar archive at all" * 40), DAMAGED_ONLY),
+    "tar truncated": tar_case(lambda p, tmp: p.write_bytes(three_members(tmp)[:5000]), DAMAGED_ONLY),
     "tar with a damaged header": tar_case(
-        lambda p, tmp: p.write_bytes((data := three_members(tmp))[:3584] + b"garbage!" * 64 + data[3584 + 512:]),
-        f"{TENCH}.tar is a damaged tar archive: it holds data tarfile cannot read after byte ("),
-    "tar holds a member twice": tar_case(member_twice, f"{TENCH}.tar holds the member a.JPEG twice."),
+        lambda p, tmp: p.write_bytes((data := three_members(tmp))[:3584] + b"garbage!" * 64 + data[3584 + 512:]), DAMAGED_ONLY),
+    "tar holds a member twice": tar_case(member_twice, DAMAGED_ONLY),
     "val labels name a file twice": val_labels_case(f"v1.JPEG,{TENCH}\nv1.JPEG,{GOLDFISH}\n",
                                                     "v1.JPEG is listed twice in {labels}, on lines 1 and 2."),
     "val labels with a bad wnid": val_labels_case(f"v1.JPEG,{TENCH}\nv2.JPEG,n0144\n",

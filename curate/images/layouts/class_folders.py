@@ -1,5 +1,5 @@
 """Class folders `ROOT/<wnid>/**/<image>` (ILSVRC-2012 train, the fall 2011 22k release) and per-class tar
-archives `ROOT/<wnid>.tar`, in any mix. Zero-byte files count as unreadable."""
+archives `ROOT/<wnid>.tar`, in any mix."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from curate.errors import BadImages
 from curate.images.layouts.listing import folder_entries
-from curate.images.layouts.tar_archive import list_tar
+from curate.images.layouts.tar_archive import DamagedArchive, list_tar
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows, is_image_name
 from curate.progress import Progress
@@ -27,7 +27,8 @@ def no_images(source, found: str) -> str:
 
 
 def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
-    """Class folders `ROOT/<wnid>/` (searched recursively) and archives `ROOT/<wnid>.tar`."""
+    """Class folders `ROOT/<wnid>/` (searched recursively) and archives `ROOT/<wnid>.tar`. An archive that is
+    damaged or cannot be read is reported, like any other file, and the rest is indexed."""
     root, split = source.root, source.split
     report = IndexReport()
     entries = folder_entries(root)
@@ -55,7 +56,14 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     def index_class(job: tuple[os.DirEntry, bool]) -> pa.Table:
         entry, archive = job
         if archive:
-            members = list_tar(Path(entry.path), entry.name, entry.name[: -len(".tar")], split, report)
+            try:
+                members = list_tar(Path(entry.path), entry.name, entry.name[: -len(".tar")], split, report)
+            except DamagedArchive:
+                report.damaged.append(entry.name)
+                return image_rows([], [], split, [])
+            except BadImages:
+                report.unreadable.append(entry.name)
+                return image_rows([], [], split, [])
         else:
             paths, sizes = walk_class_folder(Path(entry.path), entry.name, report)
             members = image_rows(paths, [entry.name] * len(paths), split, sizes)
@@ -82,7 +90,7 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
 
 def walk_class_folder(folder: Path, wnid: str, report: IndexReport) -> tuple[list[str], list[int]]:
     """The paths (relative to the root) and sizes of every image under a class folder; the rest goes to the
-    report. Zero-byte files count as unreadable."""
+    report."""
     paths: list[str] = []
     sizes: list[int] = []
     pending = [(str(folder), wnid + "/")]
@@ -105,10 +113,11 @@ def walk_class_folder(folder: Path, wnid: str, report: IndexReport) -> tuple[lis
                     continue
                 size = entry.stat().st_size
             except OSError:
-                size = 0
+                report.unreadable.append(prefix + name)
+                continue
             if size:
                 paths.append(prefix + name)
                 sizes.append(size)
             else:
-                report.unreadable.append(prefix + name)
+                report.empty_file.append(prefix + name)
     return paths, sizes

@@ -23,10 +23,12 @@ def folder_entries(root: Path) -> list[os.DirEntry]:
 
 def read_text(path: Path, what: str) -> str:
     """The text of the file `path`, which is to be `what` ("read as image labels")."""
+    if path.is_dir():
+        raise BadImages(f"{path} is a folder, not a file that can be {what}.")
     if not path.is_file():
         raise BadImages(f"{path} does not exist.")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise BadImages(f"{path} is not a text file, so it cannot be {what}.") from None
     except OSError:

@@ -13,10 +13,15 @@ from curate.images.report import IndexReport
 from curate.images.rows import image_rows, is_image_name
 
 
+class DamagedArchive(BadImages):
+    """A tar archive that is truncated, is no tar archive, or names a member twice."""
+
+
 def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexReport) -> pa.Table:
     """The image members of a plain tar archive, with the offset and size of their data; not extracted.
 
-    Raises BadImages for an archive that is not a plain tar, is truncated, or names a member twice."""
+    Raises DamagedArchive for an archive that is not a plain tar, is truncated, or names a member twice, and
+    BadImages for one that cannot be read."""
     names, sizes, offsets = [], [], []
     try:
         file_size = path.stat().st_size
@@ -29,7 +34,10 @@ def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexRepo
                     report.not_image.append(member)
                     continue
                 if info.offset_data + info.size > file_size:
-                    raise BadImages(f"{relative} is a damaged tar archive: it ends inside {info.name}.")
+                    raise DamagedArchive(f"{relative} is a damaged tar archive: it ends inside {info.name}.")
+                if not info.size:
+                    report.empty_file.append(member)
+                    continue
                 names.append(member)
                 sizes.append(info.size)
                 offsets.append(info.offset_data)
@@ -37,14 +45,14 @@ def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexRepo
         with open(path, "rb") as handle:  # tarfile stops quietly at a damaged header; a real end is zeros
             handle.seek(end)
             if handle.read(512).strip(b"\0"):
-                raise BadImages(f"{relative} is a damaged tar archive: it holds data tarfile cannot read after byte {end:,}.")
+                raise DamagedArchive(f"{relative} is a damaged tar archive: it holds data tarfile cannot read after byte {end:,}.")
     except tarfile.TarError as error:
-        raise BadImages(f"{relative} is not a readable tar archive ({error}).") from None
+        raise DamagedArchive(f"{relative} is not a readable tar archive ({error}).") from None
     except OSError:
         raise BadImages(f"{relative} cannot be read (permission denied?).") from None
     if len(set(names)) != len(names):
         seen: set[str] = set()
         twice = next(name for name in names if name in seen or seen.add(name))
-        raise BadImages(f"{relative} holds the member {twice[len(relative) + 1:]} twice.")
+        raise DamagedArchive(f"{relative} holds the member {twice[len(relative) + 1:]} twice.")
     n = len(names)
     return image_rows(names, [wnid] * n, split, sizes, [relative] * n, offsets)

@@ -43,7 +43,7 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
             else:
                 size = entry.stat().st_size
                 if size == 0:
-                    report.unreadable.append(entry.name)
+                    report.empty_file.append(entry.name)
                 else:
                     files[entry.name] = files[os.path.splitext(entry.name)[0]] = (entry.name, size)
         except OSError:
