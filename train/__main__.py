@@ -10,6 +10,7 @@ import json
 import sys
 
 from curate.errors import CurateError
+from curate.interrupts import EXIT_CODES, Terminated, raise_on_sigterm, sentence as interrupted
 from train.flags import parse
 
 
@@ -35,21 +36,22 @@ def sentence(error: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    command, config, verbose = parse(argv)
+    command, config, verbose, given = parse(argv)
     try:
-        result = runner(command)(config)
+        result = runner(command)(config, given)
     except CurateError as error:
         if verbose:
             raise
         print(f"Error: {sentence(error)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as interrupt:  # every output being written has been cleaned up
+        print(interrupted(interrupt), file=sys.stderr)
+        return EXIT_CODES[interrupted(interrupt)]
     if result is not None:
         print(json.dumps(result, sort_keys=True, default=str))
     return 0
 
 
 if __name__ == "__main__":
+    raise_on_sigterm()
     sys.exit(main())

@@ -7,6 +7,7 @@ recipe), so `--resume` continues the same run and a result always says what it w
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ import torch.distributed as dist
 from torch import nn
 
 from curate.fileio import atomic_path
+from train.config import flag
 from train.distributed import Dist
 from train.errors import TrainError
 from train.models import build_model
@@ -29,6 +31,8 @@ def save(path: Path, **state) -> None:
 def load(path: Path, kind: str = "pretrain") -> dict:
     """A checkpoint written by this module, loaded on the CPU with weights_only=True."""
     path = Path(path)
+    if path.is_dir():
+        raise TrainError(f"The checkpoint {path} is a folder, not a checkpoint file.")
     if not path.is_file():
         raise TrainError(f"The checkpoint {path} does not exist.")
     try:
@@ -57,11 +61,8 @@ def pretrained_model(path: Path) -> tuple[nn.Module, dict]:
     return model, checkpoint
 
 
-def check_same_run(checkpoint: dict, path: Path, model_name: str, data: dict[str, str]) -> None:
-    """Refuse to resume a checkpoint of another model or of another manifest."""
-    if checkpoint["model_name"] != model_name:
-        raise TrainError(f"{path} holds a {checkpoint['model_name']} model, not --model {model_name}: "
-                         "resume with the model it was trained with.")
+def check_same_data(checkpoint: dict, path: Path, data: dict[str, str]) -> None:
+    """Refuse to resume a checkpoint on another manifest or another image table."""
     old = checkpoint["data"]
     if old["labels_hash"] != data["labels_hash"]:
         raise TrainError(
@@ -82,3 +83,55 @@ def every_rank_rng_state(run: Dist) -> list[dict]:
     states = [None] * run.world_size
     dist.all_gather_object(states, rng_state())
     return states
+
+
+# --- resuming: the same run, with the settings it was started with ---------------------------------------
+
+# What makes a run the run it is; a resumed run takes them from its checkpoint. (Others may change on
+# resume: --epochs, to lengthen the run; the data paths, whose content hashes are checked; workers, device,
+# compile, quiet, output folder.)
+RUN_SETTINGS = (
+    "model", "batch_size", "lr", "momentum", "wd", "nesterov", "label_smoothing", "lr_scheduler", "lr_step_size",
+    "lr_gamma", "lr_min", "lr_warmup_epochs", "lr_warmup_decay", "amp", "amp_dtype", "channels_last",
+    "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms",
+)
+
+
+def setting(name: str, value) -> str:
+    """A setting as a command line gives it: '--lr 0.1', '--amp', 'no --amp'."""
+    if isinstance(value, bool):
+        return flag(name) if value else f"no {flag(name)}"
+    return f"{flag(name)} {value}"
+
+
+def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
+    """`config` with the run settings of the checkpoint `saved`; a setting given on the command line that
+    contradicts the checkpoint is an error naming both. --epochs may change, to more than the epochs done."""
+    recorded = saved.get("config", {})
+    changes = {}
+    for name in RUN_SETTINGS:
+        if name not in recorded:
+            continue
+        if name in given and getattr(config, name) != recorded[name]:
+            raise TrainError(
+                f"{setting(name, getattr(config, name))} contradicts {path}, which was trained with "
+                f"{setting(name, recorded[name])}: a resumed run keeps the settings it started with "
+                "(leave the flag out, or start a new run)."
+            )
+        changes[name] = recorded[name]
+    done = saved["epoch"] + 1
+    epochs = config.epochs if "epochs" in given else recorded.get("epochs", config.epochs)
+    if epochs <= done and not config.test_only:
+        raise TrainError(f"{path} has trained {done} epochs already: --epochs {epochs} leaves nothing to train; "
+                         f"give more than {done} to go on.")
+    return replace(config, **changes, epochs=epochs)
+
+
+def check_world_size(saved: dict, path: Path, world_size: int) -> None:
+    """A run resumes on as many processes as it was trained on: the batch it learns with is -b times that."""
+    trained_on = len(saved["rng"])
+    if trained_on != world_size:
+        raise TrainError(
+            f"{path} was trained on {trained_on} process{'es' * (trained_on != 1)} and this run has {world_size}: "
+            f"resume it on {trained_on} (torchrun --nproc-per-node {trained_on}), since each process takes -b images a step."
+        )

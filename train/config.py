@@ -65,7 +65,8 @@ class Training(Device, Sizes):
     lr_warmup_decay: float = 0.01
     amp_dtype: str = "bfloat16"
     compile: bool = False
-    output_dir: Path | None = None
+    output_dir: Path | None = None  # None: runs/<command>-<date and time>, or a resumed checkpoint's folder
+    overwrite: bool = False  # replace a run the output folder already holds
     seed: int = 0
     use_deterministic_algorithms: bool = False
 
@@ -114,3 +115,70 @@ COMMANDS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "evaluate": 
 def defaults(config: type) -> dict:
     """Field name -> default, for the fields of `config` that have one."""
     return {f.name: f.default for f in fields(config) if f.default is not MISSING}
+
+
+# --- checks: every option, before any work ---------------------------------------------------------------
+
+FLAGS = {"batch_size": "-b/--batch-size", "workers": "-j/--workers", "wd": "--wd"}
+RULES = {  # field -> (the test a value must pass, what the sentence asks for)
+    "batch_size": (lambda v: v >= 1, "1 or more"),
+    "workers": (lambda v: v >= 0, "0 or more"),
+    "epochs": (lambda v: v >= 1, "1 or more"),
+    "lr": (lambda v: v >= 0, "0 or more"),
+    "momentum": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+    "wd": (lambda v: v >= 0, "0 or more"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+    "lr_step_size": (lambda v: v >= 1, "1 or more"),
+    "lr_gamma": (lambda v: v > 0, "above 0"),
+    "lr_min": (lambda v: v >= 0, "0 or more"),
+    "lr_warmup_epochs": (lambda v: v >= 0, "0 or more"),
+    "lr_warmup_decay": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+    "train_crop_size": (lambda v: v >= 1, "1 or more"),
+    "val_resize_size": (lambda v: v >= 1, "1 or more"),
+    "val_crop_size": (lambda v: v >= 1, "1 or more"),
+    "min_scale": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+    "backbone_lr_scale": (lambda v: v >= 0, "0 or more"),
+    "partition": (lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten official partitions)"),
+    "knn_k": (lambda v: v >= 1, "1 or more"),
+    "knn_temperature": (lambda v: v > 0, "above 0"),
+    "device": (lambda v: v in ("auto", "cpu", "cuda"), "auto, cpu or cuda"),
+}
+EXCLUSIVE = [  # groups of fields at most one of which may be given
+    (("table", "labels"), "Give the images either as --table, or as --labels with --images, not both."),
+    (("table", "images"), "Give the images either as --table, or as --labels with --images, not both."),
+    (("val_table", "val_images"), "Give the validation images either as --val-table or as --val-images, not both."),
+    (("checkpoint", "random_init"), "Give either --checkpoint (transfer a pretrained network) or --random-init (the untrained baseline), not both."),
+]
+
+
+def flag(name: str) -> str:
+    """The flag that sets a config field, as sentences name it."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def check(config) -> None:
+    """Raise TrainError, in one sentence, for the first option of `config` that no run can use."""
+    from train.errors import TrainError
+
+    values = vars(config)
+    for name, (test, wanted) in RULES.items():
+        if name in values and not test(values[name]):
+            raise TrainError(f"{flag(name)} must be {wanted}, not {values[name]!r}.")
+    if values.get("lr_warmup_epochs") and values["lr_warmup_epochs"] >= values["epochs"]:
+        raise TrainError(f"--lr-warmup-epochs {config.lr_warmup_epochs} leaves no epoch after the warm-up of a "
+                         f"{config.epochs}-epoch run: give fewer warm-up epochs.")
+    if values.get("val_resize_size", 1) < values.get("val_crop_size", 0):
+        raise TrainError(f"--val-crop-size {config.val_crop_size} is larger than the --val-resize-size "
+                         f"{config.val_resize_size} it is cropped from.")
+    for names, sentence in EXCLUSIVE:
+        if all(values.get(name) for name in names):
+            raise TrainError(sentence)
+
+
+def explicit(config, given: frozenset[str] | None) -> frozenset[str]:
+    """The fields the caller set: `given` by the flags, or for a config made in Python, the fields whose
+    values differ from their defaults."""
+    if given is not None:
+        return given
+    default = defaults(type(config))
+    return frozenset(name for name, value in vars(config).items() if name not in default or default[name] != value)

@@ -22,7 +22,8 @@ import torch
 
 from curate.fileio import atomic_path
 from train import distributed, evaluate, finetune, pretrain
-from train.config import DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig
+from train.config import DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig, check
+from train.output import check_folder, make_folder
 from train.data.tables import load_tables
 from train.models import backbone, build_model
 from train.synthetic import PRETRAIN_CLASSES, SIZE, TRANSFER_CLASSES, curate_tables, make_images
@@ -31,12 +32,14 @@ SIZES = {"train_crop_size": SIZE, "val_resize_size": SIZE, "val_crop_size": SIZE
 ON_CPU = {"device": "cpu", "workers": 0, "quiet": True}  # the loader in-process: tiny images decode in microseconds
 
 
-def run(config: DemoConfig) -> dict:
+def run(config: DemoConfig, given: frozenset[str] | None = None) -> dict:
     from rich.console import Console
 
+    check(config)
     console = Console(stderr=True, quiet=config.quiet, width=None if sys.stderr.isatty() else 120)
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_folder(out)
+    make_folder(out)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
 
@@ -56,7 +59,7 @@ def run(config: DemoConfig) -> dict:
     def probe(output_dir: Path, **start) -> dict:
         """A linear probe on the held-out task."""
         return finetune.run(FinetuneConfig(task="imagefolder", data=transfer_root, mode="linear", epochs=15, lr=0.1,
-                                           output_dir=output_dir, **training, **start))
+                                           output_dir=output_dir, overwrite=True, **training, **start))
 
     variants = []
     fine = tables["fine"]
@@ -76,7 +79,7 @@ def run(config: DemoConfig) -> dict:
         console.print(f"[bold]{step}.[/] pretraining on {name} labels ({info['label_count']} labels, {config.epochs} epochs)")
         run_dir = out / "runs" / f"pretrain-{name}"
         pretrained = pretrain.run(PretrainConfig(table=info["train_table"], val_table=info["val_table"], epochs=config.epochs,
-                                                 lr=0.05, wd=5e-4, output_dir=run_dir, **training))
+                                                 lr=0.05, wd=5e-4, output_dir=run_dir, overwrite=True, **training))
         checkpoint = run_dir / "checkpoint.pt"
         scores = evaluate.run(EvaluateConfig(checkpoint=checkpoint, table=info["train_table"], val_table=info["val_table"],
                                              knn_labels=fine["labels"], **ON_CPU, **SIZES))

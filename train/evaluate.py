@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from train import checkpoint, distributed
-from train.config import EvaluateConfig
+from train.config import EvaluateConfig, check
 from train.data.loaders import ImageDataset, eval_transform, make_loader
 from train.data.tables import ImageRows, knn_targets, load_tables
 from train.distributed import print0
@@ -26,26 +26,38 @@ from train.models import backbone
 def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows, val_rows: list[int],
               labels_path: Path, run: distributed.Dist, config: EvaluateConfig) -> dict:
     """k-NN top-1 (percent) of `features_model` (a backbone) on the labels of another manifest: the train
-    split of `table` is the memory, the rows `val_rows` of `val_table` the queries."""
+    split of `table` is the memory, the rows `val_rows` of `val_table` the queries. Says how many images of
+    each were scored, and refuses a label set that covers fewer than two labels of the queries (top-1 over
+    one label is 100% whatever the features)."""
     transform = eval_transform(config.val_resize_size, config.val_crop_size)
-    scored = {}
+    scored, counts = {}, {}
     for split, source, rows in (("train", table, table.indices("train")), ("val", val_table, val_rows)):
         if not rows:
             raise TrainError(f"k-NN needs images in the {split} split of {source.source}, and it has none.")
         kept, targets, label_wnids = knn_targets(source, rows, labels_path)
+        if split == "val" and len(set(targets)) < 2:
+            raise TrainError(f"--knn-labels {labels_path} labels the val images with {len(set(targets))} of its "
+                             f"{len(label_wnids)} labels: top-1 over one label is 100% whatever the features; give a "
+                             "label set of the data's classes.")
+        if split == "val" and 2 * len(kept) < len(rows) and run.is_main and not config.quiet:
+            print0(f"Warning: --knn-labels {labels_path} covers {len(kept)} of the {len(rows)} val images; the others "
+                   "are left out of k-NN.")
+        counts[split] = (len(kept), len(rows))
         dataset = ImageDataset(source, [rows[pos] for pos in kept], transform, targets)
         loader = make_loader(dataset, config.batch_size, config.workers, False, run.rank, run.world_size)
         scored[split] = extract_features(features_model, loader, run.device, amp_dtype(config), config.channels_last)
     top1 = knn_top1(*scored["train"], *scored["val"], k=config.knn_k, temperature=config.knn_temperature)
     return {"knn_top1": 100 * top1, "knn_label_count": len(label_wnids), "knn_k": config.knn_k,
-            "knn_labels": str(labels_path)}
+            "knn_labels": str(labels_path), "knn_memory_images": counts["train"][0], "knn_query_images": counts["val"][0],
+            "knn_query_images_left_out": counts["val"][1] - counts["val"][0]}
 
 
 def amp_dtype(config: EvaluateConfig) -> torch.dtype | None:
     return torch.bfloat16 if config.amp else None
 
 
-def run(config: EvaluateConfig) -> dict | None:
+def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | None:
+    check(config)
     if config.checkpoint is None:
         raise TrainError("evaluate needs --checkpoint, a pretrain checkpoint.")
     run = distributed.setup(config.device)

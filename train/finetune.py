@@ -15,14 +15,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import checkpoint, distributed
-from train.config import FinetuneConfig
+from train.config import FinetuneConfig, check, explicit
 from train.data.loaders import FileDataset, eval_transform, make_loader, train_transform
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import AMP_DTYPES, evaluate, train_one_epoch
 from train.metrics import multilabel_loss
 from train.models import backbone, build_model, check_input_size, check_model, feature_dim, get_classifier, set_classifier
-from train.output import JsonLog, make_output_dir, progress_bar
+from train.output import check_folder, default_folder, make_folder, progress_bar, refuse_to_replace, write_log
 from train.rng import seed_everything
 from train.schedule import make_scheduler
 from train.tasks import MULTILABEL, load_task
@@ -52,7 +52,7 @@ class LinearProbe(nn.Module):
         return self.head(features.float())
 
 
-def starting_network(config: FinetuneConfig) -> tuple[nn.Module, str, dict]:
+def starting_network(config: FinetuneConfig, given: frozenset[str]) -> tuple[nn.Module, str, dict]:
     """The pretrained network of the checkpoint (or an untrained --model, the baseline), its model name,
     and what it was pretrained on."""
     if config.random_init:
@@ -62,19 +62,24 @@ def starting_network(config: FinetuneConfig) -> tuple[nn.Module, str, dict]:
         raise TrainError("finetune needs --checkpoint (a pretrain checkpoint), "
                          "or --random-init --model NAME for the baseline.")
     model, pretrained = checkpoint.pretrained_model(config.checkpoint)
+    if "model" in given and config.model != pretrained["model_name"]:
+        raise TrainError(f"--model {config.model} contradicts {config.checkpoint}, which holds a {pretrained['model_name']} "
+                         "network: leave --model out (the network comes from the checkpoint).")
     return model, pretrained["model_name"], pretrained["data"]
 
 
-def run(config: FinetuneConfig) -> dict | None:
+def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | None:
+    """Fine-tune; return the test metrics (also in OUTPUT_DIR/finetune.pt and metrics.jsonl) on rank 0."""
+    check(config)
+    output = Path(config.output_dir or default_folder("finetune"))
+    check_folder(output)
+    refuse_to_replace(output, "finetune.pt", None, config.overwrite)
     run = distributed.setup(config.device)
     seed_everything(config.seed, run.rank, config.use_deterministic_algorithms)
     amp_dtype = AMP_DTYPES[config.amp_dtype] if config.amp else None
-    output = Path(config.output_dir) if config.output_dir else None
-    if output is not None and run.is_main:
-        make_output_dir(output)
 
     # The pretrained network (or an untrained one, the baseline), with a new classifier for the task.
-    network, name, pretrained_on = starting_network(config)
+    network, name, pretrained_on = starting_network(config, explicit(config, given))
     (train_files, train_targets), (test_files, test_targets), classes = load_task(config.task, config.data, config.partition)
     missing = [f for f in train_files + test_files if not f.is_file()]
     if missing:
@@ -109,7 +114,7 @@ def run(config: FinetuneConfig) -> dict | None:
         print0(f"{config.task} ({config.mode}): {len(train_set)} training and {len(test_set)} test images, "
                f"{len(classes)} classes, from {config.checkpoint or 'random init'}")
 
-    log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None)
+    history: list[dict] = []
     started = time.perf_counter()
     metrics: dict = {}
     with progress_bar(not quiet) as progress:
@@ -121,8 +126,8 @@ def run(config: FinetuneConfig) -> dict | None:
             metrics = {}
             if epoch == config.epochs - 1 or not config.quiet:  # the same on every rank: evaluation gathers
                 metrics = evaluate(eval_model, test_loader, run.device, amp_dtype, config.channels_last, multilabel)
-            log.write(epoch=epoch, **{f"train_{k}": v for k, v in train_metrics.items()},
-                      **{f"test_{k}": v for k, v in metrics.items()})
+            history.append({"epoch": epoch + 1, **{f"train_{k}": v for k, v in train_metrics.items()},
+                            **{f"test_{k}": v for k, v in metrics.items()}})
             if not quiet:
                 score = f"test mAP {metrics['map']:.1f}" if multilabel else f"test top-1 {metrics['top1']:.1f}%"
                 progress.console.print(f"epoch {epoch + 1}/{config.epochs}  loss {train_metrics['loss']:.4f}  {score}",
@@ -131,10 +136,12 @@ def run(config: FinetuneConfig) -> dict | None:
               "pretrained": str(config.checkpoint) if config.checkpoint and not config.random_init else "random init",
               "pretrain_labels_recipe": pretrained_on.get("labels_recipe", ""),
               "pretrain_labels_hash": pretrained_on.get("labels_hash", ""),
-              "minutes": (time.perf_counter() - started) / 60,
+              "output_dir": str(output), "minutes": (time.perf_counter() - started) / 60,
               **{f"test_{k}": v for k, v in metrics.items()}}
-    if output is not None and run.is_main:
+    if run.is_main:
+        make_folder(output)
         checkpoint.save(output / "finetune.pt", kind="finetune", model=raw_model.state_dict(), model_name=name,
                         classes=list(classes), result=result)
+        write_log(output / "metrics.jsonl", history)
     distributed.cleanup()
     return result if run.is_main else None

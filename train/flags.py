@@ -64,7 +64,10 @@ def training_flags(parser: argparse.ArgumentParser, default: dict) -> None:
     system.add_argument("--amp", action="store_true", help="mixed precision: autocast to --amp-dtype")
     system.add_argument("--amp-dtype", choices=["bfloat16", "float16"], default=default["amp_dtype"], help="(default %(default)s; float16 adds a GradScaler, CUDA only)")
     system.add_argument("--compile", action="store_true", help="torch.compile the model")
-    system.add_argument("--output-dir", type=Path, help="checkpoint.pt and metrics.jsonl go here")
+    system.add_argument("--output-dir", type=Path,
+                        help="the run's folder: checkpoint.pt and metrics.jsonl (default: a new runs/<command>-<date>-<time>; "
+                        "with --resume, the checkpoint's folder)")
+    system.add_argument("--overwrite", action="store_true", help="replace the run that --output-dir already holds")
     system.add_argument("--seed", type=int, default=default["seed"], help="random seed (default %(default)s)")
     system.add_argument("--use-deterministic-algorithms", action="store_true", help="bitwise-reproducible kernels (slower)")
     size_flags(parser, default)
@@ -127,7 +130,18 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None = None):
-    """The command `argv` names, its config, and whether --verbose was given."""
-    args = get_args_parser().parse_args(argv)
+    """The command `argv` names, its config, whether --verbose was given, and the config fields the flags
+    set (the others have their defaults; a resumed run takes those from its checkpoint)."""
+    parser = get_args_parser()
+    args = parser.parse_args(argv)
     config = COMMANDS[args.command]
-    return args.command, config(**{f.name: getattr(args, f.name) for f in fields(config)}), args.verbose
+    return args.command, config(**{f.name: getattr(args, f.name) for f in fields(config)}), args.verbose, given(parser, argv)
+
+
+def given(parser: argparse.ArgumentParser, argv: list[str] | None) -> frozenset[str]:
+    """The fields that `argv` sets: parsed again with every default suppressed, only given flags remain."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # no public way in
+    for command in commands.choices.values():
+        for option in command._actions:
+            option.default = argparse.SUPPRESS
+    return frozenset(vars(parser.parse_args(argv))) - {"command", "verbose"}

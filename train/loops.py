@@ -32,7 +32,7 @@ def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimize
     Sums stay on the device, so the host never waits for the GPU within a step; it reads the loss every
     `status_every` steps (progress bar, divergence check) and once at the end."""
     model.train()
-    task = progress.add_task(f"epoch {epoch}", total=len(loader), status="") if progress is not None else None
+    task = progress.add_task(f"epoch {epoch + 1}", total=len(loader), status="") if progress is not None else None
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
@@ -70,7 +70,7 @@ def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimize
 
 def check_finite(loss: float, epoch: int, step: int) -> None:
     if not math.isfinite(loss):
-        raise TrainError(f"The loss became {loss} by epoch {epoch}, step {step}: lower --lr.")
+        raise TrainError(f"The loss became {loss} by epoch {epoch + 1}, step {step + 1}: lower --lr.")
 
 
 @torch.no_grad()

@@ -1,34 +1,60 @@
-"""What a run leaves and shows: its output folder, its metrics log (metrics.jsonl), its progress bar."""
+"""What a run leaves and shows: its output folder, its metrics log (metrics.jsonl), its progress bar.
+
+A run's folder is created when the run first writes into it, so a run that fails at the start leaves none;
+the log is rewritten whole (atomically) after each checkpoint from the history the checkpoint carries, so it
+never holds an epoch the checkpoint does not, and a resumed run never repeats a line.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+from curate.fileio import atomic_path, check_folder_writable
 from train.errors import TrainError
 
+RUNS = Path("runs")  # where a run without --output-dir goes
 
-def make_output_dir(path: Path) -> None:
-    """Create --output-dir, or say in one sentence why it cannot be."""
+
+def default_folder(command: str) -> Path:
+    """A new folder under runs/ for a run given no --output-dir: runs/<command>-<UTC date and time>."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    folder, n = RUNS / f"{command}-{stamp}", 1
+    while folder.exists():
+        n += 1
+        folder = RUNS / f"{command}-{stamp}-{n}"
+    return folder
+
+
+def check_folder(path: Path) -> None:
+    """Fail in one sentence, before any work, when the run folder `path` could not be created or written."""
+    if path.exists() and not path.is_dir():
+        raise TrainError(f"--output-dir {path} is a file, not a folder.")
+    check_folder_writable(path, "the run")
+
+
+def refuse_to_replace(path: Path, kept: str, resuming: Path | None, overwrite: bool) -> None:
+    """A run never writes over another run's `kept` file (checkpoint.pt, finetune.pt) unless it continues
+    that very checkpoint (--resume) or is told to (--overwrite)."""
+    existing = path / kept
+    if overwrite or not existing.is_file() or (resuming is not None and existing.samefile(resuming)):
+        return
+    again = f"continue it with --resume {existing}, " if kept == "checkpoint.pt" else ""
+    raise TrainError(f"{path} already holds a run ({kept}): {again}replace it with --overwrite, or give another --output-dir.")
+
+
+def make_folder(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TrainError(f"Cannot create --output-dir {path}: {error.strerror or error}.") from None
 
 
-class JsonLog:
-    """One JSON object per line (rank 0 only; None disables). A new run starts the file afresh; a resumed
-    run (`append`) continues it."""
-
-    def __init__(self, path: Path | None, append: bool = False):
-        self.path = path
-        if path is not None and not append:
-            Path(path).unlink(missing_ok=True)
-
-    def write(self, **record) -> None:
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record, sort_keys=True) + "\n")
+def write_log(path: Path, history: list[dict]) -> None:
+    """metrics.jsonl: one JSON object per epoch of `history`, written whole and atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(record, sort_keys=True) + "\n" for record in history))
 
 
 def progress_bar(enabled: bool):

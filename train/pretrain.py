@@ -13,41 +13,53 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import checkpoint, distributed
-from train.config import PretrainConfig
+from train.config import PretrainConfig, check, explicit
 from train.data.loaders import ImageDataset, eval_transform, make_loader, train_transform
 from train.data.tables import load_tables
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import AMP_DTYPES, evaluate, train_one_epoch
 from train.models import build_model, check_input_size, check_model
-from train.output import JsonLog, make_output_dir, progress_bar
+from train.output import check_folder, default_folder, make_folder, progress_bar, refuse_to_replace, write_log
 from train.rng import seed_everything, set_rng_state
-from train.schedule import make_scheduler
+from train.schedule import continue_schedule, make_scheduler
 
 
-def run(config: PretrainConfig) -> dict | None:
-    """Train; return the final metrics (also in OUTPUT_DIR/metrics.jsonl and the checkpoint) on rank 0."""
+def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | None:
+    """Train; return the final metrics (also in OUTPUT_DIR/metrics.jsonl and the checkpoint) on rank 0.
+    `given`: the fields the command line set (None: those that differ from their defaults); a resumed run
+    takes the others from its checkpoint."""
+    check(config)
     check_model(config.model)
+    saved = checkpoint.load(config.resume, "pretrain") if config.resume else None  # before any data is read
+    if saved is not None:
+        config = checkpoint.resumed_config(config, explicit(config, given), saved, Path(config.resume))
+    output = Path(config.output_dir or (Path(config.resume).parent if config.resume else default_folder("pretrain")))
+    if not config.test_only:
+        check_folder(output)
+        refuse_to_replace(output, "checkpoint.pt", config.resume, config.overwrite)
     run = distributed.setup(config.device)
+    if saved is not None:
+        checkpoint.check_world_size(saved, Path(config.resume), run.world_size)
     seed_everything(config.seed, run.rank, config.use_deterministic_algorithms)
     amp_dtype = AMP_DTYPES[config.amp_dtype] if config.amp else None
     if amp_dtype == torch.float16 and run.device.type != "cuda":
         raise TrainError("--amp-dtype float16 needs CUDA; on the CPU use bfloat16.")
-    output = Path(config.output_dir) if config.output_dir else None
-    if output is not None and run.is_main:
-        make_output_dir(output)
 
     # Data: the table names the images, the label of each, and the manifest it came from.
     table, val_table, val_rows = load_tables(config, check_files=run.is_main)
     train_set = ImageDataset(table, table.indices("train"), train_transform(config.train_crop_size, config.min_scale))
     val_set = ImageDataset(val_table, val_rows, eval_transform(config.val_resize_size, config.val_crop_size))
+    if config.test_only and not len(val_set):
+        raise TrainError(f"{val_table.source} has no images in the val split to test on: give one with --val-table.")
     train_loader = make_loader(train_set, config.batch_size, config.workers, True, run.rank, run.world_size, config.seed)
     val_loader = make_loader(val_set, config.batch_size, config.workers, False, run.rank, run.world_size)
     identity = table.identity()
     quiet = config.quiet or not run.is_main
     if not quiet:
         print0(f"{len(train_set)} training and {len(val_set)} validation images, {table.num_labels} labels "
-               f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}")
+               f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}; "
+               f"the run goes to {output}")
 
     # Model: keep the plain module for state_dict(); compile it, then wrap it in DDP for training (evaluation
     # runs outside DDP, since ranks' evaluation shards may differ in batch count).
@@ -60,30 +72,32 @@ def run(config: PretrainConfig) -> dict | None:
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     optimizer = torch.optim.SGD(raw_model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.wd,
                                 nesterov=config.nesterov)
-    scheduler = make_scheduler(optimizer, config)
     scaler = torch.amp.GradScaler(run.device.type, enabled=amp_dtype == torch.float16)
 
     start_epoch = 0
     history: list[dict] = []
-    if config.resume:
-        state = checkpoint.load(config.resume, "pretrain")
-        checkpoint.check_same_run(state, Path(config.resume), config.model, identity)
-        checkpoint.load_weights(raw_model, state["model"], Path(config.resume))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["lr_scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"][min(run.rank, len(state["rng"]) - 1)])
-        start_epoch = state["epoch"] + 1
-        history = state.get("history", [])
+    if saved is None:
+        scheduler = make_scheduler(optimizer, config)
+    else:
+        checkpoint.check_same_data(saved, Path(config.resume), identity)
+        checkpoint.load_weights(raw_model, saved["model"], Path(config.resume))
+        optimizer.load_state_dict(saved["optimizer"])
+        start_epoch = saved["epoch"] + 1
+        epochs_before = saved.get("config", {}).get("epochs", config.epochs)
+        scheduler, change = continue_schedule(optimizer, config, saved["lr_scheduler"], start_epoch, epochs_before)
+        scaler.load_state_dict(saved["scaler"])
+        set_rng_state(saved["rng"][run.rank])
+        history = saved.get("history", [])
         if not quiet:
-            print0(f"resumed from {config.resume} at epoch {start_epoch}")
+            print0(f"resumed from {config.resume} after epoch {start_epoch} of {config.epochs}")
+        if change and run.is_main:
+            print0(f"Note: {change}")
 
     if config.test_only:
         metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last)
         distributed.cleanup()
         return metrics if run.is_main else None
 
-    log = JsonLog(output / "metrics.jsonl" if output is not None and run.is_main else None, append=bool(config.resume))
     started = time.perf_counter()
     with progress_bar(not quiet) as progress:
         for epoch in range(start_epoch, config.epochs):
@@ -93,10 +107,8 @@ def run(config: PretrainConfig) -> dict | None:
                                             amp_dtype, config.channels_last, progress)
             scheduler.step()
             val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last) if len(val_set) else {}
-            record = {"epoch": epoch, "lr": lr, **{f"train_{k}": v for k, v in train_metrics.items()},
-                      **{f"val_{k}": v for k, v in val_metrics.items()}}
-            history.append(record)
-            log.write(**record)
+            history.append({"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train_metrics.items()},
+                            **{f"val_{k}": v for k, v in val_metrics.items()}})
             if not quiet:
                 progress.console.print(
                     f"epoch {epoch + 1}/{config.epochs}  lr {lr:.4g}  loss {train_metrics['loss']:.4f}  "
@@ -105,18 +117,19 @@ def run(config: PretrainConfig) -> dict | None:
                     + f"  {train_metrics['images_per_s']:.0f} img/s",
                     highlight=False,
                 )
-            if output is not None:
-                rng = checkpoint.every_rank_rng_state(run)  # so a resumed run draws what this one would have
-                if run.is_main:
-                    checkpoint.save(
-                        output / "checkpoint.pt", kind="pretrain", model=raw_model.state_dict(),
-                        optimizer=optimizer.state_dict(), lr_scheduler=scheduler.state_dict(),
-                        scaler=scaler.state_dict(), epoch=epoch, rng=rng, model_name=config.model,
-                        num_labels=table.num_labels, label_wnids=table.label_wnids, data=identity,
-                        config=config_record(config), history=history,
-                    )
+            rng = checkpoint.every_rank_rng_state(run)  # so a resumed run draws what this one would have
+            if run.is_main:
+                make_folder(output)
+                checkpoint.save(
+                    output / "checkpoint.pt", kind="pretrain", model=raw_model.state_dict(),
+                    optimizer=optimizer.state_dict(), lr_scheduler=scheduler.state_dict(),
+                    scaler=scaler.state_dict(), epoch=epoch, rng=rng, model_name=config.model,
+                    num_labels=table.num_labels, label_wnids=table.label_wnids, data=identity,
+                    config=config_record(config), history=history,
+                )
+                write_log(output / "metrics.jsonl", history)  # after the checkpoint: the log is never ahead of it
     final = {"model": config.model, "epochs": config.epochs, **identity, "label_count": table.num_labels,
-             "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
+             "output_dir": str(output), "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
     if run.is_main and not config.quiet:
         summary(final, output)
     distributed.cleanup()

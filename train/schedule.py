@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from train.config import Training
@@ -20,3 +22,28 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Training):
         return main
     first = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=config.lr_warmup_decay, total_iters=warmup)
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [first, main], milestones=[warmup])
+
+
+def continue_schedule(optimizer: torch.optim.Optimizer, config: Training, state: dict, done: int, epochs_before: int):
+    """The schedule of a resumed run that has done `done` epochs, its optimizer state loaded: the checkpoint's
+    own schedule (`state`) when the run keeps its length; laid out again over the new --epochs and stepped
+    to epoch `done` when it does not. Returns the scheduler, and a sentence saying how the LR goes on when
+    the length changed (else None)."""
+    if config.epochs == epochs_before:
+        scheduler = make_scheduler(optimizer, config)
+        scheduler.load_state_dict(state)
+        for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
+            group["lr"] = lr  # making the scheduler set the LR of epoch 0
+        return scheduler, None
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"]  # a schedule is laid out from the base LR
+    scheduler = make_scheduler(optimizer, config)
+    with warnings.catch_warnings():  # stepping with no optimizer step in between is what we mean here
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(done):
+            scheduler.step()
+    lr = optimizer.param_groups[0]["lr"]
+    how = ("is laid out again over" if config.lr_scheduler == "cosine"
+           else "does not depend on the run's length: it goes on as it would have, now over")
+    return scheduler, (f"--epochs {config.epochs} changes the run's length from {epochs_before} epochs: the "
+                       f"{config.lr_scheduler} schedule {how} {config.epochs} epochs, and epoch {done + 1} starts at LR {lr:.4g}.")

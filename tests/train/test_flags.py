@@ -21,15 +21,16 @@ def test_flags_left_out_give_the_config_defaults(command):
     from pathlib import Path
 
     argv, required = REQUIRED[command]
-    parsed, config, verbose = parse([command, *argv])
-    assert (parsed, verbose) == (command, False)
+    parsed, config, verbose, given = parse([command, *argv])
+    assert (parsed, verbose, given) == (command, False, frozenset(required))
     assert config == CONFIGS[command](**{key: Path(value) if key != "task" else value for key, value in required.items()})
 
 
 def test_flags_given_land_in_the_config():
-    _, config, verbose = parse(["--verbose", "pretrain", "--table", "t.parquet", "-b", "7", "--lr", "0.5", "--wd", "0",
-                                "--epochs", "3", "-j", "2", "--amp", "--amp-dtype", "float16", "--channels-last"])
+    _, config, verbose, given = parse(["--verbose", "pretrain", "--table", "t.parquet", "-b", "7", "--lr", "0.5", "--wd", "0",
+                                       "--epochs", "3", "-j", "2", "--amp", "--amp-dtype", "float16", "--channels-last"])
     assert verbose
+    assert given == {"table", "batch_size", "lr", "wd", "epochs", "workers", "amp", "amp_dtype", "channels_last"}
     assert (str(config.table), config.batch_size, config.lr, config.wd, config.epochs, config.workers) == ("t.parquet", 7, 0.5, 0.0, 3, 2)
     assert (config.amp, config.amp_dtype, config.channels_last, config.compile) == (True, "float16", True, False)
 

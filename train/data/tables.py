@@ -111,10 +111,7 @@ def load_table(table_path: Path | None = None, labels_path: Path | None = None, 
             label_wnids[label] = label_wnid
         elif label_wnids[label] != label_wnid:
             raise TrainError(f"{source} gives label {label} two wnids, {label_wnids[label]} and {label_wnid}.")
-    counts = [0] * label_count
-    for label, split in zip(columns["label"], columns["split"]):
-        counts[label] += split == "train"
-    empty = [i for i, n in enumerate(counts) if n == 0]
+    empty = [label for label, count in enumerate(table.training_images_per_label(label_count)) if not count]
     if training and empty:
         name = label_wnids[empty[0]] or "with no rows at all"
         raise TrainError(
