@@ -227,9 +227,10 @@ class CurateTable:
     kind: FileKind
     required: dict[str, str] = {}  # metadata key -> what it holds, for the sentence when a file lacks it
 
-    def __init__(self, rows: pa.Table, metadata: dict[str, str]):
+    def __init__(self, rows: pa.Table, metadata: dict[str, str], path: Path | None = None):
         self.rows = rows
         self.metadata = metadata
+        self.path = path  # the file it was read from, if any
 
     @classmethod
     def read(cls, path: Path):
@@ -238,7 +239,9 @@ class CurateTable:
         for key, what in cls.required.items():
             if key not in metadata:
                 raise BadManifest(f"{path} is {cls.kind.what} without {what} in its metadata.")
-        return cls(rows, metadata)
+        made = cls(rows, metadata)
+        made.path = Path(path)
+        return made
 
     def write(self, path: Path) -> str:
         """Write atomically; return the content hash."""

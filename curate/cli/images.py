@@ -163,3 +163,47 @@ def restrict(
     check_output(output, labels_path, index_path)
     labels = ImageIndex.read(index_path).restrict(read_labels(labels_path), Path(labels_path).name, Path(index_path).name)
     deliver(labels, output, quiet)
+
+
+@app.command("pack")
+def pack(
+    index_path: Path = typer.Argument(..., metavar="index", help="An image index (or subset) whose images to pack."),
+    output: Path = typer.Option(..., "--output", "-o", help="The store's folder: new, empty, or an unfinished pack of the same settings (it goes on)."),
+    fmt: str = typer.Option("jpeg", "--format", "-f", help="jpeg: re-encoded JPEGs in tar shards; raw: uint8 pixels in one memory-mappable array."),
+    size: int = typer.Option(160, "--size", help="jpeg: the short side in px (never enlarged); raw: the side of the square."),
+    quality: int = typer.Option(90, "--quality", help="JPEG quality of the jpeg format."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Processes that decode and encode (default: one per core)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished store (or one being packed with other settings)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write every image that could not be packed, and why, to this JSON file."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Pack an index's images into a store, once: decoded, resized, and written where training reads them fast.
+
+    The store's index keeps each image's path, so every subset and label set of the index selects the same
+    images from it. Interrupted, the same command goes on where it stopped.
+    Examples:  curate images pack train.parquet -o train-jpeg160    curate images pack train.parquet -f raw --size 64 -o train-raw64
+    """
+    import json
+
+    from curate.images.index import ImageIndex
+    from curate.images.pack import pack as pack_store
+    from curate.wording import some
+
+    check_output(report, index_path)
+    source = ImageIndex.read(index_path)
+    console = stderr_console(quiet)
+    with progress_bar(console) as progress:
+        store, found = pack_store(source, output, fmt=fmt, size=size, quality=quality, workers=workers,
+                                  overwrite=overwrite, progress=progress)
+    if report is not None:
+        from curate.fileio import atomic_path
+
+        with atomic_path(report) as tmp:
+            tmp.write_text(json.dumps({"packed": found.packed, "failed": dict(sorted(found.failed.items()))}, indent=1) + "\n")
+    typer.echo(str(output))
+    again = f", going on from {found.resumed_parts} parts packed before" if found.resumed_parts else ""
+    console.print(f"{found.packed:,} of {len(source):,} images packed ({store.metadata['store_resize']}){again}, "
+                  f"{store.content_hash[:19]}…", highlight=False)
+    if found.failed:
+        console.print(f"{len(found.failed):,} could not be packed: {some(sorted(found.failed), 3)}"
+                      + ("" if report else "; --report FILE lists them all, with why."), highlight=False)

@@ -31,6 +31,7 @@ from curate.progress import Progress, no_progress
 from curate.wording import has, plural, some
 
 SPLITS = ("train", "val", "test")
+STORE_KEYS = ("store_format", "store_size", "store_resize")  # how a packed store holds the images
 
 
 class ImageIndex(CurateTable):
@@ -93,7 +94,23 @@ class ImageIndex(CurateTable):
 
     @property
     def root(self) -> str:
-        return self.metadata["root"]
+        """The folder the paths are relative to; a relative root (a store's: ".") is relative to the folder
+        of the index file, so a store can be moved or copied whole."""
+        root = Path(self.metadata["root"])
+        if not root.is_absolute() and self.path is not None:
+            root = (self.path.parent / root).resolve()
+        return str(root)
+
+    @property
+    def origin_hash(self) -> str:
+        """The content hash of the index this one was made from by subsets and packing (its own, if built)."""
+        return self.metadata.get("origin_hash") or self.content_hash
+
+    def inherited(self) -> dict[str, str]:
+        """What every index and table made from this index records of it: where its images are, where it
+        came from, and how a store packed them."""
+        kept = {key: self.metadata[key] for key in ("layout", *STORE_KEYS) if key in self.metadata}
+        return {"root": self.root, "origin_hash": self.origin_hash, **kept}
 
     def class_counts(self) -> dict[str, int]:
         """Images per class, in wnid order."""
@@ -123,8 +140,8 @@ class ImageIndex(CurateTable):
             check_labels(labels)
             rows = sample_budget(self.rows, labels, budget, seed, allow_short)
             params = {"budget": budget, "seed": seed, "allow_short": allow_short, "labels_hash": labels_hash(labels)}
-        kept = {key: self.metadata[key] for key in ("root", "layout") if key in self.metadata}
-        return ImageIndex(rows, {**kept, "parent_hash": self.content_hash, "subset": json.dumps(params, sort_keys=True)})
+        metadata = {**self.inherited(), "parent_hash": self.content_hash, "subset": json.dumps(params, sort_keys=True)}
+        return ImageIndex(rows, metadata)
 
     def label(self, labels: LabelSet, *, allow_missing: bool = False) -> ImageTable:
         """The images of the classes `labels` keeps, each with its label: the table training reads. A kept
@@ -132,7 +149,7 @@ class ImageIndex(CurateTable):
         error either way (training cannot learn it), unless the index has no training images at all (a table
         to validate on)."""
         metadata = {
-            "root": self.root,
+            **self.inherited(),
             "images_hash": self.content_hash,
             "labels_hash": labels_hash(labels),
             "labels_recipe": labels.describe(),

@@ -8,6 +8,8 @@ member's data in it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 
 from curate.fileformat import FileKind
@@ -50,3 +52,23 @@ def is_image_name(name: str) -> bool:
     suffixes (a name's leading dots start no suffix), in under half its time: indexing calls this per file."""
     stem, _, suffix = name.rpartition("/")[2].rpartition(".")
     return bool(stem.lstrip(".")) and "." + suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytes:
+    """The stored bytes of one row: the file `path` under `root`, or `size` bytes at `offset` of `archive`."""
+    if archive is None:
+        return (Path(root) / path).read_bytes()
+    with open(Path(root) / archive, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)
+
+
+def pillow():
+    """PIL.Image, or one sentence saying how to get it (curate decodes images only to verify and to pack)."""
+    from curate.errors import BadImages
+
+    try:
+        from PIL import Image
+    except ImportError:
+        raise BadImages("Decoding images needs Pillow, which is not installed: pip install pillow.") from None
+    return Image

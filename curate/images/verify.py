@@ -9,29 +9,21 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.errors import BadImages
 from curate.images.report import IndexReport
+from curate.images.rows import pillow, read_image_bytes
 from curate.progress import Progress
+
 
 def verify_images(root: Path, table: pa.Table, report: IndexReport, progress: Progress) -> pa.Table:
     """Decode every image of `table`; drop the ones that do not read or decode, and report them."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise BadImages("--verify decodes images with Pillow, which is not installed: pip install pillow.") from None
+    Image = pillow()
 
     columns = table.select(["path", "archive", "offset", "size"]).to_pydict()
     rows = list(zip(columns["path"], columns["archive"], columns["offset"], columns["size"]))
 
     def check(row) -> str | None:
-        path, archive, offset, size = row
         try:
-            if archive is None:
-                data = (root / path).read_bytes()
-            else:
-                with open(root / archive, "rb") as handle:
-                    handle.seek(offset)
-                    data = handle.read(size)
+            data = read_image_bytes(root, *row)
         except OSError:
             return "unreadable"
         try:

@@ -1,0 +1,201 @@
+"""Pack an image index into a store: every image decoded once, resized, and written where training reads it
+fast, for every label set and subset of that index.
+
+Two formats:
+- jpeg: re-encoded JPEG at short side SIZE (never enlarged) and quality Q, in tar shards (shards/*.tar);
+- raw:  uint8 pixels, short side SIZE then the central SIZE x SIZE, in one memory-mappable array
+        (pixels.npy, shape (rows, SIZE, SIZE, 3)).
+The store's own index (index.parquet, the usual image-index schema) keeps each image's original `path`,
+`wnid` and `split`, so subsets and label sets made on the source index select the same images from it, and
+points each row into the store (`archive`, `offset`, `size`). It is written last: a folder without it is a
+store still being packed, and running the same pack again goes on where it stopped (each finished part of
+CHUNK rows is recorded in .parts/). Images that do not decode are left out and reported, never silently.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from curate.errors import BadImages
+from curate.fileio import atomic_path, check_folder_writable, make_folder
+from curate.images.index import ImageIndex
+from curate.images.rows import IMAGES, pillow, read_image_bytes
+from curate.interrupts import raise_on_sigterm
+from curate.progress import Progress, no_progress
+from curate.wording import plural
+
+FORMATS = ("jpeg", "raw")
+SMALLEST = 16  # px: below this no network curate trains learns much (downsampled ImageNet starts at 16)
+CHUNK = 1024  # rows a worker packs at a time: one part, one shard
+SETTINGS, PARTS, PIXELS = ".packing.json", ".parts", "pixels.npy"
+
+
+@dataclass
+class PackReport:
+    packed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # path -> why it could not be packed
+    resumed_parts: int = 0  # parts an earlier, interrupted run had finished
+
+
+def resize_rule(fmt: str, size: int, quality: int) -> str:
+    if fmt == "jpeg":
+        return f"short side to {size} px (never enlarged), Lanczos after JPEG DCT scaling; JPEG quality {quality}"
+    return f"short side to {size} px, then the central {size}x{size}; Lanczos after JPEG DCT scaling"
+
+
+def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90, workers: int | None = None,
+         overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageIndex, PackReport]:
+    """Pack `index` into the store folder `out`; return the store's index (also written as out/index.parquet)
+    and what was packed and what failed. An unfinished pack of the same index and settings goes on."""
+    if fmt not in FORMATS:
+        raise BadImages(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    if size < SMALLEST:
+        raise BadImages(f"--size {size} px is too small to train on: give {SMALLEST} or more (32 and 64 are the "
+                        "downsampled-ImageNet sizes).")
+    if not 1 <= quality <= 100:
+        raise BadImages(f"--quality must be 1 to 100, not {quality}.")
+    pillow()
+    out = Path(out)
+    settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
+                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK}
+    prepare_folder(out, settings, overwrite)
+    if fmt == "raw" and not (out / PIXELS).exists():
+        allocate_pixels(out / PIXELS, len(index), size)
+    report = PackReport()
+    done = {int(part.stem) for part in (out / PARTS).glob("*.json")}
+    report.resumed_parts = len(done)
+    chunks = [start for start in range(0, len(index), CHUNK) if start // CHUNK not in done]
+    columns = index.rows.select(["path", "archive", "offset", "size"]).to_pydict()
+    advance = progress("Packing images", len(index))
+    advance(len(index) - sum(min(CHUNK, len(index) - start) for start in chunks))
+    jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
+            for start in chunks]
+    processes = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    # A pool whose exit terminates its workers (SIGTERM, which they turn into an exception that removes their
+    # half-written shard): on an interrupt the parts in flight are dropped at once, and packed again by the
+    # next run. Forkserver workers start clean (no threads inherited from this process).
+    with multiprocessing.get_context("forkserver").Pool(processes, initializer=raise_on_sigterm) as pool:
+        for rows in pool.imap(pack_part, jobs):
+            advance(len(rows))
+    return finish(index, out, settings, report)
+
+
+def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
+    """Make `out` ready for packing: new, or an unfinished pack of the same settings to go on with. A
+    finished store is replaced only with `overwrite`; a folder that is not a store is never touched."""
+    store_files = [out / "index.parquet", out / "shards", out / PIXELS, out / PARTS, out / SETTINGS]
+    if out.exists() and not out.is_dir():
+        raise BadImages(f"-o {out} is a file: a store is a folder.")
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p not in store_files)
+        if others:
+            raise BadImages(f"{out} holds files that are not a store's ({', '.join(others[:3])}): give a new or empty folder.")
+        unfinished = (out / SETTINGS).is_file() and json.loads((out / SETTINGS).read_text()) == settings
+        if (out / "index.parquet").exists() or ((out / SETTINGS).exists() and not unfinished):
+            if not overwrite:
+                what = "a store" if (out / "index.parquet").exists() else "a store being packed with other settings"
+                raise BadImages(f"{out} already holds {what}: give --overwrite to replace it, or another folder.")
+            for path in store_files:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    check_folder_writable(out, "a store")
+    make_folder(out / PARTS)
+    with atomic_path(out / SETTINGS) as tmp:
+        tmp.write_text(json.dumps(settings, sort_keys=True))
+
+
+def allocate_pixels(path: Path, rows: int, size: int) -> None:
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows, size, size, 3)).flush()
+
+
+def pack_part(job) -> list[str]:
+    """One part of CHUNK rows, in a worker process: decode, resize, write (a tar shard, or rows of the pixel
+    array), then record the part in .parts/ (last, so a part is either recorded whole or packed again)."""
+    root, columns, start, chunk, fmt, size, quality, out = job
+    out, Image = Path(out), pillow()
+    packed, failed = [], {}
+    images = []
+    for n, row in enumerate(zip(columns["path"], columns["archive"], columns["offset"], columns["size"])):
+        try:
+            images.append((start + n, shrink(Image, read_image_bytes(root, *row), fmt, size)))
+        except Exception as error:  # unreadable, or Pillow's many kinds of damaged data
+            failed[row[0]] = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    if fmt == "jpeg":
+        shard = f"shards/{start // chunk:06d}.tar"
+        make_folder(out / "shards")
+        with atomic_path(out / shard) as tmp, tarfile.open(tmp, "w") as tar:
+            for slot, image in images:
+                data = io.BytesIO()
+                image.save(data, "JPEG", quality=quality)
+                info = tarfile.TarInfo(f"{slot:09d}.jpg")
+                info.size = data.tell()
+                data.seek(0)
+                tar.addfile(info, data)
+                packed.append([slot, shard, tar.offset - info.size - (-info.size % 512), info.size])
+    else:
+        import numpy as np
+
+        pixels = np.load(out / PIXELS, mmap_mode="r+")
+        for slot, image in images:
+            pixels[slot] = np.asarray(image, dtype=np.uint8)
+            packed.append([slot, PIXELS, pixels.offset + slot * size * size * 3, size * size * 3])
+        pixels.flush()
+    with atomic_path(out / PARTS / f"{start // chunk:06d}.json") as tmp:
+        tmp.write_text(json.dumps({"packed": packed, "failed": failed}))
+    return columns["path"]
+
+
+def shrink(Image, data: bytes, fmt: str, size: int):
+    """The image of `data`, resized by the format's rule."""
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    scale = size / min(width, height)
+    if fmt == "jpeg" and scale >= 1:
+        return image.convert("RGB")
+    target = (max(size, round(width * scale)), max(size, round(height * scale)))
+    image.draft("RGB", target)  # JPEG: decode at the smallest DCT scale still at least `target`
+    image = image.convert("RGB").resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if fmt == "jpeg":
+        return image
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> tuple[ImageIndex, PackReport]:
+    """Gather the parts into the store's index, write it (the store is then complete), remove the parts."""
+    slot_of: dict[int, tuple[str, int, int]] = {}
+    for part in sorted((out / PARTS).glob("*.json")):
+        recorded = json.loads(part.read_text())
+        slot_of.update({slot: (archive, offset, size) for slot, archive, offset, size in recorded["packed"]})
+        report.failed.update(recorded["failed"])
+    slots = sorted(slot_of)
+    rows = index.rows.take(pa.array(slots, pa.int64())).select(["path", "wnid", "split"])
+    rows = rows.append_column("size", pa.array([slot_of[s][2] for s in slots], pa.int64()))
+    rows = rows.append_column("archive", pa.array([slot_of[s][0] for s in slots], pa.string()))
+    rows = rows.append_column("offset", pa.array([slot_of[s][1] for s in slots], pa.int64()))
+    if not len(rows):
+        raise BadImages(f"None of the {plural(len(index), 'image')} of the index could be packed "
+                        f"(for example {next(iter(report.failed))}: {next(iter(report.failed.values()))}).")
+    report.packed = len(rows)
+    metadata = {
+        "root": ".", "layout": "store", "store_format": settings["format"], "store_size": str(settings["size"]),
+        "store_resize": resize_rule(settings["format"], settings["size"], settings["quality"]),
+        "source_hash": settings["source_hash"], "origin_hash": index.origin_hash,
+        "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),
+    }
+    store = ImageIndex(rows.cast(IMAGES.schema), metadata)
+    store.write(out / "index.parquet")
+    shutil.rmtree(out / PARTS)
+    (out / SETTINGS).unlink()
+    return ImageIndex.read(out / "index.parquet"), report

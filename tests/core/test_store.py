@@ -1,0 +1,191 @@
+"""Packing an index into a store: the same images under the same identities, pixels where the rows say,
+failures reported, an interrupted pack that goes on, and bad input (one sentence, nothing half-written)."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from image_world import GOLDFISH, TENCH, WHITE_SHARK, error, label_set, run, touch
+
+from curate.images.index import ImageIndex
+from curate.images.pack import pack
+from curate.images.store import ImageStore
+
+Image = pytest.importorskip("PIL.Image")
+REPO = Path(__file__).resolve().parents[2]
+COLOURS = {TENCH: (200, 30, 30), GOLDFISH: (30, 200, 30), WHITE_SHARK: (30, 30, 200)}
+
+
+def jpeg(colour, width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    """An index of 3 classes x 6 flat-coloured JPEGs of various sizes, one broken file, as class folders."""
+    root = tmp_path / "train"
+    for wnid, colour in COLOURS.items():
+        for n in range(6):
+            touch(root / wnid / f"{wnid}_{n}.JPEG", jpeg(colour, 80 + 20 * n, 60 + 10 * n))
+    touch(root / TENCH / f"{TENCH}_broken.JPEG", b"\xff\xd8 not a jpeg")
+    assert run("index", root, "-o", tmp_path / "index.parquet").exit_code == 0
+    return tmp_path / "index.parquet"
+
+
+@pytest.mark.parametrize("fmt,size", [("jpeg", 48), ("raw", 32)])
+def test_a_store_holds_the_source_images_under_their_own_paths(source, tmp_path, fmt, size):
+    result = run("pack", source, "-f", fmt, "--size", size, "-o", tmp_path / "store", "--report", tmp_path / "failed.json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{tmp_path / 'store'}\n"
+    assert f"18 of 19 images packed" in result.stderr
+    index, store = ImageIndex.read(source), ImageStore.open(tmp_path / "store")
+    broken = f"{TENCH}/{TENCH}_broken.JPEG"
+    kept = index.rows.filter(np.array([p != broken for p in index.rows["path"].to_pylist()]))
+    assert store.index.rows.select(["path", "wnid", "split"]).equals(kept.select(["path", "wnid", "split"]))
+    assert store.origin_hash == index.content_hash and store.index.metadata["source_hash"] == index.content_hash
+    assert list(json.loads((tmp_path / "failed.json").read_text())["failed"]) == [broken]
+    for row in store.index.rows.to_pylist():
+        data = (tmp_path / "store" / row["archive"]).read_bytes()[row["offset"] : row["offset"] + row["size"]]
+        if fmt == "raw":
+            pixels = np.frombuffer(data, np.uint8).reshape(size, size, 3)
+        else:
+            picture = Image.open(io.BytesIO(data))
+            assert min(picture.size) == size  # short side to the size, aspect kept
+            pixels = np.asarray(picture)
+        assert np.abs(pixels.reshape(-1, 3).mean(0) - COLOURS[row["wnid"]]).max() < 3, row["path"]
+
+
+def test_subsets_and_labels_of_the_store_select_the_images_the_source_s_do(source, tmp_path):
+    assert run("pack", source, "-f", "raw", "--size", 16, "-o", tmp_path / "store", "-q").exit_code == 0
+    store = ImageIndex.read(tmp_path / "store" / "index.parquet")
+    index = ImageIndex.read(source)
+    for seed in range(5):  # tench lost its broken image to the pack: the other classes are the source's
+        ours = [p for p in store.subset(per_class=3, seed=seed).rows["path"].to_pylist() if not p.startswith(TENCH)]
+        theirs = [p for p in index.subset(per_class=3, seed=seed).rows["path"].to_pylist() if not p.startswith(TENCH)]
+        assert ours == theirs
+    table = store.label(label_set({TENCH: TENCH, GOLDFISH: GOLDFISH, WHITE_SHARK: WHITE_SHARK}))
+    assert table.metadata["store_format"] == "raw" and table.metadata["origin_hash"] == index.content_hash
+    assert table.root == str((tmp_path / "store").resolve())
+
+
+def test_a_store_can_be_moved(source, tmp_path):
+    assert run("pack", source, "-f", "jpeg", "--size", 32, "-o", tmp_path / "store", "-q").exit_code == 0
+    (tmp_path / "store").rename(tmp_path / "moved")
+    assert ImageIndex.read(tmp_path / "moved" / "index.parquet").root == str((tmp_path / "moved").resolve())
+    assert len(ImageStore.open(tmp_path / "moved").index) == 18
+
+
+def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monkeypatch):
+    from curate.images import pack as packing
+
+    monkeypatch.setattr(packing, "CHUNK", 4)
+    calls = []
+
+    def stop_after_two_parts(description, total):
+        def advance(n=1):
+            calls.append(n)
+            if len(calls) == 3:  # the first call counts parts done before: none
+                raise KeyboardInterrupt
+
+        return advance
+
+    with pytest.raises(KeyboardInterrupt):
+        pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=1, progress=stop_after_two_parts)
+    assert not (tmp_path / "store" / "index.parquet").exists()
+    assert error(run("subset", tmp_path / "store" / "index.parquet", "-n", 1, "-o", tmp_path / "s.parquet")).endswith("does not exist.")
+    with pytest.raises(Exception, match="still being packed"):
+        ImageStore.open(tmp_path / "store")
+    store, report = pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=2)
+    assert report.resumed_parts >= 2 and report.packed == 18
+    pack(ImageIndex.read(source), tmp_path / "whole", fmt="raw", size=16)
+    assert store.content_hash == ImageStore.open(tmp_path / "whole").index.content_hash
+    assert (tmp_path / "store" / "pixels.npy").read_bytes() == (tmp_path / "whole" / "pixels.npy").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["index.parquet", "pixels.npy"]
+
+
+ONE_IMAGE_PARTS = ("import sys; from curate.images import pack; pack.CHUNK = 1; from curate.cli import main;"
+                   "sys.argv = ['curate', *sys.argv[1:]]; main()")
+
+
+def test_sigterm_during_a_pack_leaves_nothing_that_looks_complete(source, tmp_path):
+    argv = [sys.executable, "-c", ONE_IMAGE_PARTS, "images", "pack", str(source), "-f", "jpeg", "--size", "32", "-j", "1",
+            "-o", str(tmp_path / "store")]
+    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "store" / ".parts").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    if process.returncode == 143:  # stopped before the end: nothing says it is a store
+        assert not (tmp_path / "store" / "index.parquet").exists()
+        assert not list((tmp_path / "store").glob("**/*.tmp"))
+    again = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    if process.returncode == 143:
+        assert again.returncode == 0 and "going on from" in again.stderr, again.stderr
+    assert len(ImageStore.open(tmp_path / "store").index) == 18
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options,sentence", [
+    (["-f", "png"], "--format must be one of jpeg, raw, not 'png'."),
+    (["--size", "8"], "--size 8 px is too small to train on: give 16 or more (32 and 64 are the downsampled-ImageNet sizes)."),
+    (["--quality", "0"], "--quality must be 1 to 100, not 0."),
+], ids=["format", "size", "quality"])
+def test_bad_pack_options(source, tmp_path, options, sentence):
+    assert error(run("pack", source, *options, "-o", tmp_path / "store")) == f"Error: {sentence}"
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_finished_store_is_replaced_only_with_overwrite(source, tmp_path):
+    assert run("pack", source, "--size", 32, "-o", tmp_path / "store", "-q").exit_code == 0
+    before = (tmp_path / "store" / "index.parquet").read_bytes()
+    assert error(run("pack", source, "--size", 24, "-o", tmp_path / "store")) == (
+        f"Error: {tmp_path / 'store'} already holds a store: give --overwrite to replace it, or another folder."
+    )
+    assert (tmp_path / "store" / "index.parquet").read_bytes() == before
+    assert run("pack", source, "-f", "raw", "--size", 16, "-o", tmp_path / "store", "--overwrite", "-q").exit_code == 0
+    assert ImageStore.open(tmp_path / "store").format == "raw"
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["index.parquet", "pixels.npy"]
+
+
+def test_a_folder_that_is_not_a_store_is_never_touched(source, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    assert error(run("pack", source, "-o", tmp_path / "mine", "--overwrite")) == (
+        f"Error: {tmp_path / 'mine'} holds files that are not a store's (thesis.tex): give a new or empty folder."
+    )
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("damage,sentence", [
+    ("missing", "The store {store} is damaged: shards/000000.tar is missing."),
+    ("truncated", "The store {store} is damaged: shards/000000.tar ends at byte 1,000, before the {need:,} bytes its images take (truncated?)."),
+])
+def test_a_damaged_store_is_refused(source, tmp_path, damage, sentence):
+    store = tmp_path / "store"
+    assert run("pack", source, "--size", 32, "-o", store, "-q").exit_code == 0
+    shard = store / "shards" / "000000.tar"
+    rows = ImageIndex.read(store / "index.parquet").rows.to_pylist()
+    need = max(row["offset"] + row["size"] for row in rows)
+    shard.unlink() if damage == "missing" else shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(Exception) as raised:
+        ImageStore.open(store)
+    assert str(raised.value) == sentence.format(store=store, need=need)
+
+
+def test_a_store_still_being_packed_or_not_a_store_is_refused(tmp_path):
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(Exception, match="is not a store: it has no index.parquet"):
+        ImageStore.open(tmp_path / "plain")
