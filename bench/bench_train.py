@@ -149,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
 
-    from train.data.loaders import to_device
+    from train.data.loaders import set_epoch, to_device
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         root = Path(tmp)
@@ -171,8 +171,7 @@ def main() -> None:
             images_per_second(loader, prepare)
         for _ in range(args.repeats):  # interleaved, so drift hits both alike
             for name, (loader, prepare) in runs.items():
-                if hasattr(loader.sampler, "set_epoch"):
-                    loader.sampler.set_epoch(_)
+                set_epoch(loader, _)
                 wall, cpu = images_per_second(loader, prepare)
                 rates[name].append(wall)
                 per_cpu[name].append(cpu)

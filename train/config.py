@@ -22,6 +22,8 @@ class Data:
     val_table: Path | None = None
     val_images: Path | None = None
     val_root: Path | None = None
+    store: Path | None = None  # a packed store (curate images pack) to read the images from
+    val_store: Path | None = None
 
 
 @dataclass(kw_only=True)
@@ -147,6 +149,7 @@ EXCLUSIVE = [  # groups of fields at most one of which may be given
     (("table", "labels"), "Give the images either as --table, or as --labels with --images, not both."),
     (("table", "images"), "Give the images either as --table, or as --labels with --images, not both."),
     (("val_table", "val_images"), "Give the validation images either as --val-table or as --val-images, not both."),
+    (("root", "store"), "Give either --root (where the table's images are) or --store (a store of them), not both."),
     (("checkpoint", "random_init"), "Give either --checkpoint (transfer a pretrained network) or --random-init (the untrained baseline), not both."),
 ]
 

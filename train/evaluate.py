@@ -14,8 +14,7 @@ from torch import nn
 
 from train import checkpoint, distributed
 from train.config import EvaluateConfig, check
-from train.data.loaders import ImageDataset, eval_transform, make_loader
-from train.data.tables import ImageRows, knn_targets, load_tables
+from train.data.tables import ImageRows, image_loader, knn_targets, load_tables
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import evaluate, extract_features
@@ -29,7 +28,6 @@ def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows,
     split of `table` is the memory, the rows `val_rows` of `val_table` the queries. Says how many images of
     each were scored, and refuses a label set that covers fewer than two labels of the queries (top-1 over
     one label is 100% whatever the features)."""
-    transform = eval_transform(config.val_resize_size, config.val_crop_size)
     scored, counts = {}, {}
     for split, source, rows in (("train", table, table.indices("train")), ("val", val_table, val_rows)):
         if not rows:
@@ -43,8 +41,7 @@ def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows,
             print0(f"Warning: --knn-labels {labels_path} covers {len(kept)} of the {len(rows)} val images; the others "
                    "are left out of k-NN.")
         counts[split] = (len(kept), len(rows))
-        dataset = ImageDataset(source, [rows[pos] for pos in kept], transform, targets)
-        loader = make_loader(dataset, config.batch_size, config.workers, False, run.rank, run.world_size)
+        loader = image_loader(source, [rows[pos] for pos in kept], config, run, train=False, targets=targets)
         scored[split] = extract_features(features_model, loader, run.device, amp_dtype(config), config.channels_last)
     top1 = knn_top1(*scored["train"], *scored["val"], k=config.knn_k, temperature=config.knn_temperature)
     return {"knn_top1": 100 * top1, "knn_label_count": len(label_wnids), "knn_k": config.knn_k,
@@ -69,10 +66,9 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
             f"{table.source} ({table.labels_recipe}): top-1 needs the same labels; use --knn-labels for another label set."
         )
     model = model.to(run.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
-    val_set = ImageDataset(val_table, val_rows, eval_transform(config.val_resize_size, config.val_crop_size))
-    if len(val_set) == 0:
+    if not val_rows:
         raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with --val-table.")
-    loader = make_loader(val_set, config.batch_size, config.workers, False, run.rank, run.world_size)
+    loader = image_loader(val_table, val_rows, config, run, train=False)
     result = {"checkpoint": str(config.checkpoint), "model": pretrained["model_name"], **pretrained["data"],
               **evaluate(model, loader, run.device, amp_dtype(config), config.channels_last)}
     if config.knn_labels is not None:

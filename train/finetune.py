@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import checkpoint, distributed
 from train.config import FinetuneConfig, check, explicit
-from train.data.loaders import FileDataset, eval_transform, make_loader, train_transform
+from train.data.loaders import FileDataset, eval_transform, make_loader, set_epoch, train_transform
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import AMP_DTYPES, evaluate, train_one_epoch
@@ -101,7 +101,7 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     eval_model = torch.compile(raw_model) if config.compile else raw_model
     model = DDP(eval_model, device_ids=run.device_ids) if run.enabled else eval_model
 
-    train_set = FileDataset(train_files, train_targets, train_transform(config.train_crop_size, config.min_scale))
+    train_set = FileDataset(train_files, train_targets, train_transform(config.train_crop_size, config.min_scale, config.seed))
     test_set = FileDataset(test_files, test_targets, eval_transform(config.val_resize_size, config.val_crop_size))
     train_loader = make_loader(train_set, config.batch_size, config.workers, True, run.rank, run.world_size, config.seed)
     test_loader = make_loader(test_set, config.batch_size, config.workers, False, run.rank, run.world_size)
@@ -119,7 +119,7 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     metrics: dict = {}
     with progress_bar(not quiet) as progress:
         for epoch in range(config.epochs):
-            train_loader.sampler.set_epoch(epoch)
+            set_epoch(train_loader, epoch)
             train_metrics = train_one_epoch(model, criterion, optimizer, train_loader, run.device, epoch, scaler,
                                             amp_dtype, config.channels_last, progress)
             scheduler.step()

@@ -26,6 +26,8 @@ def data_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val-table", type=Path, help="image table to validate on (default: the table's val split)")
     group.add_argument("--val-images", type=Path, help="image index to validate on, labelled by --labels")
     group.add_argument("--val-root", type=Path, help="root of the validation table's paths (default: its own root)")
+    group.add_argument("--store", type=Path, help="read the table's images from this packed store (`curate images pack`)")
+    group.add_argument("--val-store", type=Path, help="read the validation table's images from this packed store")
 
 
 def size_flags(parser: argparse.ArgumentParser, default: dict) -> None:

@@ -14,8 +14,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import checkpoint, distributed
 from train.config import PretrainConfig, check, explicit
-from train.data.loaders import ImageDataset, eval_transform, make_loader, train_transform
-from train.data.tables import load_tables
+from train.data.loaders import set_epoch
+from train.data.tables import image_loader, load_tables
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import AMP_DTYPES, evaluate, train_one_epoch
@@ -48,16 +48,15 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
 
     # Data: the table names the images, the label of each, and the manifest it came from.
     table, val_table, val_rows = load_tables(config, check_files=run.is_main)
-    train_set = ImageDataset(table, table.indices("train"), train_transform(config.train_crop_size, config.min_scale))
-    val_set = ImageDataset(val_table, val_rows, eval_transform(config.val_resize_size, config.val_crop_size))
-    if config.test_only and not len(val_set):
+    train_rows = table.indices("train")
+    if config.test_only and not val_rows:
         raise TrainError(f"{val_table.source} has no images in the val split to test on: give one with --val-table.")
-    train_loader = make_loader(train_set, config.batch_size, config.workers, True, run.rank, run.world_size, config.seed)
-    val_loader = make_loader(val_set, config.batch_size, config.workers, False, run.rank, run.world_size)
+    train_loader = image_loader(table, train_rows, config, run, train=True)
+    val_loader = image_loader(val_table, val_rows, config, run, train=False)
     identity = table.identity()
     quiet = config.quiet or not run.is_main
     if not quiet:
-        print0(f"{len(train_set)} training and {len(val_set)} validation images, {table.num_labels} labels "
+        print0(f"{len(train_rows)} training and {len(val_rows)} validation images, {table.num_labels} labels "
                f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}; "
                f"the run goes to {output}")
 
@@ -101,12 +100,12 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     started = time.perf_counter()
     with progress_bar(not quiet) as progress:
         for epoch in range(start_epoch, config.epochs):
-            train_loader.sampler.set_epoch(epoch)
+            set_epoch(train_loader, epoch)
             lr = optimizer.param_groups[0]["lr"]
             train_metrics = train_one_epoch(model, criterion, optimizer, train_loader, run.device, epoch, scaler,
                                             amp_dtype, config.channels_last, progress)
             scheduler.step()
-            val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last) if len(val_set) else {}
+            val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last) if val_rows else {}
             history.append({"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train_metrics.items()},
                             **{f"val_{k}": v for k, v in val_metrics.items()}})
             if not quiet:

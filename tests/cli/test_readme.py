@@ -18,12 +18,21 @@ TRAIN_LINES = re.findall(r"^uv run --extra train (?:python -m train|torchrun .*?
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """One folder for the README's commands, run in order as a user would: a git repository, and the
-    ILSVRC-2012 devkit's `train_cls.txt` style list (550 images a class) for the image commands."""
+    """One folder for the README's commands, run in order as a user would: a git repository, the ILSVRC-2012
+    devkit's `train_cls.txt` style list (550 images a class, not present) and a validation folder."""
     folder = tmp_path_factory.mktemp("readme")
     subprocess.run(["git", "init", "-q", str(folder)], check=True)
-    lines = (f"{w}/{w}_{i} {n * 550 + i + 1}" for n, w in enumerate(builtin_list("ilsvrc2012").wnids) for i in range(550))
+    wnids = builtin_list("ilsvrc2012").wnids
+    lines = (f"{w}/{w}_{i} {n * 550 + i + 1}" for n, w in enumerate(wnids) for i in range(550))
     (folder / "train_cls.txt").write_text("\n".join(lines) + "\n")
+    from PIL import Image  # a validation folder of one small real JPEG per class, to pack
+
+    (folder / "imagenet" / "val").mkdir(parents=True)
+    solution = ["ImageId,PredictionString"]
+    for n, wnid in enumerate(wnids, start=1):
+        Image.new("RGB", (48, 36), (n % 256, 40, 200)).save(folder / "imagenet" / "val" / f"ILSVRC2012_val_{n:08d}.JPEG")
+        solution.append(f"ILSVRC2012_val_{n:08d},{wnid} 1 1 20 20")
+    (folder / "LOC_val_solution.csv").write_text("\n".join(solution) + "\n")
     return folder
 
 

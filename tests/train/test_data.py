@@ -31,7 +31,7 @@ def test_tar_members_are_read_at_their_offset(tmp_path):
     labels = coarsen(load_hierarchy().tree(), ClassList("one", ("n01440764",)), depth=99)
     index.label(labels).write(tmp_path / "table.parquet")
     table = load_table(tmp_path / "table.parquet")
-    dataset = ImageDataset(table, table.indices("train"), lambda image: image)
+    dataset = ImageDataset(table, table.indices("train"), lambda image, row: image)
     names = [path.decode().rsplit("/", 1)[1] for path in table.paths]
     for item, name in enumerate(names):
         image, target = dataset[item]

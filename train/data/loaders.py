@@ -1,10 +1,10 @@
-"""Reading images for training: bytes from a file or a tar member, decoding, the standard augmentations on
-uint8, the datasets, the samplers, the loaders, and the move to the device.
+"""Reading images one at a time for training: bytes from a file, a tar member or a store, decoding, the
+augmentations on uint8, the datasets, the samplers, the loaders, and the move to the device.
 
-Decode once per sample with libjpeg-turbo (torchvision.io) into uint8, augment on uint8, collate uint8 and
-convert to normalised float on the device: the workers move a quarter of the bytes the classic
-PIL -> ToTensor -> Normalize pipeline moves. Images are decoded afresh each epoch: there is no cache of
-decoded pixels.
+Decode with libjpeg-turbo (TorchCodec; torchvision.io where TorchCodec is missing) into uint8, augment on
+uint8, collate uint8 and convert to normalised float on the device: the workers move a quarter of the bytes
+the classic PIL -> ToTensor -> Normalize pipeline moves. The original JPEGs are decoded afresh each epoch;
+a packed store (`curate images pack`) is the way to decode once (`stores.py` reads raw stores in batches).
 """
 
 from __future__ import annotations
@@ -19,11 +19,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision.transforms import v2
 
-try:  # libjpeg-turbo through torchvision; deprecated in torchvision 0.29 in favour of torchcodec
-    from torchvision.io import ImageReadMode, decode_image
+try:  # TorchCodec: libjpeg-turbo on the CPU (nvJPEG on CUDA), the decoder torchvision 0.29 deprecates its own for
+    from torchcodec.decoders import decode_image as codec_decode
+except ImportError:  # e.g. a GPU machine without the wheel: torchvision's decoder, the same libjpeg-turbo
+    codec_decode = None
+try:
+    from torchvision.io import ImageReadMode, decode_image as vision_decode
 except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
-    decode_image = None
+    vision_decode = None
 
+from train.data.crops import SeededResizedCrop
 from train.errors import TrainError
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
@@ -44,21 +49,47 @@ def read_bytes(root: Path, path: str, archive: str | None, offset: int | None, s
 
 def decode(data: bytearray) -> torch.Tensor:
     """uint8 RGB tensor (3, H, W) from JPEG/PNG bytes."""
-    if decode_image is None:
-        from PIL import Image
+    if codec_decode is not None:
+        return codec_decode(torch.frombuffer(data, dtype=torch.uint8), mode="RGB")
+    if vision_decode is not None:
+        return vision_decode(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.RGB)
+    from PIL import Image
 
-        return v2.functional.pil_to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
-    return decode_image(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.RGB)
-
-
-def train_transform(crop_size: int, min_scale: float = 0.08) -> v2.Transform:
-    """The standard ImageNet augmentation, on uint8 tensors: random-resized crop and horizontal flip."""
-    return v2.Compose([v2.RandomResizedCrop(crop_size, scale=(min_scale, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+    return v2.functional.pil_to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def eval_transform(resize_size: int, crop_size: int) -> v2.Transform:
-    """Resize the short side, centre crop."""
-    return v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)])
+def raw_pixels(data: bytearray, size: int) -> torch.Tensor:
+    """uint8 RGB tensor (3, size, size) from a raw store's bytes of one image."""
+    return torch.frombuffer(data, dtype=torch.uint8).view(size, size, 3).permute(2, 0, 1)
+
+
+def train_transform(crop_size: int, min_scale: float = 0.08, seed: int = 0) -> SeededResizedCrop:
+    """The standard ImageNet augmentation, on uint8 tensors: random-resized crop and horizontal flip, each
+    sample's a fixed function of (seed, epoch, sample)."""
+    return SeededResizedCrop(crop_size, min_scale, seed)
+
+
+class EvalTransform:
+    """Resize the short side, centre crop (the same for every sample and epoch)."""
+
+    def __init__(self, resize_size: int, crop_size: int):
+        self.transform = v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)])
+
+    def __call__(self, image: torch.Tensor, index: int) -> torch.Tensor:
+        return self.transform(image)
+
+
+def eval_transform(resize_size: int, crop_size: int) -> EvalTransform:
+    return EvalTransform(resize_size, crop_size)
+
+
+def set_epoch(loader, epoch: int) -> None:
+    """Tell a loader's sampler (the order) and its transform (the crops) which epoch comes next."""
+    if hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
+    transform = getattr(getattr(loader, "dataset", None), "transform", None)
+    if hasattr(transform, "epoch"):
+        transform.epoch = epoch
 
 
 class ImageDataset(Dataset):
@@ -77,11 +108,12 @@ class ImageDataset(Dataset):
     def __getitem__(self, item: int):
         row = int(self.indices[item])
         try:
-            image = decode(self.table.read(row))
+            data = self.table.read(row)
+            image = raw_pixels(data, self.table.store_size) if self.table.store_format == "raw" else decode(data)
         except (RuntimeError, OSError, ValueError) as error:
             raise TrainError(f"{self.table.paths[row].decode()} under {self.table.root} cannot be read as an image "
                              f"({str(error).splitlines()[0] if str(error) else type(error).__name__}).") from None
-        return self.transform(image), int(self.targets[item])
+        return self.transform(image, row), int(self.targets[item])
 
 
 class FileDataset(Dataset):
@@ -97,7 +129,7 @@ class FileDataset(Dataset):
         with open(self.files[item], "rb") as f:
             image = decode(bytearray(f.read()))
         target = self.targets[item]
-        return self.transform(image), torch.as_tensor(target) if isinstance(target, list) else target
+        return self.transform(image, item), torch.as_tensor(target) if isinstance(target, list) else target
 
 
 class ShardSampler(Sampler):

@@ -15,11 +15,13 @@ import pyarrow.compute as pc
 
 from curate.errors import CurateError
 from curate.images.index import ImageIndex
+from curate.images.store import ImageStore
 from curate.images.table import ImageTable
 from curate.labels.manifest import read_labels
 from curate.wording import has
 from train.config import Data
-from train.data.loaders import read_bytes
+from train.data.loaders import ImageDataset, eval_transform, make_loader, read_bytes, train_transform
+from train.data.stores import RawBatches
 from train.errors import TrainError
 
 
@@ -52,6 +54,8 @@ class ImageRows:
     labels_recipe: str
     content_hash: str
     source: str
+    store_format: str = ""  # "jpeg" or "raw" for the rows of a packed store; "" for the original images
+    store_size: int = 0
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -83,9 +87,11 @@ class ImageRows:
 
 
 def load_table(table_path: Path | None = None, labels_path: Path | None = None, index_path: Path | None = None,
-               root: Path | None = None, check_files: bool = True, training: bool = True) -> ImageRows:
+               root: Path | None = None, check_files: bool = True, training: bool = True,
+               store_path: Path | None = None) -> ImageRows:
     """The image table at `table_path`, or the manifest at `labels_path` applied to the image index at
-    `index_path`; checked for use. A training table must give every label an image of the "train" split."""
+    `index_path`; checked for use. A training table must give every label an image of the "train" split.
+    With `store_path`, the table's images are read from that packed store instead (matched by path)."""
     if table_path is not None:
         table = ImageTable.read(table_path)
         source = str(table_path)
@@ -94,6 +100,8 @@ def load_table(table_path: Path | None = None, labels_path: Path | None = None, 
         source = f"{labels_path} + {index_path}"
     else:
         raise TrainError("Give the image table with --table, or a label manifest and an image index with --labels and --images.")
+    if store_path is not None:
+        table, root = from_store(table, source, Path(store_path)), None
     root = Path(root) if root is not None else Path(table.root)
     if not root.is_dir():
         raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with --root.")
@@ -123,20 +131,44 @@ def load_table(table_path: Path | None = None, labels_path: Path | None = None, 
         root, packed(columns["path"]), packed(columns["archive"]), numbers(columns["offset"]),
         numbers(columns["size"]), packed(columns["wnid"]), packed(columns["split"]), numbers(columns["label"]),
         label_wnids, table.metadata.get("labels_hash", ""), table.metadata.get("labels_recipe", ""), table.content_hash, source,
+        table.metadata.get("store_format", ""), int(table.metadata.get("store_size", 0)),
     )
     if check_files:
         check_images(result)
     return result
 
 
+def from_store(table: ImageTable, source: str, store_path: Path) -> ImageTable:
+    """The table with its images read from a packed store: each row pointed into the store by its path. The
+    store must have been packed from the index the table was made from (or one it was subset from)."""
+    try:
+        store = ImageStore.open(store_path)
+    except CurateError as error:
+        raise TrainError(f"--store: {error}") from None
+    origin = table.metadata.get("origin_hash") or table.metadata.get("images_hash", "")
+    if origin != store.origin_hash:
+        raise TrainError(f"{source} was made from another image index ({origin[:19]}…) than the store {store_path} was "
+                         f"packed from ({store.origin_hash[:19]}…): pack the table's index, or make the table from the "
+                         "store's source index.")
+    located = store.rows_for(table.rows["path"])
+    rows = table.rows
+    for name in ("size", "archive", "offset"):
+        rows = rows.set_column(rows.schema.get_field_index(name), name, located[name])
+    metadata = {**table.metadata, "root": str(store.folder.resolve()),
+                **{key: store.index.metadata[key] for key in ("store_format", "store_size", "store_resize")}}
+    return ImageTable(rows, metadata)
+
+
 def load_tables(data: Data, check_files: bool = True) -> tuple[ImageRows, ImageRows, list[int]]:
     """The training table, and the table and rows to validate on: --val-table (or --labels with --val-images)
-    when given, else the training table's "val" split (possibly empty)."""
-    table = load_table(data.table, data.labels, data.images, data.root, check_files)
+    when given, else the training table's "val" split (possibly empty). --store / --val-store: read their
+    images from packed stores."""
+    table = load_table(data.table, data.labels, data.images, data.root, check_files, store_path=data.store)
     if data.val_table is None and data.val_images is None:
         return table, table, table.indices("val")
     labels = data.labels if data.val_images is not None else None
-    val = load_table(data.val_table, labels, data.val_images, data.val_root, check_files, training=False)
+    val = load_table(data.val_table, labels, data.val_images, data.val_root, check_files, training=False,
+                     store_path=data.val_store)
     if val.labels_hash != table.labels_hash:
         raise TrainError(f"The validation table {val.source} carries another label set ({val.labels_recipe}) than "
                          f"{table.source} ({table.labels_recipe}): apply the same label manifest to both.")
@@ -182,3 +214,18 @@ def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tupl
     if not kept:
         raise TrainError(f"--knn-labels {labels_path} labels none of the images of {table.source}.")
     return kept, [wnid_to_label[table.wnid(indices[pos])] for pos in kept], other.label_wnids
+
+
+def image_loader(table: ImageRows, rows: list[int], config, run, *, train: bool, targets=None):
+    """Batches of the rows `rows` of `table` for a run (`config`: its sizes, batch size and workers):
+    a raw store in batches cropped on the device; anything else one image at a time in worker processes."""
+    targets = table.labels[np.asarray(rows, dtype=np.int64)] if targets is None else targets
+    if table.store_format == "raw":
+        return RawBatches(table, rows, targets, batch_size=config.batch_size, train=train, device=run.device,
+                          crop_size=config.train_crop_size if train else config.val_crop_size, min_scale=config.min_scale,
+                          resize_size=config.val_resize_size, seed=getattr(config, "seed", 0), rank=run.rank,
+                          world_size=run.world_size)
+    transform = (train_transform(config.train_crop_size, config.min_scale, getattr(config, "seed", 0)) if train
+                 else eval_transform(config.val_resize_size, config.val_crop_size))
+    dataset = ImageDataset(table, rows, transform, targets)
+    return make_loader(dataset, config.batch_size, config.workers, train, run.rank, run.world_size, getattr(config, "seed", 0))

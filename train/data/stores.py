@@ -1,0 +1,79 @@
+"""A raw store read in batches: rows taken from the memory-mapped pixel array, moved to the device, cropped
+and flipped there in one call per batch (`crops.batch_resized_crop`).
+
+No decoding and no per-image Python: a batch is one gather from the mapped file (its pages shared by every
+process on the machine that maps it) and one roi_align. Each sample's crop is the one the per-image path
+would give it (`crops.crop_boxes` of seed, epoch and the table row), so the two paths train alike.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DistributedSampler
+
+from train.data.crops import batch_resized_crop, crop_boxes
+from train.data.loaders import ShardSampler
+from train.errors import TrainError
+
+
+class RawBatches:
+    """(images, targets) batches of the rows `indices` of a raw-store table: float 0..255 images of
+    (B, 3, crop, crop) and int64 targets, both on `device`. Training batches are shuffled per epoch
+    (DistributedSampler: each rank its share) and randomly cropped; evaluation batches are resized and
+    centre-cropped, in order, each rank its shard."""
+
+    def __init__(self, table, indices, targets, *, batch_size: int, train: bool, device: torch.device,
+                 crop_size: int, min_scale: float = 0.08, resize_size: int | None = None, seed: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        archives = set(table.archives[np.asarray(indices, dtype=np.int64)].tolist()) if len(indices) else set()
+        if len(archives) > 1:
+            raise TrainError(f"{table.source} points into {len(archives)} pixel arrays: a raw store has one.")
+        self.size = table.store_size
+        self.pixels = np.load(table.root / archives.pop().decode(), mmap_mode="r") if archives else None
+        self.rows = np.asarray(indices, dtype=np.int64)
+        offsets = table.offsets[self.rows] - (self.pixels.offset if self.pixels is not None else 0)
+        self.slots = offsets // (self.size * self.size * 3)
+        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64))
+        self.batch_size, self.train, self.device, self.seed = batch_size, train, device, seed
+        self.crop_size, self.scale, self.resize_size = crop_size, (min_scale, 1.0), resize_size
+        self.sampler = (DistributedSampler(range(len(self.rows)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+                        if train else ShardSampler(len(self.rows), rank, world_size))
+        self.drop_last = train and len(self.sampler) > batch_size
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.sampler), self.batch_size)
+        return full + (bool(rest) and not self.drop_last)
+
+    def read(self, positions: np.ndarray) -> torch.Tensor:
+        """The uint8 pixels (B, S, S, 3) of some positions: gathered from the mapped file in slot order."""
+        slots = self.slots[positions]
+        order = np.argsort(slots, kind="stable")
+        pixels = np.empty((len(slots), self.size, self.size, 3), dtype=np.uint8)
+        pixels[order] = self.pixels[slots[order]]
+        images = torch.from_numpy(pixels)
+        return images.pin_memory() if self.device.type == "cuda" else images
+
+    def __iter__(self):
+        positions = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+        batches = [positions[i : i + self.batch_size] for i in range(0, len(positions), self.batch_size)][: len(self)]
+        epoch = getattr(self.sampler, "epoch", 0)
+        with ThreadPoolExecutor(max_workers=1) as reader:  # the next batch is read while this one trains
+            pending = reader.submit(self.read, batches[0]) if batches else None
+            for number, batch in enumerate(batches):
+                images = pending.result()
+                if number + 1 < len(batches):
+                    pending = reader.submit(self.read, batches[number + 1])
+                images = images.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+                yield self.transform(images, self.rows[batch], epoch), self.targets[batch].to(self.device, non_blocking=True)
+
+    def transform(self, images: torch.Tensor, rows: np.ndarray, epoch: int) -> torch.Tensor:
+        if self.train:
+            boxes, flips = crop_boxes(self.seed, epoch, rows, self.size, self.size, self.scale)
+            return batch_resized_crop(images, boxes, flips, self.crop_size)
+        resized = F.interpolate(images.float(), size=(self.resize_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
+        start = int(round((self.resize_size - self.crop_size) / 2.0))  # as torchvision's CenterCrop rounds
+        return resized[..., start : start + self.crop_size, start : start + self.crop_size]
