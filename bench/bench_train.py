@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import interleaved_passes
 from PIL import Image
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
@@ -56,7 +56,10 @@ def curate_table(root: Path, out: Path) -> Path:
     from curate.labels.recipes import coarsen
     from curate.wordnet.snapshot import load_hierarchy
 
+    from curate.labels.manifest import write_labels
+
     labels = coarsen(load_hierarchy().tree(), ClassList("bench", tuple(WNIDS)), depth=99)
+    write_labels(labels, out / "labels.parquet")
     index = ImageIndex.build(root / "train", split="train")
     index.write(out / "index.parquet")
     path = out / "table.parquet"
@@ -64,11 +67,11 @@ def curate_table(root: Path, out: Path) -> Path:
     return path
 
 
-def baseline_loader(root: Path, batch: int, workers: int):
+def baseline_loader(root: Path, batch: int, workers: int, crop: int = 224):
     import torchvision.transforms as T
     from torchvision.datasets import ImageFolder
 
-    transform = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(),
+    transform = T.Compose([T.RandomResizedCrop(crop), T.RandomHorizontalFlip(), T.ToTensor(),
                            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
     dataset = ImageFolder(str(root / "train"), transform=transform)
     return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=False)
@@ -81,24 +84,6 @@ def train_loader(table_path: Path, batch: int, workers: int):
     table = load_table(table_path)
     dataset = ImageDataset(table, table.indices("train"), train_transform(224))
     return make_loader(dataset, batch, workers, train=True)
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the loader's workers exit after each pass)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def images_per_second(loader, prepare) -> tuple[float, float]:
-    """One pass: images per wall-clock second, and images per CPU-second summed over all processes (the
-    figure that other jobs on a shared machine disturb least)."""
-    cpu, start = cpu_seconds(), time.perf_counter()
-    seen = 0
-    for images, targets in loader:
-        images = prepare(images)
-        seen += len(images)
-    wall = time.perf_counter() - start
-    return seen / wall, seen / (cpu_seconds() - cpu)
 
 
 def step_images_per_second(model_name: str, size: int, batch: int, steps: int, device: torch.device,
@@ -165,16 +150,7 @@ def main() -> None:
         runs = {"torchvision ImageFolder + DataLoader (PIL, ToTensor, Normalize)": (baseline, move),
                 f"train/ loader, uint8 batch normalised on {device.type} (counted)": (ours, lambda x: to_device(x, device)),
                 "train/ loader alone, uint8 batch (what crosses to a GPU)": (ours, lambda x: x)}
-        rates: dict[str, list[float]] = {name: [] for name in runs}
-        per_cpu: dict[str, list[float]] = {name: [] for name in runs}
-        for name, (loader, prepare) in runs.items():  # warm-up: page cache, worker start-up paths
-            images_per_second(loader, prepare)
-        for _ in range(args.repeats):  # interleaved, so drift hits both alike
-            for name, (loader, prepare) in runs.items():
-                set_epoch(loader, _)
-                wall, cpu = images_per_second(loader, prepare)
-                rates[name].append(wall)
-                per_cpu[name].append(cpu)
+        rates, per_cpu = interleaved_passes(runs, args.repeats, set_epoch)
         print("\ninput pipeline, decode + augment to a normalised batch:")
         for name, values in rates.items():
             print(f"  {name:66s} {spread(values)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,3 +39,59 @@ def report(rows: list[tuple[str, list[float]]], baseline: str) -> None:
     for name, times in rows:
         ratio = base / statistics.median(times)
         print(f"{name:<{width}}  {summary(times)}   {ratio:7.1f}x vs {baseline}")
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and all its descendants, those still running included
+    (RUSAGE_CHILDREN alone counts only children that have exited and been waited for: not persistent
+    DataLoader workers, nor a multiprocessing pool's processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + running_descendants_cpu()
+
+
+def running_descendants_cpu() -> float:
+    """CPU seconds of the processes below this one that are still running (from /proc)."""
+    parent, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime
+    below, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, up in parent.items() if up in frontier} - below
+        below |= frontier
+    return sum(ticks[pid] for pid in below) / os.sysconf("SC_CLK_TCK")
+
+
+def images_per_second(loader, prepare) -> tuple[float, float]:
+    """One pass: images per wall-clock second, and images per CPU-second summed over all processes (the
+    figure that other jobs on a shared machine disturb least)."""
+    cpu, start = cpu_seconds(), time.perf_counter()
+    seen = 0
+    for images, targets in loader:
+        images = prepare(images)
+        seen += len(images)
+    wall = time.perf_counter() - start
+    return seen / wall, seen / (cpu_seconds() - cpu)
+
+
+def interleaved_passes(runs: dict, repeats: int, set_epoch) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """For each name -> (loader, prepare): one warm-up pass (page cache, worker start-up), then `repeats`
+    passes interleaved across the runs, so drift hits all alike; images per wall second and per CPU-second."""
+    wall: dict[str, list[float]] = {name: [] for name in runs}
+    per_cpu: dict[str, list[float]] = {name: [] for name in runs}
+    for loader, prepare in runs.values():
+        images_per_second(loader, prepare)
+    for epoch in range(repeats):
+        for name, (loader, prepare) in runs.items():
+            set_epoch(loader, epoch)
+            rate, cpu = images_per_second(loader, prepare)
+            wall[name].append(rate)
+            per_cpu[name].append(cpu)
+    return wall, per_cpu

@@ -8,8 +8,12 @@ import signal
 EXIT_CODES = {"Interrupted.": 130, "Terminated.": 143}  # 128 + the signal's number, as shells report it
 
 
-class Terminated(BaseException):
-    """The process was sent SIGTERM (a BaseException, like KeyboardInterrupt: `except Exception` lets it pass)."""
+class Terminated(SystemExit):
+    """The process was sent SIGTERM. A SystemExit (`except Exception` lets it pass, and where nothing catches
+    it the process ends quietly with status 143), so every `finally` on the way out runs."""
+
+    def __init__(self):
+        super().__init__(EXIT_CODES["Terminated."])
 
 
 def raise_on_sigterm() -> None:

@@ -55,7 +55,10 @@ def resize_rule(fmt: str, size: int, quality: int) -> str:
 def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90, workers: int | None = None,
          overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageIndex, PackReport]:
     """Pack `index` into the store folder `out`; return the store's index (also written as out/index.parquet)
-    and what was packed and what failed. An unfinished pack of the same index and settings goes on."""
+    and what was packed and what failed. An unfinished pack of the same index and settings goes on.
+
+    The workers are forkserver processes, which import the calling script's main module: a script that calls
+    this needs the `if __name__ == "__main__":` guard, as multiprocessing asks."""
     if fmt not in FORMATS:
         raise BadImages(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if size < SMALLEST:
@@ -80,12 +83,19 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
             for start in chunks]
     processes = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    # A pool whose exit terminates its workers (SIGTERM, which they turn into an exception that removes their
-    # half-written shard): on an interrupt the parts in flight are dropped at once, and packed again by the
-    # next run. Forkserver workers start clean (no threads inherited from this process).
-    with multiprocessing.get_context("forkserver").Pool(processes, initializer=raise_on_sigterm) as pool:
+    # On an interrupt the pool is terminated (SIGTERM, which its workers turn into an exit that removes their
+    # half-written shard): the parts in flight are dropped at once, and packed again by the next run.
+    # Forkserver workers start clean (no threads inherited from this process).
+    pool = multiprocessing.get_context("forkserver").Pool(processes, initializer=raise_on_sigterm)
+    try:
         for rows in pool.imap(pack_part, jobs):
             advance(len(rows))
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     return finish(index, out, settings, report)
 
 

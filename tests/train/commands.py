@@ -37,3 +37,31 @@ def error_of(argv: list[str], capsys) -> str:
     assert err and err[-1].startswith("Error: ")
     assert not any("Traceback" in line for line in err)
     return err[-1]
+
+
+def straight_and_resumed(args: list[str], folder: Path, stop_in_epoch: int, monkeypatch) -> tuple[dict, dict]:
+    """Run `args` straight through into folder/straight; run it again into folder/broken, interrupted
+    (KeyboardInterrupt: the machine goes away) during epoch `stop_in_epoch`, and resume it there. Returns the
+    two final checkpoints. Deterministic kernels for both, so they can be compared bit for bit."""
+    import torch
+
+    from train import pretrain
+
+    try:
+        assert run([*args, "--use-deterministic-algorithms", "--output-dir", str(folder / "straight")])[0] == 0
+        real, calls = pretrain.train_one_epoch, []
+
+        def interrupted(*a, **kw):
+            calls.append(1)
+            if len(calls) == stop_in_epoch:
+                raise KeyboardInterrupt
+            return real(*a, **kw)
+
+        monkeypatch.setattr(pretrain, "train_one_epoch", interrupted)
+        assert run([*args, "--use-deterministic-algorithms", "--output-dir", str(folder / "broken")])[0] == 130
+        monkeypatch.setattr(pretrain, "train_one_epoch", real)
+        assert torch.load(folder / "broken" / "checkpoint.pt", weights_only=True)["epoch"] == stop_in_epoch - 2
+        assert run([*args, "--resume", str(folder / "broken" / "checkpoint.pt")])[0] == 0
+    finally:
+        torch.use_deterministic_algorithms(False)
+    return tuple(torch.load(folder / name / "checkpoint.pt", weights_only=True) for name in ("straight", "broken"))

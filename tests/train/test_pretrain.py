@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from commands import FAST, REPO, error_of, run, tables
+from commands import FAST, REPO, error_of, run, straight_and_resumed, tables
 
 from curate.images.table import ImageTable
 
@@ -36,32 +36,9 @@ def test_checkpoint_records_what_it_was_trained_on(coarse_run, data):
 
 
 def test_resume_after_interruption_gives_the_same_weights(data, tmp_path, monkeypatch):
-    from train import pretrain
-
     args = ["pretrain", *tables(data["fine"]), *FAST, "--epochs", "4", "--lr", "0.05", "--lr-scheduler", "step",
-            "--lr-step-size", "2", "--seed", "3", "--use-deterministic-algorithms", "-j", "1"]
-    try:
-        assert run([*args, "--output-dir", str(tmp_path / "straight")])[0] == 0
-
-        real = pretrain.train_one_epoch
-        calls = []
-
-        def interrupted(*a, **kw):
-            calls.append(1)
-            if len(calls) == 3:
-                raise KeyboardInterrupt  # the machine goes away during the third epoch
-            return real(*a, **kw)
-
-        monkeypatch.setattr(pretrain, "train_one_epoch", interrupted)
-        assert run([*args, "--output-dir", str(tmp_path / "broken")])[0] == 130
-        monkeypatch.setattr(pretrain, "train_one_epoch", real)
-        partial = torch.load(tmp_path / "broken" / "checkpoint.pt", weights_only=True)
-        assert partial["epoch"] == 1
-        assert run([*args, "--output-dir", str(tmp_path / "broken"), "--resume", str(tmp_path / "broken" / "checkpoint.pt")])[0] == 0
-    finally:
-        torch.use_deterministic_algorithms(False)
-    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
-    resumed = torch.load(tmp_path / "broken" / "checkpoint.pt", weights_only=True)
+            "--lr-step-size", "2", "--seed", "3", "-j", "1"]
+    straight, resumed = straight_and_resumed(args, tmp_path, 3, monkeypatch)
     assert resumed["epoch"] == straight["epoch"] == 3
     for name, tensor in straight["model"].items():
         assert torch.equal(tensor, resumed["model"][name]), name

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from commands import FAST, REPO, error_of, run
+from commands import FAST, REPO, error_of, run, straight_and_resumed
 
 from curate.images.index import ImageIndex
 from curate.images.pack import pack
@@ -63,9 +63,8 @@ def test_the_batched_device_crops_are_the_per_image_crops(stores):
 
     table = load_table(stores["out"] / "raw-coarse-train.parquet")
     rows = list(range(0, 40))
-    transform = train_transform(24, 0.35, seed=5)
-    transform.epoch = 3
-    one_by_one = torch.stack([ImageDataset(table, rows, transform)[i][0] for i in range(len(rows))]).float()
+    dataset = ImageDataset(table, rows, train_transform(24, 0.35, seed=5))
+    one_by_one = torch.stack([dataset[(3, i)][0] for i in range(len(rows))]).float()
     batches = RawBatches(table, rows, table.labels[rows], batch_size=len(rows), train=True, device=torch.device("cpu"),
                          crop_size=24, min_scale=0.35, seed=5)
     batches.sampler = iter_in_order(len(rows), epoch=3)
@@ -88,27 +87,8 @@ class iter_in_order:
 
 
 def test_resume_from_a_raw_store_is_exact(stores, tmp_path, monkeypatch):
-    from train import pretrain
-
-    args = ["pretrain", *stores["raw"], *FAST, "--epochs", "3", "--lr", "0.05", "--seed", "3", "--use-deterministic-algorithms"]
-    try:
-        assert run([*args, "--output-dir", str(tmp_path / "straight")])[0] == 0
-        real, calls = pretrain.train_one_epoch, []
-
-        def interrupted(*a, **kw):
-            calls.append(1)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return real(*a, **kw)
-
-        monkeypatch.setattr(pretrain, "train_one_epoch", interrupted)
-        assert run([*args, "--output-dir", str(tmp_path / "broken")])[0] == 130
-        monkeypatch.setattr(pretrain, "train_one_epoch", real)
-        assert run([*args, "--resume", str(tmp_path / "broken" / "checkpoint.pt")])[0] == 0
-    finally:
-        torch.use_deterministic_algorithms(False)
-    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
-    resumed = torch.load(tmp_path / "broken" / "checkpoint.pt", weights_only=True)
+    args = ["pretrain", *stores["raw"], *FAST, "--epochs", "3", "--lr", "0.05", "--seed", "3"]
+    straight, resumed = straight_and_resumed(args, tmp_path, 2, monkeypatch)
     assert resumed["epoch"] == straight["epoch"] == 2
     for name, tensor in straight["model"].items():
         assert torch.equal(tensor, resumed["model"][name]), name

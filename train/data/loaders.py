@@ -75,8 +75,8 @@ class EvalTransform:
     def __init__(self, resize_size: int, crop_size: int):
         self.transform = v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)])
 
-    def __call__(self, image: torch.Tensor, index: int) -> torch.Tensor:
-        return self.transform(image)
+    def many(self, images: list[torch.Tensor], indices, epoch: int = 0) -> list[torch.Tensor]:
+        return [self.transform(image) for image in images]
 
 
 def eval_transform(resize_size: int, crop_size: int) -> EvalTransform:
@@ -84,17 +84,31 @@ def eval_transform(resize_size: int, crop_size: int) -> EvalTransform:
 
 
 def set_epoch(loader, epoch: int) -> None:
-    """Tell a loader's sampler (the order) and its transform (the crops) which epoch comes next."""
-    if hasattr(loader.sampler, "set_epoch"):
+    """Tell a loader which epoch comes next: its order, and (through the sampler's keys) its crops."""
+    if hasattr(loader.sampler, "set_epoch"):  # a plain DataLoader's sampler (the benchmarks' baseline) has none
         loader.sampler.set_epoch(epoch)
-    transform = getattr(getattr(loader, "dataset", None), "transform", None)
-    if hasattr(transform, "epoch"):
-        transform.epoch = epoch
 
 
-class ImageDataset(Dataset):
+class CroppedDataset(Dataset):
+    """Samples fetched a batch at a time by keys (epoch, item) from `EpochKeys`: the epoch travels with the
+    key, so workers that persist across epochs still crop each sample as that epoch draws it. Subclasses
+    say how to read an item's image, its target, and the id its crop is drawn from."""
+
+    transform = None
+
+    def __getitem__(self, key):
+        return self.__getitems__([key])[0]
+
+    def __getitems__(self, keys: list):
+        epochs, items = zip(*(key if isinstance(key, tuple) else (0, key) for key in keys))
+        images = [self.image(item) for item in items]
+        crops = self.transform.many(images, [self.sample_id(item) for item in items], epochs[0])
+        return [(crop, self.target(item)) for crop, item in zip(crops, items)]
+
+
+class ImageDataset(CroppedDataset):
     """(uint8 image, target) for the rows `indices` of an image table (`tables.ImageRows`); targets default
-    to its labels."""
+    to its labels; crops are drawn by table row."""
 
     def __init__(self, table, indices: list[int], transform, targets: list[int] | None = None):
         self.table = table
@@ -105,18 +119,23 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, item: int):
+    def sample_id(self, item: int) -> int:
+        return int(self.indices[item])
+
+    def target(self, item: int) -> int:
+        return int(self.targets[item])
+
+    def image(self, item: int) -> torch.Tensor:
         row = int(self.indices[item])
         try:
             data = self.table.read(row)
-            image = raw_pixels(data, self.table.store_size) if self.table.store_format == "raw" else decode(data)
+            return raw_pixels(data, self.table.store_size) if self.table.store_format == "raw" else decode(data)
         except (RuntimeError, OSError, ValueError) as error:
             raise TrainError(f"{self.table.paths[row].decode()} under {self.table.root} cannot be read as an image "
                              f"({str(error).splitlines()[0] if str(error) else type(error).__name__}).") from None
-        return self.transform(image, row), int(self.targets[item])
 
 
-class FileDataset(Dataset):
+class FileDataset(CroppedDataset):
     """(uint8 image, target) from a list of file paths: the transfer tasks' datasets."""
 
     def __init__(self, files: list[Path], targets: list, transform):
@@ -125,11 +144,16 @@ class FileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, item: int):
-        with open(self.files[item], "rb") as f:
-            image = decode(bytearray(f.read()))
+    def sample_id(self, item: int) -> int:
+        return item
+
+    def target(self, item: int):
         target = self.targets[item]
-        return self.transform(image, item), torch.as_tensor(target) if isinstance(target, list) else target
+        return torch.as_tensor(target) if isinstance(target, list) else target
+
+    def image(self, item: int) -> torch.Tensor:
+        with open(self.files[item], "rb") as f:
+            return decode(bytearray(f.read()))
 
 
 class ShardSampler(Sampler):
@@ -137,6 +161,10 @@ class ShardSampler(Sampler):
 
     def __init__(self, length: int, rank: int, world_size: int):
         self.indices = list(range(rank, length, world_size))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __iter__(self):
         return iter(self.indices)
@@ -145,19 +173,38 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
+class EpochKeys(Sampler):
+    """A sampler's indices as keys (epoch, index): the key a sample's crop is drawn from."""
+
+    def __init__(self, sampler):
+        self.sampler, self.epoch = sampler, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+        self.epoch = epoch
+
+    def __iter__(self):
+        return ((self.epoch, index) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
 def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, rank: int = 0, world_size: int = 1,
                 seed: int = 0) -> DataLoader:
     """A DistributedSampler (shuffled, seeded, per-epoch) for training, a shard sampler for evaluation.
 
-    Workers are not persistent: each epoch seeds them afresh from the main process's RNG, whose state the
-    checkpoint carries, so a resumed run draws the same augmentations as an uninterrupted one."""
+    Workers persist across epochs: nothing they draw depends on their own RNG (crops are a function of the
+    keys the sampler sends), so they need not be started afresh each epoch, and a resumed run draws the
+    same crops as an uninterrupted one under any number of workers."""
     if train:
         sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False)
     else:
         sampler = ShardSampler(len(dataset), rank, world_size)
     return DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
-        drop_last=train and len(sampler) > batch_size,
+        dataset, batch_size=batch_size, sampler=EpochKeys(sampler), num_workers=workers,
+        pin_memory=torch.cuda.is_available(), drop_last=train and len(sampler) > batch_size,
+        persistent_workers=workers > 0,
     )
 
 
