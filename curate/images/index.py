@@ -31,7 +31,7 @@ from curate.progress import Progress, no_progress
 from curate.wording import has, plural, some
 
 SPLITS = ("train", "val", "test")
-STORE_KEYS = ("store_format", "store_size", "store_resize")  # how a packed store holds the images
+STORE_KEYS = ("store_format", "store_size", "store_quality", "store_resize")  # how a packed store holds the images
 
 
 class ImageIndex(CurateTable):

@@ -200,6 +200,7 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
     report.packed = len(rows)
     metadata = {
         "root": ".", "layout": "store", "store_format": settings["format"], "store_size": str(settings["size"]),
+        **({"store_quality": str(settings["quality"])} if settings["quality"] else {}),
         "store_resize": resize_rule(settings["format"], settings["size"], settings["quality"]),
         "source_hash": settings["source_hash"], "origin_hash": index.origin_hash,
         "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),

@@ -53,6 +53,7 @@ def test_a_store_holds_the_source_images_under_their_own_paths(source, tmp_path,
     kept = index.rows.filter(np.array([p != broken for p in index.rows["path"].to_pylist()]))
     assert store.index.rows.select(["path", "wnid", "split"]).equals(kept.select(["path", "wnid", "split"]))
     assert store.origin_hash == index.content_hash and store.index.metadata["source_hash"] == index.content_hash
+    assert (store.format, store.size, store.index.metadata.get("store_quality")) == (fmt, size, "90" if fmt == "jpeg" else None)
     assert list(json.loads((tmp_path / "failed.json").read_text())["failed"]) == [broken]
     for row in store.index.rows.to_pylist():
         data = (tmp_path / "store" / row["archive"]).read_bytes()[row["offset"] : row["offset"] + row["size"]]
