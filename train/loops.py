@@ -12,7 +12,8 @@ from torch import nn
 from train.data.loaders import to_device
 from train.distributed import all_gather_cat, all_reduce_sum
 from train.errors import TrainError
-from train.metrics import mean_ap, topk_correct
+from train.metrics import topk_correct
+from train.voc_eval import classification_ap, mean_ap
 
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -24,10 +25,27 @@ def autocast(device: torch.device, amp_dtype: torch.dtype | None):
     return torch.autocast(device.type, dtype=amp_dtype)
 
 
-def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimizer, loader, device: torch.device,
-                    epoch: int, scaler: torch.amp.GradScaler, amp_dtype: torch.dtype | None = None,
-                    channels_last: bool = False, progress=None, status_every: int = 50) -> dict[str, float]:
-    """One pass over `loader`; returns mean loss, top-1 (percent, single-label only) and images/s.
+def classification_step(model: nn.Module, criterion, device: torch.device, amp_dtype: torch.dtype | None = None,
+                        channels_last: bool = False):
+    """The training step of a classifier for `train_one_epoch`: (loss, images, correct top-1 or None for
+    multi-label targets) of a batch."""
+
+    def step(images, targets):
+        images = to_device(images, device, channels_last)
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(images)
+            loss = criterion(logits, targets)
+        correct = (logits.detach().argmax(dim=1) == targets).sum() if targets.dim() == 1 else None
+        return loss, len(images), correct
+
+    return step
+
+
+def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, loader, device: torch.device, epoch: int,
+                    scaler: torch.amp.GradScaler, progress=None, status_every: int = 50) -> dict[str, float]:
+    """One pass over `loader`, each batch through `step(*batch)` -> (loss, samples, correct top-1 or None);
+    returns mean loss, top-1 (percent, where the step counts it) and samples/s.
 
     Sums stay on the device, so the host never waits for the GPU within a step; it reads the loss every
     `status_every` steps (progress bar, divergence check) and once at the end."""
@@ -38,23 +56,19 @@ def train_one_epoch(model: nn.Module, criterion, optimizer: torch.optim.Optimize
     seen = 0
     single_label = True
     start = time.perf_counter()
-    for step, (images, targets) in enumerate(loader):
-        images = to_device(images, device, channels_last)
-        targets = targets.to(device, non_blocking=True)
-        single_label = targets.dim() == 1
-        with autocast(device, amp_dtype):
-            logits = model(images)
-            loss = criterion(logits, targets)
+    for number, batch in enumerate(loader):
+        loss, samples, right = step(*batch[:2])
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        loss_sum += loss.detach() * len(images)
+        loss_sum += loss.detach() * samples
+        single_label = right is not None
         if single_label:
-            correct += (logits.detach().argmax(dim=1) == targets).sum()
-        seen += len(images)
-        if step % status_every == 0:
-            check_finite(loss.item(), epoch, step)
+            correct += right
+        seen += samples
+        if number % status_every == 0:
+            check_finite(loss.item(), epoch, number)
             if task is not None:
                 progress.update(task, status=f"loss {loss.item():.3f}")
         if task is not None:
@@ -75,21 +89,24 @@ def check_finite(loss: float, epoch: int, step: int) -> None:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
-             channels_last: bool = False, multilabel: bool = False) -> dict[str, float]:
-    """Single-label: loss, top-1 and top-5 (percent). Multi-label (VOC): mean AP by the VOC 2007 rule (percent).
+             channels_last: bool = False, rule: str | None = None) -> dict:
+    """Single-label: loss, top-1 and top-5 (percent). Multi-label (VOC; `rule` voc07 or voc12): the AP of
+    each class (percent, `voc_eval.classification_ap`) and their mean over the classes with a positive.
 
     Under DDP each rank sees a disjoint shard (no padding); counts are summed, scores gathered.
     """
     model.eval()
-    if multilabel:
+    if rule is not None:
         scores, truth = [], []
         for images, targets in loader:
             with autocast(device, amp_dtype):
                 logits = model(to_device(images, device, channels_last))
             scores.append(logits.float().cpu())
             truth.append(targets)
-        scores, truth = all_gather_cat(torch.cat(scores)), all_gather_cat(torch.cat(truth))
-        return {"map": 100 * mean_ap(scores, truth)[0], "images": len(scores)}
+        scores, truth = all_gather_cat(torch.cat(scores)).double().numpy(), all_gather_cat(torch.cat(truth)).numpy()
+        aps = [100 * classification_ap(scores[:, c], truth[:, c], rule) for c in range(scores.shape[1])]
+        return {"map": mean_ap(aps, [(truth[:, c] > 0).any() for c in range(truth.shape[1])]), "ap": aps,
+                "images": len(scores)}
     loss_sum = top1 = top5 = seen = 0.0
     for images, targets in loader:
         targets = targets.to(device, non_blocking=True)

@@ -1,8 +1,6 @@
-"""Metrics: top-k counts, PASCAL VOC 2007 average precision, k-NN classification."""
+"""Metrics: top-k counts, the multi-label loss, k-NN classification. (VOC average precision: `voc_eval.py`.)"""
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -13,35 +11,6 @@ def topk_correct(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...
     top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
     hits = top == targets.view(-1, 1)
     return [int(hits[:, :k].any(dim=1).sum()) for k in ks]
-
-
-def voc07_ap(scores: torch.Tensor, truth: torch.Tensor) -> float:
-    """Average precision by the VOC 2007 11-point rule (VOCdevkit VOCevalcls.m).
-
-    `truth` holds 1 (present), -1 (absent) or 0 (only `difficult` objects: ignored, neither true nor false
-    positive). AP = mean over recall thresholds t = 0, 0.1, ..., 1 of the highest precision at recall >= t.
-    """
-    order = torch.sort(scores.double(), descending=True, stable=True).indices
-    truth = truth[order]
-    tp = torch.cumsum((truth > 0).double(), 0)
-    fp = torch.cumsum((truth < 0).double(), 0)
-    positives = int((truth > 0).sum())
-    if positives == 0:
-        return float("nan")
-    recall = tp / positives
-    precision = tp / (tp + fp).clamp(min=1e-12)
-    ap = 0.0
-    for t in [i / 10 for i in range(11)]:
-        above = precision[recall >= t - 1e-12]
-        ap += (float(above.max()) if len(above) else 0.0) / 11
-    return ap
-
-
-def mean_ap(scores: torch.Tensor, truth: torch.Tensor) -> tuple[float, list[float]]:
-    """Mean over classes (columns) of the VOC 2007 AP, and the per-class APs; classes with no positive skipped."""
-    aps = [voc07_ap(scores[:, c], truth[:, c]) for c in range(scores.shape[1])]
-    valid = [ap for ap in aps if not math.isnan(ap)]
-    return (sum(valid) / len(valid) if valid else float("nan")), aps
 
 
 def multilabel_loss(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
