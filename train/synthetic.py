@@ -81,12 +81,31 @@ def draw(shape: str, texture: str, rng: np.random.Generator, size: int = SIZE) -
     r = rng.uniform(0.28, 0.42) * size
     cx, cy = rng.uniform(r * 0.9, size - r * 0.9, size=2)
     mask = shape_mask(shape, xx - cx, yy - cy, r)
-    colour = np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.6, 1.0), rng.uniform(0.75, 1.0))) * 255
-    background = np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0, 0.5), rng.uniform(0.1, 0.45))) * 255
-    image = np.broadcast_to(background, (size, size, 3)).copy()
-    lit = texture_mask(texture, xx, yy, int(rng.integers(0, 6)))
+    colour = object_colour(rng)
+    image = background(rng, size, size)
+    fill(image, mask, texture_mask(texture, xx, yy, int(rng.integers(0, 6))), colour)
+    return finish(image, rng)
+
+
+def object_colour(rng: np.random.Generator) -> np.ndarray:
+    """A random bright colour, RGB 0..255."""
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.6, 1.0), rng.uniform(0.75, 1.0))) * 255
+
+
+def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A float canvas of one dull random colour."""
+    colour = np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0, 0.5), rng.uniform(0.1, 0.45))) * 255
+    return np.broadcast_to(colour, (height, width, 3)).copy()
+
+
+def fill(image: np.ndarray, mask: np.ndarray, lit: np.ndarray, colour: np.ndarray) -> None:
+    """Paint a shape's `mask` in `colour` where its texture is `lit`, in a dark shade of it elsewhere."""
     image[mask & lit] = colour
     image[mask & ~lit] = colour * 0.3
+
+
+def finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The canvas with pixel noise, as uint8."""
     image += rng.normal(0, 10, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
 

@@ -132,14 +132,15 @@ class ImageDataset(CroppedDataset):
             return raw_pixels(data, self.table.store_size) if self.table.store_format == "raw" else decode(data)
         except (RuntimeError, OSError, ValueError) as error:
             raise TrainError(f"{self.table.paths[row].decode()} under {self.table.root} cannot be read as an image "
-                             f"({str(error).splitlines()[0] if str(error) else type(error).__name__}).") from None
+                             f"({first_line(error)}).") from None
 
 
 class FileDataset(CroppedDataset):
-    """(uint8 image, target) from a list of file paths: the transfer tasks' datasets."""
+    """(uint8 image, target) from a list of file paths: the transfer tasks' datasets. With `regions`, each
+    sample is that region of its image (a VOC box: xmin, ymin, xmax, ymax, 1-based inclusive pixels)."""
 
-    def __init__(self, files: list[Path], targets: list, transform):
-        self.files, self.targets, self.transform = files, targets, transform
+    def __init__(self, files: list[Path], targets: list, transform, regions: list | None = None):
+        self.files, self.targets, self.transform, self.regions = files, targets, transform, regions
 
     def __len__(self) -> int:
         return len(self.files)
@@ -152,8 +153,24 @@ class FileDataset(CroppedDataset):
         return torch.as_tensor(target) if isinstance(target, list) else target
 
     def image(self, item: int) -> torch.Tensor:
-        with open(self.files[item], "rb") as f:
+        image = read_image(self.files[item])
+        if self.regions is None:
+            return image
+        xmin, ymin, xmax, ymax = (int(v) for v in self.regions[item])
+        return image[:, ymin - 1 : ymax, xmin - 1 : xmax]
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """The uint8 RGB tensor of an image file; one sentence when it cannot be read as an image."""
+    try:
+        with open(path, "rb") as f:
             return decode(bytearray(f.read()))
+    except (RuntimeError, OSError, ValueError) as error:
+        raise TrainError(f"{path} cannot be read as an image ({first_line(error)}).") from None
+
+
+def first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 class ShardSampler(Sampler):
@@ -191,7 +208,7 @@ class EpochKeys(Sampler):
 
 
 def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, rank: int = 0, world_size: int = 1,
-                seed: int = 0) -> DataLoader:
+                seed: int = 0, collate_fn=None) -> DataLoader:
     """A DistributedSampler (shuffled, seeded, per-epoch) for training, a shard sampler for evaluation.
 
     Workers persist across epochs: nothing they draw depends on their own RNG (crops are a function of the
@@ -204,7 +221,7 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, ra
     return DataLoader(
         dataset, batch_size=batch_size, sampler=EpochKeys(sampler), num_workers=workers,
         pin_memory=torch.cuda.is_available(), drop_last=train and len(sampler) > batch_size,
-        persistent_workers=workers > 0,
+        persistent_workers=workers > 0, collate_fn=collate_fn,
     )
 
 

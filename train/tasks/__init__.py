@@ -1,99 +1,101 @@
-"""The transfer tasks `finetune` trains on, each read from its standard layout into (train files, train
-targets), (test files, test targets) and class names.
+"""The transfer tasks `finetune` trains on: one module per layout, each read into one `Task`.
 
-  imagefolder  train/ and val/ (or test/) class folders; top-1
-  voc07-cls    PASCAL VOC 2007 classification, trainval -> test; mean AP by the VOC 2007 11-point rule,
-               `difficult`-only images ignored per class
-  sun397       SUN397 by its official Training_NN / Testing_NN partition files; top-1
+  imagefolder   train/ and val/ (or test/) class folders; top-1                           folders.py
+  sun397        SUN397 by its official Training_NN / Testing_NN partition files; top-1   sun397.py
+  voc07-cls     PASCAL VOC 2007 classification, trainval -> test; mAP, 11-point rule    voc.py
+  voc07-det     PASCAL VOC 2007 detection, trainval -> test; mAP, 11-point rule         voc.py
+  voc12-action  PASCAL VOC 2012 action classification of the person boxes, train -> val
+                (the test annotations are not public); mAP, area rule                   voc.py
+
+A task also names its own defaults (`SETTINGS`): the ones a flag the user does not give takes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from curate.labels.classlists import PASCAL_VOC
-from train.errors import TrainError
+import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-VOC_CLASSES = list(PASCAL_VOC)  # VOC's own order: aeroplane, bicycle, ..., tvmonitor
-MULTILABEL = {"voc07-cls"}  # tasks whose targets are one -1/0/1 flag per class, scored by mean AP
+from train.data.crops import uniforms
 
-
-def imagefolder_task(root: Path):
-    """`root`/train/<class>/<image> and `root`/val/<class>/<image> (or test/); classes in sorted order."""
-    splits = [root / "train", root / "val" if (root / "val").is_dir() else root / "test"]
-    for split in splits:
-        if not split.is_dir():
-            raise TrainError(f"imagefolder needs {root}/train and {root}/val (or test) class folders; {split} is missing.")
-    classes = sorted(p.name for p in splits[0].iterdir() if p.is_dir())
-    if not classes:
-        raise TrainError(f"{splits[0]} holds no class folders.")
-    index = {name: i for i, name in enumerate(classes)}
-    result = []
-    for split in splits:
-        files, targets = [], []
-        for folder in sorted(p for p in split.iterdir() if p.is_dir()):
-            if folder.name not in index:
-                raise TrainError(f"{folder} is a class that {splits[0]} does not have.")
-            for file in sorted(folder.iterdir()):
-                if file.suffix.lower() in IMAGE_SUFFIXES:
-                    files.append(file)
-                    targets.append(index[folder.name])
-        if not files:
-            raise TrainError(f"{split} holds no .jpg, .jpeg or .png images.")
-        result.append((files, targets))
-    return result[0], result[1], classes
+KINDS = ("top1", "map", "detection")  # single-label, multi-label (one 1/-1/0 flag per class), boxes
 
 
-def voc07_task(root: Path):
-    """VOC 2007 trainval -> test from the standard VOCdevkit/VOC2007 layout.
+@dataclass
+class Split:
+    """The samples of one split: an image file each, its target, its name, and for tasks that classify a
+    region of the image (the person of an action), that region as a VOC box (xmin, ymin, xmax, ymax)."""
 
-    Ground truth per class comes from ImageSets/Main/<class>_<set>.txt: 1 present, -1 absent, 0 only
-    `difficult` objects of that class (ignored by the metric and the loss).
-    """
-    candidates = (root / "VOCdevkit" / "VOC2007", root / "VOC2007", root)
-    voc = next((p for p in candidates if (p / "ImageSets" / "Main").is_dir()), None)
-    if voc is None:
-        raise TrainError(f"{root} holds no VOCdevkit/VOC2007/ImageSets/Main: point --data at the folder holding VOCdevkit.")
-    result = []
-    for split in ("trainval", "test"):
-        truth: dict[str, list[int]] = {}
-        for c, name in enumerate(VOC_CLASSES):
-            path = voc / "ImageSets" / "Main" / f"{name}_{split}.txt"
-            if not path.is_file():
-                raise TrainError(f"{path} is missing: VOC 2007 {split} needs its per-class image sets "
-                                 "(the test set is a separate download, VOCtest_06-Nov-2007.tar).")
-            for line in path.read_text().split("\n"):
-                if line.strip():
-                    image_id, value = line.split()
-                    truth.setdefault(image_id, [-1] * len(VOC_CLASSES))[c] = int(value)
-        ids = sorted(truth)
-        result.append(([voc / "JPEGImages" / f"{i}.jpg" for i in ids], [truth[i] for i in ids]))
-    return result[0], result[1], VOC_CLASSES
+    files: list[Path]
+    targets: list
+    ids: list[str]
+    regions: list[tuple[float, float, float, float]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def subset(self, positions) -> "Split":
+        pick = [int(p) for p in positions]
+        regions = [self.regions[p] for p in pick] if self.regions is not None else None
+        return Split([self.files[p] for p in pick], [self.targets[p] for p in pick], [self.ids[p] for p in pick], regions)
 
 
-def sun397_task(root: Path, partition: int):
-    """SUN397 by its official partition files Training_NN.txt / Testing_NN.txt (lines like /a/abbey/sun_x.jpg)."""
-    if not 1 <= partition <= 10:
-        raise TrainError(f"--partition must be 1..10 (SUN397 has ten official partitions), not {partition}.")
-    candidates = (root / "Partitions", root / "SUN397" / "Partitions", root)
-    parts = next((p for p in candidates if (p / "Training_01.txt").is_file()), None)
-    images = next((p for p in (root / "SUN397", root) if (p / "a").is_dir()), None)
-    if parts is None or images is None:
-        raise TrainError(f"{root} lacks the SUN397 layout: SUN397/<letter>/<class>/ images and Partitions/Training_01.txt.")
-    lists = [(parts / f"{kind}_{partition:02d}.txt").read_text().split() for kind in ("Training", "Testing")]
-    names_file = parts / "ClassName.txt"
-    classes = names_file.read_text().split() if names_file.is_file() else sorted({line.rsplit("/", 1)[0] for line in lists[0]})
-    index = {name: i for i, name in enumerate(classes)}
-    result = []
-    for lines in lists:
-        result.append(([images / line.lstrip("/") for line in lines], [index[line.rsplit("/", 1)[0]] for line in lines]))
-    return result[0], result[1], classes
+@dataclass
+class Task:
+    name: str
+    kind: str  # one of KINDS
+    classes: list[str]
+    train: Split
+    test: Split
+    rule: str = ""  # the AP rule of a "map" or "detection" task: voc07 (11-point) or voc12 (area)
+    notes: dict = field(default_factory=dict)  # what a result should say about how the task was read
+
+    def fingerprint(self) -> str:
+        """A hash of every sample's name and target: a resumed run checks it trains on the same task."""
+        digest = hashlib.sha256(json.dumps([self.name, self.classes], sort_keys=True).encode())
+        for split in (self.train, self.test):
+            for sample_id, target in zip(split.ids, split.targets):
+                digest.update(f"{sample_id}\t{json.dumps(target, sort_keys=True, default=str)}\n".encode())
+        return "sha256:" + digest.hexdigest()
 
 
-def load_task(task: str, data: Path, partition: int = 1):
-    if task == "imagefolder":
-        return imagefolder_task(data)
-    if task == "voc07-cls":
-        return voc07_task(data)
-    return sun397_task(data, partition)
+HOLD_OUT_KEY = 0x7A11  # fixed, so every run (any --seed) holds out the same validation samples
+
+
+def hold_out(split: Split, fraction: float) -> tuple[Split, Split]:
+    """The split without a validation share, and that share: `fraction` of its samples (at least one when
+    the fraction is above 0, and never all), chosen by a fixed hash of their positions."""
+    count = min(len(split) - 1, max(1, round(fraction * len(split)))) if fraction > 0 else 0
+    keys = uniforms(HOLD_OUT_KEY, 0, np.arange(len(split)), 1)[:, 0]
+    held = np.sort(np.argsort(keys, kind="stable")[:count])
+    kept = np.setdiff1d(np.arange(len(split)), held)
+    return split.subset(kept), split.subset(held)
+
+
+def load_task(name: str, data: Path, partition: int = 1) -> Task:
+    from train.tasks import folders, sun397, voc
+
+    readers = {"imagefolder": folders.imagefolder_task, "sun397": lambda root: sun397.sun397_task(root, partition),
+               "voc07-cls": voc.voc07_classification, "voc07-det": voc.voc07_detection, "voc12-action": voc.voc12_action}
+    return readers[name](Path(data))
+
+
+TASKS = {  # name -> what --task says about it
+    "imagefolder": "train/ and val/ (or test/) class folders; top-1",
+    "sun397": "SUN397 by its official partition files (--partition); top-1",
+    "voc07-cls": "PASCAL VOC 2007 classification, trainval -> test; mean AP (VOC 2007 11-point rule)",
+    "voc07-det": "PASCAL VOC 2007 detection with Faster R-CNN, trainval -> test; mean AP (11-point rule)",
+    "voc12-action": "PASCAL VOC 2012 action classification of person boxes, train -> val; mean AP (area rule)",
+}
+
+# The defaults of each task, where they differ from finetune's own. Detection follows py-faster-rcnn's
+# end-to-end Faster R-CNN recipe for VOC 2007: one image a step, LR 0.001 for 50k of 70k iterations over
+# the flipped trainval (about 10 and 14 epochs of random flips), weight decay 5e-4, shorter side 600
+# (longer at most 1000). Action classification trains every layer, as the paper fine-tunes.
+SETTINGS: dict[str, dict] = {
+    "voc07-det": {"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4},
+    "voc12-action": {"mode": "full", "epochs": 20, "lr": 0.001, "lr_step_size": 15, "wd": 5e-4},
+}
