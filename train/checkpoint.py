@@ -28,6 +28,11 @@ def save(path: Path, **state) -> None:
         torch.save(state, tmp)
 
 
+def config_record(config) -> dict:
+    """A config as plain values a checkpoint can hold (weights_only loading accepts no Path)."""
+    return {key: str(value) if isinstance(value, Path) else value for key, value in vars(config).items()}
+
+
 def load(path: Path, kind: str = "pretrain") -> dict:
     """A checkpoint written by this module, loaded on the CPU with weights_only=True."""
     path = Path(path)
@@ -104,12 +109,17 @@ def setting(name: str, value) -> str:
     return f"{flag(name)} {value}"
 
 
-def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
+# A fine-tune's too: what it transfers to, and how.
+FINETUNE_SETTINGS = RUN_SETTINGS + ("task", "mode", "random_init", "backbone_lr_scale", "partition", "val_fraction",
+                                    "min_size", "max_size")
+
+
+def resumed_config(config, given: frozenset[str], saved: dict, path: Path, settings: tuple[str, ...] = RUN_SETTINGS):
     """`config` with the run settings of the checkpoint `saved`; a setting given on the command line that
     contradicts the checkpoint is an error naming both. --epochs may change, to more than the epochs done."""
     recorded = saved.get("config", {})
     changes = {}
-    for name in RUN_SETTINGS:
+    for name in settings:
         if name not in recorded:
             continue
         if name in given and getattr(config, name) != recorded[name]:
@@ -121,7 +131,7 @@ def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
         changes[name] = recorded[name]
     done = saved["epoch"] + 1
     epochs = config.epochs if "epochs" in given else recorded.get("epochs", config.epochs)
-    if epochs <= done and not config.test_only:
+    if epochs <= done and not getattr(config, "test_only", False):
         raise TrainError(f"{path} has trained {done} epochs already: --epochs {epochs} leaves nothing to train; "
                          f"give more than {done} to go on.")
     return replace(config, **changes, epochs=epochs)

@@ -83,14 +83,21 @@ class PretrainConfig(Training, Data):
 class FinetuneConfig(Training):
     checkpoint: Path | None = None
     random_init: bool = False
-    mode: str = "linear"
+    resume: Path | None = None
+    mode: str | None = None  # None: the task's (linear; full for voc07-det, voc12-action and --random-init)
     backbone_lr_scale: float = 0.1
     partition: int = 1
+    val_fraction: float = 0.1  # of the training data, held out to validate on each epoch
+    test_every_epoch: bool = False  # else the test set is scored once, after the last epoch
+    min_size: int = 600  # detection: the shorter side images are resized to
+    max_size: int = 1000  # detection: the longer side at most
     task: str
     data: Path
-    # shorter than pretraining, at a lower learning rate, without weight decay
+    # shorter than pretraining, at a lower learning rate that decays once, without weight decay; a task
+    # may have its own (`tasks.SETTINGS`)
     epochs: int = 30
     lr: float = 0.01
+    lr_step_size: int = 20
     wd: float = 0.0
 
 
@@ -141,6 +148,9 @@ RULES = {  # field -> (the test a value must pass, what the sentence asks for)
     "min_scale": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
     "backbone_lr_scale": (lambda v: v >= 0, "0 or more"),
     "partition": (lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten official partitions)"),
+    "val_fraction": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+    "min_size": (lambda v: v >= 32, "32 or more"),
+    "max_size": (lambda v: v >= 32, "32 or more"),
     "knn_k": (lambda v: v >= 1, "1 or more"),
     "knn_temperature": (lambda v: v > 0, "above 0"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "auto, cpu or cuda"),
@@ -170,6 +180,8 @@ def check(config) -> None:
     if values.get("lr_warmup_epochs") and values["lr_warmup_epochs"] >= values["epochs"]:
         raise TrainError(f"--lr-warmup-epochs {config.lr_warmup_epochs} leaves no epoch after the warm-up of a "
                          f"{config.epochs}-epoch run: give fewer warm-up epochs.")
+    if values.get("min_size", 0) > values.get("max_size", 1 << 30):
+        raise TrainError(f"--min-size {config.min_size} is larger than --max-size {config.max_size}.")
     if values.get("val_resize_size", 1) < values.get("val_crop_size", 0):
         raise TrainError(f"--val-crop-size {config.val_crop_size} is larger than the --val-resize-size "
                          f"{config.val_resize_size} it is cropped from.")

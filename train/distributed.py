@@ -87,3 +87,12 @@ def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
     parts = [None] * dist.get_world_size()
     dist.all_gather_object(parts, tensor.cpu())
     return torch.cat(parts)
+
+
+def all_gather_list(items: list) -> list:
+    """Join the lists of picklable items of every rank, in rank order."""
+    if not dist.is_initialized():
+        return items
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, items)
+    return [item for part in parts for item in part]

@@ -11,10 +11,10 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from train.config import COMMANDS, DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig, defaults
+from train.config import COMMANDS, DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig, defaults, flag
+from train.tasks import SETTINGS, TASKS
 
 MODEL_NAMES = "alexnet, resnet18, resnet50, tiny"
-TASKS = ["imagefolder", "voc07-cls", "sun397"]
 
 
 def data_flags(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +75,14 @@ def training_flags(parser: argparse.ArgumentParser, default: dict) -> None:
     size_flags(parser, default)
 
 
+def task_table() -> str:
+    """The tasks, and the defaults a task has of its own, for finetune's --help."""
+    lines = ["tasks:"] + [f"  {name:<13} {about}" for name, about in TASKS.items()]
+    lines += ["", "a task's own defaults (a flag given wins):"]
+    lines += [f"  {name:<13} " + " ".join(f"{flag(k).split('/')[-1]} {v}" for k, v in values.items()) for name, values in SETTINGS.items()]
+    return "\n".join(lines)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train",
@@ -91,20 +99,35 @@ def get_args_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--resume", type=Path, help="continue the run of this checkpoint (same model and manifest)")
     pretrain.add_argument("--test-only", action="store_true", help="only evaluate (with --resume: the checkpoint)")
 
-    finetune = commands.add_parser("finetune", help="transfer a pretrained network to a task",
-                                   description="Replace the classifier of a pretrain checkpoint and train on a task.")
+    finetune = commands.add_parser(
+        "finetune", help="transfer a pretrained network to a task",
+        description="Transfer a pretrain checkpoint to a task: a new classifier (or a Faster R-CNN detector) on its "
+        "network, trained on the task's training data less a held-out validation share, scored on its test set once at "
+        "the end. Writes checkpoint.pt each epoch (continue with --resume), metrics.jsonl and results.json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=task_table())
     default = defaults(FinetuneConfig)
-    finetune.add_argument("--checkpoint", type=Path, help="pretrain checkpoint (required unless --random-init)")
-    finetune.add_argument("--random-init", action="store_true", help="baseline: an untrained --model instead of a checkpoint")
-    finetune.add_argument("--task", required=True, choices=TASKS, help="transfer task")
+    finetune.add_argument("--checkpoint", type=Path, help="pretrain checkpoint (required unless --random-init or --resume)")
+    finetune.add_argument("--random-init", action="store_true",
+                          help="the scratch baseline: an untrained --model, every layer trained at the full LR")
+    finetune.add_argument("--resume", type=Path, help="continue the fine-tune of this checkpoint.pt, with its settings")
+    finetune.add_argument("--task", required=True, choices=list(TASKS), help="transfer task (see the list below)")
     finetune.add_argument("--data", type=Path, required=True,
-                          help="imagefolder: folder with train/ and val/ class folders; voc07-cls: folder holding "
-                          "VOCdevkit/VOC2007 (or that folder); sun397: folder with SUN397/ and Partitions/")
-    finetune.add_argument("--mode", choices=["linear", "full"], default=default["mode"],
-                          help="linear: frozen features, train the new classifier; full: train all layers (default %(default)s)")
+                          help="imagefolder: folder with train/ and val/ class folders; voc07-cls, voc07-det: folder "
+                          "holding VOCdevkit/VOC2007 (or that folder); voc12-action: the same for VOC2012; sun397: "
+                          "folder with SUN397/ and Partitions/")
+    finetune.add_argument("--mode", choices=["linear", "full"], default=None,
+                          help="linear: frozen features, train the new classifier; full: train all layers "
+                          "(default: linear; full for voc07-det, voc12-action and --random-init)")
     finetune.add_argument("--backbone-lr-scale", type=float, default=default["backbone_lr_scale"],
                           help="full mode: pretrained layers learn at LR times this (default %(default)s)")
     finetune.add_argument("--partition", type=int, default=default["partition"], help="sun397: official partition 1..10 (default %(default)s)")
+    finetune.add_argument("--val-fraction", type=float, default=default["val_fraction"],
+                          help="share of the training data held out to validate on each epoch; 0 trains on all of it "
+                          "(default %(default)s)")
+    finetune.add_argument("--test-every-epoch", action="store_true", help="score the test set after every epoch, not only the last")
+    finetune.add_argument("--min-size", type=int, default=default["min_size"],
+                          help="voc07-det: images resized to this shorter side (default %(default)s, as Fast/Faster R-CNN)")
+    finetune.add_argument("--max-size", type=int, default=default["max_size"], help="voc07-det: and at most this longer side (default %(default)s)")
     training_flags(finetune, default)
 
     evaluate = commands.add_parser("evaluate", help="top-1/top-5 on the pretraining labels; k-NN on another label set",

@@ -34,14 +34,14 @@ def check_folder(path: Path) -> None:
     check_folder_writable(path, "the run")
 
 
-def refuse_to_replace(path: Path, kept: str, resuming: Path | None, overwrite: bool) -> None:
-    """A run never writes over another run's `kept` file (checkpoint.pt, finetune.pt) unless it continues
+def refuse_to_replace(path: Path, resuming: Path | None, overwrite: bool) -> None:
+    """A run never writes over another run's checkpoint.pt unless it continues
     that very checkpoint (--resume) or is told to (--overwrite)."""
-    existing = path / kept
+    existing = path / "checkpoint.pt"
     if overwrite or not existing.is_file() or (resuming is not None and existing.samefile(resuming)):
         return
-    again = f"continue it with --resume {existing}, " if kept == "checkpoint.pt" else ""
-    raise TrainError(f"{path} already holds a run ({kept}): {again}replace it with --overwrite, or give another --output-dir.")
+    raise TrainError(f"{path} already holds a run (checkpoint.pt): continue it with --resume {existing}, replace it with "
+                     "--overwrite, or give another --output-dir.")
 
 
 def make_folder(path: Path) -> None:

@@ -18,7 +18,7 @@ from train.data.loaders import set_epoch
 from train.data.tables import image_loader, load_tables
 from train.distributed import print0
 from train.errors import TrainError
-from train.loops import AMP_DTYPES, evaluate, train_one_epoch
+from train.loops import AMP_DTYPES, classification_step, evaluate, train_one_epoch
 from train.models import build_model, check_input_size, check_model
 from train.output import check_folder, default_folder, make_folder, progress_bar, refuse_to_replace, write_log
 from train.rng import seed_everything, set_rng_state
@@ -37,7 +37,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     output = Path(config.output_dir or (Path(config.resume).parent if config.resume else default_folder("pretrain")))
     if not config.test_only:
         check_folder(output)
-        refuse_to_replace(output, "checkpoint.pt", config.resume, config.overwrite)
+        refuse_to_replace(output, config.resume, config.overwrite)
     run = distributed.setup(config.device)
     if saved is not None:
         checkpoint.check_world_size(saved, Path(config.resume), run.world_size)
@@ -72,6 +72,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     optimizer = torch.optim.SGD(raw_model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.wd,
                                 nesterov=config.nesterov)
     scaler = torch.amp.GradScaler(run.device.type, enabled=amp_dtype == torch.float16)
+    step = classification_step(model, criterion, run.device, amp_dtype, config.channels_last)
 
     start_epoch = 0
     history: list[dict] = []
@@ -102,8 +103,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
         for epoch in range(start_epoch, config.epochs):
             set_epoch(train_loader, epoch)
             lr = optimizer.param_groups[0]["lr"]
-            train_metrics = train_one_epoch(model, criterion, optimizer, train_loader, run.device, epoch, scaler,
-                                            amp_dtype, config.channels_last, progress)
+            train_metrics = train_one_epoch(model, step, optimizer, train_loader, run.device, epoch, scaler, progress)
             scheduler.step()
             val_metrics = evaluate(eval_model, val_loader, run.device, amp_dtype, config.channels_last) if val_rows else {}
             history.append({"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in train_metrics.items()},
@@ -124,7 +124,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
                     optimizer=optimizer.state_dict(), lr_scheduler=scheduler.state_dict(),
                     scaler=scaler.state_dict(), epoch=epoch, rng=rng, model_name=config.model,
                     num_labels=table.num_labels, label_wnids=table.label_wnids, data=identity,
-                    config=config_record(config), history=history,
+                    config=checkpoint.config_record(config), history=history,
                 )
                 write_log(output / "metrics.jsonl", history)  # after the checkpoint: the log is never ahead of it
     final = {"model": config.model, "epochs": config.epochs, **identity, "label_count": table.num_labels,
@@ -133,11 +133,6 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
         summary(final, output)
     distributed.cleanup()
     return final if run.is_main else None
-
-
-def config_record(config) -> dict:
-    """A config as plain values a checkpoint can hold (weights_only loading accepts no Path)."""
-    return {key: str(value) if isinstance(value, Path) else value for key, value in vars(config).items()}
 
 
 def summary(final: dict, output: Path | None) -> None:

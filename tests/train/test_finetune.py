@@ -3,6 +3,8 @@ above chance (and above what the same probe at learning rate 0 gives)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from commands import FAST, run
@@ -23,7 +25,8 @@ def test_finetune_learns_a_task_the_features_can_solve(coarse_run, data, shapes_
     assert result["classes"] == 4 and result["mode"] == mode
     assert result["test_top1"] >= at_least
     assert result["pretrain_labels_hash"] == data["coarse"]["labels_hash"]
-    assert (tmp_path / "finetune.pt").is_file()
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert json.loads((tmp_path / "results.json").read_text())["test_top1"] == result["test_top1"]
 
 
 def test_full_finetune_gives_pretrained_layers_a_lower_lr(coarse_run, shapes_task, monkeypatch):
@@ -53,7 +56,7 @@ def write_voc2007(root, per_class: dict[str, int], seed: int):
     from PIL import Image
 
     from train import synthetic
-    from train.tasks import VOC_CLASSES
+    from train.tasks.voc import VOC_CLASSES
 
     voc = root / "VOCdevkit" / "VOC2007"
     (voc / "ImageSets" / "Main").mkdir(parents=True)
@@ -81,10 +84,11 @@ VOC_SHAPES = {"aeroplane": "circle", "bicycle": "triangle", "bird": "square", "b
 
 
 def test_voc07_task_reads_the_devkit_layout(tmp_path):
-    from train.tasks import VOC_CLASSES, voc07_task
+    from train.tasks.voc import VOC_CLASSES, voc07_classification
 
     write_voc2007(tmp_path, {"trainval": 5, "test": 2}, seed=0)
-    (train_files, train_truth), (test_files, test_truth), classes = voc07_task(tmp_path)
+    task = voc07_classification(tmp_path)
+    (train_files, train_truth), (test_files, test_truth), classes = (task.train.files, task.train.targets), (task.test.files, task.test.targets), task.classes
     assert classes == VOC_CLASSES and classes[0] == "aeroplane" and len(classes) == 20
     assert [f.name for f in train_files] == [f"{n:06d}.jpg" for n in range(1, 21)]
     assert [row[0] for row in train_truth[:6]] == [1, 1, 1, 1, 0, -1]  # image 5 is a difficult aeroplane
@@ -105,7 +109,7 @@ def test_voc07_classification_learns_the_drawn_classes(coarse_run, tmp_path):
 def test_sun397_reads_the_official_partition_files(tmp_path):
     from PIL import Image
 
-    from train.tasks import sun397_task
+    from train.tasks.sun397 import sun397_task
 
     classes = ["/a/abbey", "/b/beach", "/b/bedroom"]
     (tmp_path / "Partitions").mkdir()
@@ -119,8 +123,44 @@ def test_sun397_reads_the_official_partition_files(tmp_path):
             lines[kind].append(f"{name}/sun_{c}{n}.jpg")
     for kind, entries in lines.items():
         (tmp_path / "Partitions" / f"{kind}_01.txt").write_text("\n".join(entries) + "\n")
-    (train_files, train_targets), (test_files, test_targets), names = sun397_task(tmp_path, 1)
+    task = sun397_task(tmp_path, 1)
+    train_files, train_targets, test_files, test_targets, names = task.train.files, task.train.targets, task.test.files, task.test.targets, task.classes
     assert names == classes
     assert train_targets == [0, 0, 1, 1, 2, 2] and test_targets == [0, 1, 2]
     assert all(f.is_file() for f in train_files + test_files)
     assert test_files[1] == tmp_path / "SUN397" / "b" / "beach" / "sun_11.jpg"
+
+
+# --- resume ----------------------------------------------------------------------------------------------
+
+
+def test_a_resumed_finetune_ends_where_the_straight_one_does(coarse_run, shapes_task, tmp_path, monkeypatch):
+    from commands import straight_and_resumed
+
+    args = ["finetune", "--checkpoint", str(coarse_run["checkpoint"]), "--task", "imagefolder", "--data", str(shapes_task),
+            "--mode", "full", "--epochs", "4", "--lr", "0.05", "--lr-step-size", "2", "--seed", "3", *FAST, "-j", "1"]
+    straight, resumed = straight_and_resumed(args, tmp_path, 3, monkeypatch)
+    assert resumed["epoch"] == straight["epoch"] == 3
+    for name, tensor in straight["model"].items():
+        assert torch.equal(tensor, resumed["model"][name]), name
+    for key, state in straight["optimizer"]["state"].items():
+        assert torch.equal(state["momentum_buffer"], resumed["optimizer"]["state"][key]["momentum_buffer"])
+    def measured(history):  # all but the speed
+        return [{k: v for k, v in record.items() if k != "train_images_per_s"} for record in history]
+
+    assert measured(resumed["history"]) == measured(straight["history"])  # losses, validation, the final test
+    assert "test_top1" in resumed["history"][-1] and "test_top1" not in resumed["history"][-2]
+    results = [json.loads((tmp_path / name / "results.json").read_text()) for name in ("straight", "broken")]
+    assert results[0]["test_top1"] == results[1]["test_top1"]
+
+
+def test_resume_refuses_another_pretrained_network(coarse_run, shapes_task, tmp_path, capsys):
+    from commands import error_of
+
+    first = ["finetune", "--random-init", "--task", "imagefolder", "--data", str(shapes_task), "--epochs", "2",
+             "--output-dir", str(tmp_path), *FAST]
+    assert run(first)[0] == 0
+    line = error_of(["finetune", "--checkpoint", str(coarse_run["checkpoint"]), "--task", "imagefolder", "--data",
+                     str(shapes_task), "--epochs", "3", "--resume", str(tmp_path / "checkpoint.pt"), *FAST], capsys)
+    assert line == (f"Error: --checkpoint {coarse_run['checkpoint']} contradicts {tmp_path / 'checkpoint.pt'}, which "
+                    "fine-tunes a random init: leave --checkpoint out, or start a new run.")

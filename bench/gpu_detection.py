@@ -1,0 +1,82 @@
+"""Detection fine-tuning images/s on one GPU: one epoch of `finetune --task voc07-det` with a ResNet-50
+(feature pyramid) and an AlexNet (conv5, RoI pooling, fc6/fc7) backbone, on synthetic VOC-sized images
+(500x375 and 375x500 px) at the Faster R-CNN sizes (shorter side 600, longer at most 1000).
+
+    python bench/gpu_detection.py --out detection.json     # on a GPU machine: a few minutes
+    python bench/gpu_detection.py --device cpu --quick     # a dry run of the same code on a CPU
+
+Each run is finetune's own code path (its config, loaders, Faster R-CNN, bf16 autocast) from a pretrain
+checkpoint of untrained weights (the speed does not depend on them; conv1, or the ResNet stem and layer1,
+stay frozen as in a real transfer). The figure is the training images/s finetune records for the epoch in
+metrics.jsonl: loading, flipping, forward, backward and SGD step, after a warm-up epoch on a few images.
+Needs torch, torchvision, pillow and curate's own code; not polars, nltk or torchcodec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from train import checkpoint, finetune, synthetic_voc
+from train.config import FinetuneConfig
+from train.models import build_model
+
+MODELS = ("resnet50", "alexnet")
+
+
+def untrained_checkpoint(folder: Path, model: str) -> Path:
+    """A pretrain checkpoint holding an untrained `model`: what finetune transfers from."""
+    path = folder / f"{model}.pt"
+    checkpoint.save(path, kind="pretrain", model=build_model(model, 1000).state_dict(), model_name=model, num_labels=1000,
+                    data={"labels_recipe": "untrained (timing only)", "labels_hash": ""})
+    return path
+
+
+def epoch(data: Path, start: Path, out: Path, args, images: int) -> dict:
+    """One epoch of detection fine-tuning over `images` images; its record in metrics.jsonl."""
+    config = FinetuneConfig(task="voc07-det", data=data, checkpoint=start, epochs=1, batch_size=args.batch_size,
+                            workers=args.workers, device=args.device, amp=args.device == "cuda", val_fraction=0.0,
+                            min_size=args.min_size, max_size=args.max_size, output_dir=out, overwrite=True, quiet=True)
+    started = time.perf_counter()
+    finetune.run(config)
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    return {**record, "wall_s": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=512, help="training images (default %(default)s)")
+    parser.add_argument("-b", "--batch-size", type=int, default=2, help="images a step (default %(default)s, Fast R-CNN's)")
+    parser.add_argument("-j", "--workers", type=int, default=8, help="loader workers (default %(default)s)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--min-size", type=int, default=600)
+    parser.add_argument("--max-size", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="a dry run: 8 images at 200 px")
+    parser.add_argument("--out", type=Path, default=Path("gpu_detection.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.images, args.min_size, args.max_size, args.workers = 8, 200, 300, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        synthetic_voc.write_detection(tmp / "data", {"trainval": args.images, "test": 8}, seed=0, size=375)
+        synthetic_voc.write_detection(tmp / "warm", {"trainval": 8, "test": 4}, seed=1, size=375)
+        results = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images,
+                   "batch_size": args.batch_size, "min_size": args.min_size, "max_size": args.max_size, "runs": {}}
+        for model in MODELS:
+            start = untrained_checkpoint(tmp, model)
+            epoch(tmp / "warm", start, tmp / "runs" / f"{model}-warm", args, 8)  # CUDA context, cuDNN autotuning
+            record = epoch(tmp / "data", start, tmp / "runs" / model, args, args.images)
+            results["runs"][model] = {"train_images_per_s": record["train_images_per_s"], "train_loss": record["train_loss"],
+                                      "epoch_wall_s": record["wall_s"]}
+            print(f"{model}: {record['train_images_per_s']:.1f} images/s (batch {args.batch_size}, {args.min_size}/{args.max_size} px)",
+                  flush=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
