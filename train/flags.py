@@ -14,7 +14,7 @@ from pathlib import Path
 from train.config import COMMANDS, DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig, defaults, flag
 from train.tasks import SETTINGS, TASKS
 
-MODEL_NAMES = "alexnet, resnet18, resnet50, tiny"
+MODEL_NAMES = "alexnet, caffenet, resnet18, resnet50, tiny"
 
 
 def data_flags(parser: argparse.ArgumentParser) -> None:

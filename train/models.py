@@ -31,9 +31,56 @@ class TinyNet(nn.Module):
         return self.fc(self.features(x))
 
 
+class CaffeNet(nn.Module):
+    """AlexNet as Caffe trains it (`bvlc_reference_caffenet`), the network of Huh et al. 2016: 96 conv1
+    filters, conv2/4/5 in two groups, local response normalisation after pools 1 and 2, pools in Caffe's ceil
+    mode, dropout after the ReLUs of fc6 and fc7, and Caffe's initialisation. 227 px in, 6x6x256 out of pool5
+    (60,965,224 parameters for 1000 classes). Laid out as torchvision's AlexNet (features, avgpool,
+    classifier; the last Linear at classifier.6); the adaptive pool is the identity at 227 px and lets
+    smaller inputs through."""
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+
+        def lrn():  # torch divides alpha by the size, as Caffe does
+            return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+
+        def pool():
+            return nn.MaxPool2d(3, stride=2, ceil_mode=True)
+
+        def relu():
+            return nn.ReLU(inplace=True)
+
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, 11, stride=4), relu(), pool(), lrn(),
+            nn.Conv2d(96, 256, 5, padding=2, groups=2), relu(), pool(), lrn(),
+            nn.Conv2d(256, 384, 3, padding=1), relu(),
+            nn.Conv2d(384, 384, 3, padding=1, groups=2), relu(),
+            nn.Conv2d(384, 256, 3, padding=1, groups=2), relu(), pool(),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Linear(256 * 6 * 6, 4096), relu(), nn.Dropout(0.5),
+            nn.Linear(4096, 4096), relu(), nn.Dropout(0.5),
+            nn.Linear(4096, num_classes),
+        )
+        # Caffe's models/bvlc_reference_caffenet/train_val.prototxt: gaussian weights (std 0.005 for fc6 and fc7, 0.01 for the others); biases 1
+        # for conv2, conv4, conv5, fc6 and fc7, 0 for conv1, conv3 and fc8
+        conv1, conv2, conv3, conv4, conv5 = (m for m in self.features if isinstance(m, nn.Conv2d))
+        fc6, fc7, fc8 = (m for m in self.classifier if isinstance(m, nn.Linear))
+        for layer, std, bias in ((conv1, 0.01, 0.0), (conv2, 0.01, 1.0), (conv3, 0.01, 0.0), (conv4, 0.01, 1.0),
+                                 (conv5, 0.01, 1.0), (fc6, 0.005, 1.0), (fc7, 0.005, 1.0), (fc8, 0.01, 0.0)):
+            nn.init.normal_(layer.weight, 0.0, std)
+            nn.init.constant_(layer.bias, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
 # name -> (builder taking num_classes, dotted path of the final linear layer)
 MODELS: dict[str, tuple[Callable[[int], nn.Module], str]] = {
-    "alexnet": (lambda n: tv.alexnet(weights=None, num_classes=n), "classifier.6"),
+    "alexnet": (lambda n: tv.alexnet(weights=None, num_classes=n), "classifier.6"),  # "one weird trick" AlexNet
+    "caffenet": (lambda n: CaffeNet(n), "classifier.6"),
     "resnet18": (lambda n: tv.resnet18(weights=None, num_classes=n), "fc"),
     "resnet50": (lambda n: tv.resnet50(weights=None, num_classes=n), "fc"),
     "tiny": (lambda n: TinyNet(n), "fc"),
@@ -51,7 +98,7 @@ def build_model(name: str, num_classes: int) -> nn.Module:
 
 
 def check_input_size(model: nn.Module, name: str, size: int) -> None:
-    """Fail in one sentence when `size` px inputs are too small for the network (e.g. AlexNet below 63 px)."""
+    """Fail in one sentence when `size` px inputs are too small for the network (e.g. AlexNet below 63 px, CaffeNet below 39)."""
     was_training = model.training
     model.eval()
     try:

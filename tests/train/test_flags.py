@@ -40,3 +40,10 @@ def test_commands_differ_where_the_paper_s_recipes_do():
     finetune = FinetuneConfig(task="voc07-cls", data="VOC")
     assert (finetune.epochs, finetune.lr, finetune.wd) == (30, 0.01, 0.0)
     assert EvaluateConfig().batch_size == 64
+
+
+def test_the_help_lists_every_model():
+    from train.flags import MODEL_NAMES
+    from train.models import MODELS
+
+    assert MODEL_NAMES == ", ".join(MODELS)

@@ -127,7 +127,7 @@ def test_an_empty_label_is_refused(data, tmp_path, capsys):
 
 def test_unknown_model_lists_the_valid_ones(data, capsys):
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--model", "vgg16"], capsys)
-    assert line == "Error: Unknown model 'vgg16': choose one of alexnet, resnet18, resnet50, tiny."
+    assert line == "Error: Unknown model 'vgg16': choose one of alexnet, caffenet, resnet18, resnet50, tiny."
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -140,7 +140,7 @@ def test_the_real_command_line_prints_one_sentence_and_no_traceback(data):
     done = subprocess.run([sys.executable, "-m", "train", "pretrain", *tables(data["coarse"]), "--model", "lenet"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert done.stderr == "Error: Unknown model 'lenet': choose one of alexnet, resnet18, resnet50, tiny.\n"
+    assert done.stderr == "Error: Unknown model 'lenet': choose one of alexnet, caffenet, resnet18, resnet50, tiny.\n"
     assert done.stdout == ""
 
 

@@ -1,0 +1,143 @@
+"""The paper's network and input recipe: CaffeNet (Caffe's `bvlc_reference_caffenet`, the AlexNet variant Huh
+et al. trained) layer by layer against its train_val.prototxt, and its pretraining at the smallest input it
+takes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from commands import FAST, error_of, run
+from torch import nn
+
+from curate.images.table import ImageTable
+from train.models import CaffeNet, backbone, build_model, feature_dim
+
+# BVLC/caffe master, models/bvlc_reference_caffenet/train_val.prototxt: num_output, kernel_size, stride, pad,
+# group, weight_filler std, bias_filler value; fc8's num_output is the class count
+LAYERS = {
+    "conv1": (96, 11, 4, 0, 1, 0.01, 0.0),
+    "conv2": (256, 5, 1, 2, 2, 0.01, 1.0),
+    "conv3": (384, 3, 1, 1, 1, 0.01, 0.0),
+    "conv4": (384, 3, 1, 1, 2, 0.01, 1.0),
+    "conv5": (256, 3, 1, 1, 2, 0.01, 1.0),
+    "fc6": (4096, None, None, None, None, 0.005, 1.0),
+    "fc7": (4096, None, None, None, None, 0.005, 1.0),
+    "fc8": (1000, None, None, None, None, 0.01, 0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def net() -> CaffeNet:
+    torch.manual_seed(0)
+    return build_model("caffenet", 1000)
+
+
+def named_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The weighted layers by their Caffe names, in order."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return dict(zip(LAYERS, layers, strict=True))
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_each_layer_is_shaped_and_initialised_as_caffe_s(net, name):
+    num_output, kernel, stride, pad, group, std, bias = LAYERS[name]
+    layer = named_layers(net)[name]
+    assert layer.weight.shape[0] == num_output
+    if isinstance(layer, nn.Conv2d):
+        assert (layer.kernel_size, layer.stride, layer.padding, layer.groups) == ((kernel,) * 2, (stride,) * 2, (pad,) * 2, group)
+    assert torch.equal(layer.bias, torch.full_like(layer.bias, bias))
+    weights = layer.weight.detach()
+    assert weights.std().item() == pytest.approx(std, rel=0.03)  # conv1, the smallest, has 34,848 weights
+    assert abs(weights.mean().item()) < std / 20
+
+
+def test_the_layers_come_in_caffe_s_order(net):
+    """Pool, then LRN (CaffeNet's order; the original AlexNet normalises before pooling); dropout after the ReLU."""
+    kinds = [type(m).__name__ for m in net.features]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm", "Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm",
+                     "Conv2d", "ReLU", "Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
+    assert [type(m).__name__ for m in net.classifier] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert [m.p for m in net.classifier if isinstance(m, nn.Dropout)] == [0.5, 0.5]
+    pools = [m for m in net.features if isinstance(m, nn.MaxPool2d)]
+    assert [(m.kernel_size, m.stride, m.ceil_mode) for m in pools] == [(3, 2, True)] * 3
+    norms = [m for m in net.features if isinstance(m, nn.LocalResponseNorm)]
+    assert [(m.size, m.alpha, m.beta, m.k) for m in norms] == [(5, 1e-4, 0.75, 1.0)] * 2
+
+
+def test_the_lrn_computes_caffe_s_formula(net):
+    """Caffe's LRN across channels: x / (k + alpha / local_size * sum of x^2 over the 5 channels around)^beta."""
+    norm = next(m for m in net.features if isinstance(m, nn.LocalResponseNorm))
+    x = torch.randn(2, 8, 3, 3) * 30  # large enough for the normalisation to matter
+    padded = nn.functional.pad(x.pow(2), (0, 0, 0, 0, 2, 2))
+    window = torch.stack([padded[:, c : c + 5].sum(1) for c in range(8)], dim=1)
+    assert torch.allclose(norm(x), x / (1 + 1e-4 / 5 * window).pow(0.75), rtol=1e-5)
+    assert not torch.allclose(norm(x), x, rtol=1e-3)
+
+
+@pytest.mark.parametrize("size", [227, 224])
+def test_227_px_and_224_px_give_caffe_s_6x6x256_pool5(net, size):
+    """227 px: 55, 27, 13, 6. At 224 px only Caffe's ceil-mode pools still give 6x6 (54 -> 27; floor: 26 -> 12 -> 5)."""
+    with torch.no_grad():
+        assert net.features(torch.zeros(1, 3, size, size)).shape == (1, 256, 6, 6)
+
+
+def test_the_parameter_count_is_caffe_s(net):
+    def conv(out, into, kernel, groups=1):
+        return out * (into // groups) * kernel * kernel + out
+
+    def fc(into, out):
+        return into * out + out
+
+    expected = (conv(96, 3, 11) + conv(256, 96, 5, 2) + conv(384, 256, 3) + conv(384, 384, 3, 2) + conv(256, 384, 3, 2)
+                + fc(256 * 6 * 6, 4096) + fc(4096, 4096) + fc(4096, 1000))
+    assert expected == 60_965_224
+    assert sum(p.numel() for p in net.parameters()) == expected
+
+
+def test_the_classifier_is_found_where_transfer_looks_for_it():
+    model = build_model("caffenet", 7)
+    assert feature_dim(model, "caffenet") == 4096 and model.classifier[6].out_features == 7
+    features = backbone(model, "caffenet").eval()
+    with torch.no_grad():
+        assert features(torch.zeros(2, 3, 227, 227)).shape == (2, 4096)
+
+
+# --- pretraining ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def few(data, tmp_path_factory) -> list[str]:
+    """The coarse tables cut to two training and one validation image a label: a 61 M-parameter network
+    trains an epoch of them in a second."""
+    out = tmp_path_factory.mktemp("few")
+    for split, per_label in (("train", 2), ("val", 1)):
+        whole = ImageTable.read(data["coarse"][f"{split}_table"])
+        labels = whole.rows["label"].to_pylist()
+        keep = [row for row, label in enumerate(labels) if labels[:row].count(label) < per_label]
+        metadata = {k: v for k, v in whole.metadata.items() if k != "content_hash"}
+        ImageTable(whole.rows.take(keep), metadata).write(out / f"{split}.parquet")
+    return ["--table", str(out / "train.parquet"), "--val-table", str(out / "val.parquet")]
+
+
+def sizes(px: int) -> list[str]:
+    """The 32 px synthetic images cropped (and evaluated) at `px`."""
+    return ["--train-crop-size", str(px), "--val-resize-size", str(px), "--val-crop-size", str(px)]
+
+
+SMALLEST = 39  # conv1 (11, stride 4) must leave 8 px, so that pool1, pool2 and pool5 (3, stride 2, ceil) leave 4, 2, 1
+
+
+def test_caffenet_pretrains_at_the_smallest_input_it_takes(few, tmp_path):
+    code, result = run(["pretrain", *few, *FAST, "--model", "caffenet", *sizes(SMALLEST), "-b", "8", "--epochs", "1",
+                        "--lr", "0.01", "--output-dir", str(tmp_path)])
+    assert code == 0 and result["model"] == "caffenet" and result["val_images"] == 4
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True, mmap=True)
+    assert saved["model_name"] == "caffenet" and saved["model"]["features.0.weight"].shape == (96, 3, 11, 11)
+
+
+@pytest.mark.parametrize("px", [32, SMALLEST - 1])
+def test_a_smaller_input_is_refused_in_one_sentence(few, tmp_path, capsys, px):
+    line = error_of(["pretrain", *few, *FAST, "--model", "caffenet", *sizes(px), "--epochs", "1",
+                     "--output-dir", str(tmp_path / "run")], capsys)
+    assert line == f"Error: --model caffenet cannot take {px} px inputs: raise the crop sizes."
+    assert not (tmp_path / "run").exists()
