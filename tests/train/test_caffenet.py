@@ -1,15 +1,25 @@
 """The paper's network and input recipe: CaffeNet (Caffe's `bvlc_reference_caffenet`, the AlexNet variant Huh
 et al. trained) layer by layer against its train_val.prototxt, and its pretraining at the smallest input it
-takes."""
+takes; Caffe's crops (`--augment caffe`), a function of (seed, epoch, sample) alone, alike on both loading
+paths, with torchvision's (`rrc`) as they were."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from commands import FAST, error_of, run
 from torch import nn
+from torchvision.transforms import v2
 
+from curate.images.index import ImageIndex
+from curate.images.pack import pack
 from curate.images.table import ImageTable
+from curate.labels.manifest import read_labels
+from train.data.crops import SeededResizedCrop, caffe_offsets, crop_boxes
+from train.data.loaders import EvalTransform, ImageDataset, ShardSampler, eval_transform, train_transform
+from train.data.stores import RawBatches
+from train.data.tables import load_table
 from train.models import CaffeNet, backbone, build_model, feature_dim
 
 # BVLC/caffe master, models/bvlc_reference_caffenet/train_val.prototxt: num_output, kernel_size, stride, pad,
@@ -141,3 +151,82 @@ def test_a_smaller_input_is_refused_in_one_sentence(few, tmp_path, capsys, px):
                      "--output-dir", str(tmp_path / "run")], capsys)
     assert line == f"Error: --model caffenet cannot take {px} px inputs: raise the crop sizes."
     assert not (tmp_path / "run").exists()
+
+
+# --- Caffe's crops -----------------------------------------------------------------------------------------
+
+
+def test_caffe_s_crop_depends_on_seed_epoch_and_sample_alone():
+    offsets, flips = caffe_offsets(7, 3, np.arange(50), 256, 227)
+    again, again_flips = caffe_offsets(7, 3, [41, 5, 17], 256, 227)  # another batch, another order
+    assert (again == offsets[[41, 5, 17]]).all() and (again_flips == flips[[41, 5, 17]]).all()
+    for other in (caffe_offsets(7, 4, np.arange(50), 256, 227), caffe_offsets(8, 3, np.arange(50), 256, 227)):
+        assert (other[0] != offsets).any(axis=1).mean() > 0.9  # another epoch or seed: other crops
+
+
+def test_caffe_s_offsets_are_uniform_over_0_to_29_and_half_the_crops_mirrored():
+    offsets, flips = caffe_offsets(0, 0, np.arange(6000), 256, 227)  # Caffe: Rand(256 - 227 + 1) on each axis
+    for axis in (0, 1):
+        counts = np.bincount(offsets[:, axis], minlength=31)
+        assert counts[30:].sum() == 0 and counts[:30].min() > 140  # 200 expected of each of 0..29
+    assert abs(np.corrcoef(offsets[:, 0], offsets[:, 1])[0, 1]) < 0.05  # the two axes drawn apart
+    assert 0.46 < flips.mean() < 0.54
+
+
+def picture(height: int = 300, width: int = 200) -> torch.Tensor:
+    """An image taller than the square it is resized to, and narrower: shrunk one way, stretched the other."""
+    return torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def test_a_training_crop_is_a_227_window_of_the_256x256_resize_mirrored_or_not():
+    image = picture()
+    square = v2.functional.resize(image, [256, 256], antialias=True)  # the aspect ratio not kept
+    samples = list(range(10))
+    offsets, flips = caffe_offsets(5, 2, samples, 256, 227)
+    assert flips.any() and not flips.all()
+    crops = train_transform(227, seed=5, augment="caffe", resize_size=256).many([image] * len(samples), samples, 2)
+    for crop, (top, left), flip in zip(crops, offsets, flips):
+        window = square[:, top : top + 227, left : left + 227]
+        assert torch.equal(crop, window.flip(-1) if flip else window)
+
+
+@pytest.mark.parametrize("resize,crop,start", [(256, 227, 14), (255, 224, 15)])
+def test_evaluation_takes_the_central_crop_of_the_square_as_caffe_rounds(resize, crop, start):
+    image = picture()
+    square = v2.functional.resize(image, [resize, resize], antialias=True)
+    (centre,) = eval_transform(resize, crop, augment="caffe").many([image], [0])
+    assert torch.equal(centre, square[:, start : start + crop, start : start + crop])  # (resize - crop) // 2
+
+
+@pytest.fixture(scope="module")
+def raw_table(data, tmp_path_factory):
+    """Four images a class of the synthetic train set, packed raw at 32 px, labelled coarse."""
+    out = tmp_path_factory.mktemp("raw")
+    source = ImageIndex.read(data["out"] / "manifests" / "images-train.parquet").subset(per_class=4)
+    store, _ = pack(source, out / "store", fmt="raw", size=32)
+    store.label(read_labels(data["coarse"]["labels"])).write(out / "table.parquet")
+    return load_table(out / "table.parquet")
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("resize", [32, 40], ids=["at the stored size", "resized"])
+def test_the_raw_store_batches_crop_as_the_per_image_path(raw_table, train, resize):
+    rows = list(range(len(raw_table)))
+    transform = (train_transform(28, seed=5, augment="caffe", resize_size=resize) if train
+                 else eval_transform(resize, 28, augment="caffe"))
+    dataset = ImageDataset(raw_table, rows, transform)
+    one_by_one = torch.stack([dataset[(3, i)][0] for i in range(len(rows))])
+    batches = RawBatches(raw_table, rows, raw_table.labels[rows], batch_size=len(rows), train=train,
+                         device=torch.device("cpu"), crop_size=28, resize_size=resize, augment="caffe", seed=5)
+    batches.sampler = ShardSampler(len(rows), 0, 1)  # the rows in order, at epoch 3
+    batches.sampler.set_epoch(3)
+    (batched, _), = list(batches)
+    assert batched.shape == (len(rows), 3, 28, 28)
+    assert torch.equal(batched, one_by_one)  # on a CPU both resize uint8 alike; on CUDA the batch is resized as float
+
+
+def test_rrc_crops_as_it_did():
+    boxes, flips = crop_boxes(0, 0, np.arange(4), 120, 90, (0.08, 1.0))
+    assert boxes.tolist() == [[37, 1, 57, 51], [26, 20, 71, 63], [28, 20, 52, 52], [56, 5, 64, 64]]
+    assert flips.tolist() == [False, True, False, True]
+    assert isinstance(train_transform(24, 0.35, 1), SeededResizedCrop) and isinstance(eval_transform(32, 28), EvalTransform)

@@ -10,6 +10,13 @@ RandomResizedCrop (ten tries of a random area and aspect ratio, then a central c
     one image:  resized_crop(image, box, flip, size)           (torch's antialiased bilinear resize)
     a batch:    batch_resized_crop(images, boxes, flips, size)  (on the images' device)
 
+Caffe's ImageNet recipe (`--augment caffe`) is drawn the same way: the image resized to a square (256 x 256,
+the aspect ratio not kept), a crop (227 px) at a uniform offset and a mirror, or for evaluation the central
+crop; one function crops a batch of squares for both paths.
+
+    offsets, flips = caffe_offsets(seed, epoch, samples, resize=256, crop=227)
+    crops = caffe_crops(square_resize(images, 256), 227, samples, epoch, seed, train=True)
+
 A batch is cropped by one roi_align call on CUDA (`roi_crops`), and image by image on a CPU, where torch's
 uint8 resize is four times faster than torchvision's roi_align kernel (60 against 250 us an image here,
 bench_store.py); both take the same boxes and give the same crops but for interpolation, and the tests run both.
@@ -101,6 +108,50 @@ def roi_crops(images: torch.Tensor, boxes, flips, size: int) -> torch.Tensor:
     crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=0, aligned=True)
     flips = torch.as_tensor(np.asarray(flips), device=images.device)
     return torch.where(flips.view(-1, 1, 1, 1), crops.flip(-1), crops)
+
+
+def caffe_offsets(seed: int, epoch: int, samples, resize: int, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample: the (top, left) of its crop x crop window in the resize x resize image, each uniform over
+    0..resize - crop (Caffe's `Rand(height - crop_size + 1)`), and whether to mirror it; int64 (n, 2), bool (n,)."""
+    u = uniforms(seed, epoch, np.asarray(samples, dtype=np.int64), 3)
+    return (u[:, :2] * (resize - crop + 1)).astype(np.int64), u[:, 2] < 0.5
+
+
+def square_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """A batch (B, C, H, W) resized to size x size, the aspect ratio not kept (as Caffe's `convert_imageset
+    --resize_height --resize_width`), bilinear and antialiased; unchanged if it is that size already. uint8
+    stays uint8 on the CPU; elsewhere it is resized as float."""
+    if tuple(images.shape[-2:]) == (size, size):
+        return images
+    source = images if images.device.type == "cpu" else images.float()
+    return F.interpolate(source, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def caffe_crops(squares: torch.Tensor, crop: int, samples, epoch: int, seed: int, train: bool) -> torch.Tensor:
+    """Caffe's crops of a batch of square images (B, C, R, R), on their device: for training each sample's
+    window and mirror from `caffe_offsets`; for evaluation the central window, at (R - crop) // 2 as Caffe
+    rounds, unmirrored."""
+    if train:
+        offsets, flips = caffe_offsets(seed, epoch, samples, squares.shape[-1], crop)
+    else:
+        offsets, flips = np.full((len(squares), 2), (squares.shape[-1] - crop) // 2), np.zeros(len(squares), dtype=bool)
+    crops = torch.stack([square[:, top : top + crop, left : left + crop]
+                         for square, (top, left) in zip(squares, offsets.tolist())])
+    flips = torch.as_tensor(flips, device=squares.device)
+    return torch.where(flips.view(-1, 1, 1, 1), crops.flip(-1), crops)
+
+
+class CaffeCrop:
+    """Caffe's augmentation on the per-image path: each image resized to resize x resize, then `caffe_crops`
+    (for training, sample `index` of epoch `epoch` gets the window `caffe_offsets(seed, epoch, [index], ...)`
+    gives it)."""
+
+    def __init__(self, resize: int, crop: int, seed: int = 0, train: bool = True):
+        self.resize, self.crop, self.seed, self.train = resize, crop, seed, train
+
+    def many(self, images: list[torch.Tensor], indices, epoch: int = 0) -> list[torch.Tensor]:
+        squares = torch.stack([square_resize(image[None], self.resize)[0] for image in images])
+        return list(caffe_crops(squares, self.crop, indices, epoch, self.seed, self.train))
 
 
 class SeededResizedCrop:

@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
     vision_decode = None
 
-from train.data.crops import SeededResizedCrop
+from train.data.crops import CaffeCrop, SeededResizedCrop
 from train.errors import TrainError
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
@@ -63,9 +63,13 @@ def raw_pixels(data: bytearray, size: int) -> torch.Tensor:
     return torch.frombuffer(data, dtype=torch.uint8).view(size, size, 3).permute(2, 0, 1)
 
 
-def train_transform(crop_size: int, min_scale: float = 0.08, seed: int = 0) -> SeededResizedCrop:
-    """The standard ImageNet augmentation, on uint8 tensors: random-resized crop and horizontal flip, each
-    sample's a fixed function of (seed, epoch, sample)."""
+def train_transform(crop_size: int, min_scale: float = 0.08, seed: int = 0, augment: str = "rrc",
+                    resize_size: int = 256) -> SeededResizedCrop | CaffeCrop:
+    """The training augmentation, on uint8 tensors, each sample's a fixed function of (seed, epoch, sample):
+    "rrc", the standard ImageNet random-resized crop and horizontal flip; "caffe", Caffe's resize to
+    resize_size x resize_size, random crop and mirror."""
+    if augment == "caffe":
+        return CaffeCrop(resize_size, crop_size, seed, train=True)
     return SeededResizedCrop(crop_size, min_scale, seed)
 
 
@@ -79,7 +83,10 @@ class EvalTransform:
         return [self.transform(image) for image in images]
 
 
-def eval_transform(resize_size: int, crop_size: int) -> EvalTransform:
+def eval_transform(resize_size: int, crop_size: int, augment: str = "rrc") -> EvalTransform | CaffeCrop:
+    """"rrc": resize the short side, centre crop; "caffe": resize to resize_size x resize_size, centre crop."""
+    if augment == "caffe":
+        return CaffeCrop(resize_size, crop_size, train=False)
     return EvalTransform(resize_size, crop_size)
 
 

@@ -3,7 +3,8 @@ and flipped there in one call per batch (`crops.batch_resized_crop`).
 
 No decoding and no per-image Python: a batch is one gather from the mapped file (its pages shared by every
 process on the machine that maps it) and one roi_align. Each sample's crop is the one the per-image path
-would give it (`crops.crop_boxes` of seed, epoch and the table row), so the two paths train alike.
+would give it (`crops.crop_boxes` of seed, epoch and the table row), so the two paths train alike; so does
+`--augment caffe` (`crops.caffe_crops`: the square stored images resized to the resize size, then cropped).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
-from train.data.crops import batch_resized_crop, crop_boxes
+from train.data.crops import batch_resized_crop, caffe_crops, crop_boxes, square_resize
 from train.data.loaders import ShardSampler
 from train.errors import TrainError
 
@@ -27,7 +28,7 @@ class RawBatches:
     centre-cropped, in order, each rank its shard."""
 
     def __init__(self, table, indices, targets, *, batch_size: int, train: bool, device: torch.device,
-                 crop_size: int, min_scale: float = 0.08, resize_size: int | None = None, seed: int = 0,
+                 crop_size: int, min_scale: float = 0.08, resize_size: int | None = None, augment: str = "rrc", seed: int = 0,
                  rank: int = 0, world_size: int = 1):
         archives = set(table.archives[np.asarray(indices, dtype=np.int64)].tolist()) if len(indices) else set()
         if len(archives) > 1:
@@ -39,7 +40,7 @@ class RawBatches:
         self.slots = offsets // (self.size * self.size * 3)
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64))
         self.batch_size, self.train, self.device, self.seed = batch_size, train, device, seed
-        self.crop_size, self.scale, self.resize_size = crop_size, (min_scale, 1.0), resize_size
+        self.crop_size, self.scale, self.resize_size, self.augment = crop_size, (min_scale, 1.0), resize_size, augment
         self.sampler = (DistributedSampler(range(len(self.rows)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
                         if train else ShardSampler(len(self.rows), rank, world_size))
         self.drop_last = train and len(self.sampler) > batch_size
@@ -71,6 +72,8 @@ class RawBatches:
                 yield self.transform(images, self.rows[batch], epoch), self.targets[batch].to(self.device, non_blocking=True)
 
     def transform(self, images: torch.Tensor, rows: np.ndarray, epoch: int) -> torch.Tensor:
+        if self.augment == "caffe":
+            return caffe_crops(square_resize(images, self.resize_size), self.crop_size, rows, epoch, self.seed, self.train)
         if self.train:
             boxes, flips = crop_boxes(self.seed, epoch, rows, self.size, self.size, self.scale)
             return batch_resized_crop(images, boxes, flips, self.crop_size)
