@@ -98,7 +98,7 @@ def every_rank_rng_state(run: Dist) -> list[dict]:
 RUN_SETTINGS = (
     "model", "batch_size", "lr", "momentum", "wd", "nesterov", "label_smoothing", "lr_scheduler", "lr_step_size",
     "lr_gamma", "lr_min", "lr_warmup_epochs", "lr_warmup_decay", "amp", "amp_dtype", "channels_last",
-    "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms",
+    "augment", "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms",
 )
 
 
@@ -117,7 +117,7 @@ FINETUNE_SETTINGS = RUN_SETTINGS + ("task", "mode", "random_init", "backbone_lr_
 def resumed_config(config, given: frozenset[str], saved: dict, path: Path, settings: tuple[str, ...] = RUN_SETTINGS):
     """`config` with the run settings of the checkpoint `saved`; a setting given on the command line that
     contradicts the checkpoint is an error naming both. --epochs may change, to more than the epochs done."""
-    recorded = saved.get("config", {})
+    recorded = {"augment": "rrc", **saved.get("config", {})}  # checkpoints older than --augment were all rrc
     changes = {}
     for name in settings:
         if name not in recorded:

@@ -7,7 +7,7 @@ Each config is made of the groups its command has: what every command that reads
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 
 
@@ -28,12 +28,15 @@ class Data:
 
 @dataclass(kw_only=True)
 class Sizes:
-    """Input sizes and augmentation: random-resized crops for training, resize and centre crop to evaluate."""
+    """Input sizes and augmentation: "rrc", random-resized crops for training, resize the short side and
+    centre crop to evaluate; "caffe", Caffe's ImageNet recipe (resize to a square, random crop and mirror;
+    the central crop to evaluate), whose crops are 227 px unless given (`implied_sizes`)."""
 
     train_crop_size: int = 224
     val_resize_size: int = 256
     val_crop_size: int = 224
     min_scale: float = 0.08
+    augment: str = "rrc"
 
 
 @dataclass(kw_only=True)
@@ -146,6 +149,7 @@ RULES = {  # field -> (the test a value must pass, what the sentence asks for)
     "val_resize_size": (lambda v: v >= 1, "1 or more"),
     "val_crop_size": (lambda v: v >= 1, "1 or more"),
     "min_scale": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+    "augment": (lambda v: v in ("rrc", "caffe"), "rrc or caffe"),
     "backbone_lr_scale": (lambda v: v >= 0, "0 or more"),
     "partition": (lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten official partitions)"),
     "val_fraction": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
@@ -185,6 +189,12 @@ def check(config) -> None:
     if values.get("val_resize_size", 1) < values.get("val_crop_size", 0):
         raise TrainError(f"--val-crop-size {config.val_crop_size} is larger than the --val-resize-size "
                          f"{config.val_resize_size} it is cropped from.")
+    if values.get("augment") == "caffe" and config.val_resize_size < config.train_crop_size:
+        raise TrainError(f"--train-crop-size {config.train_crop_size} is larger than the --val-resize-size "
+                         f"{config.val_resize_size} square that --augment caffe crops it from.")
+    if values.get("augment") == "caffe" and isinstance(config, FinetuneConfig):
+        raise TrainError("finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): "
+                         "leave the flag out.")
     for names, sentence in EXCLUSIVE:
         if all(values.get(name) for name in names):
             raise TrainError(sentence)
@@ -197,3 +207,14 @@ def explicit(config, given: frozenset[str] | None) -> frozenset[str]:
         return given
     default = defaults(type(config))
     return frozenset(name for name, value in vars(config).items() if name not in default or default[name] != value)
+
+
+CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
+
+
+def implied_sizes(config, given: frozenset[str]):
+    """`config` with the crop sizes its augmentation implies where the caller set none (`given`, as from
+    `explicit`): --augment caffe crops 227 px unless --train-crop-size or --val-crop-size says otherwise."""
+    if getattr(config, "augment", "rrc") != "caffe":
+        return config
+    return replace(config, **{name: CAFFE_CROP for name in ("train_crop_size", "val_crop_size") if name not in given})

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from train import checkpoint, distributed
-from train.config import EvaluateConfig, check
+from train.config import EvaluateConfig, check, explicit, implied_sizes
 from train.data.tables import ImageRows, image_loader, knn_targets, load_tables
 from train.distributed import print0
 from train.errors import TrainError
@@ -54,6 +54,7 @@ def amp_dtype(config: EvaluateConfig) -> torch.dtype | None:
 
 
 def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | None:
+    config = implied_sizes(config, explicit(config, given))
     check(config)
     if config.checkpoint is None:
         raise TrainError("evaluate needs --checkpoint, a pretrain checkpoint.")

@@ -32,10 +32,20 @@ def data_flags(parser: argparse.ArgumentParser) -> None:
 
 def size_flags(parser: argparse.ArgumentParser, default: dict) -> None:
     group = parser.add_argument_group("input size and augmentation")
-    group.add_argument("--train-crop-size", type=int, default=default["train_crop_size"], help="random-resized crop size (default %(default)s)")
-    group.add_argument("--val-resize-size", type=int, default=default["val_resize_size"], help="short side before the centre crop (default %(default)s)")
-    group.add_argument("--val-crop-size", type=int, default=default["val_crop_size"], help="centre crop size (default %(default)s)")
+    group.add_argument("--train-crop-size", type=int, default=default["train_crop_size"],
+                       help="training crop size (default %(default)s; 227 with --augment caffe)")
+    group.add_argument("--val-resize-size", type=int, default=default["val_resize_size"],
+                       help="short side before the centre crop; --augment caffe: both sides (default %(default)s)")
+    group.add_argument("--val-crop-size", type=int, default=default["val_crop_size"],
+                       help="centre crop size (default %(default)s; 227 with --augment caffe)")
     group.add_argument("--min-scale", type=float, default=default["min_scale"], help="smallest crop area of the random-resized crop (default %(default)s)")
+    group.add_argument("--augment", choices=["rrc", "caffe"], default=default["augment"],
+                       help="rrc: torchvision's random-resized crop (--min-scale..1 of the area, aspect ratio 3/4..4/3) "
+                       "resized to --train-crop-size, and a random flip; to evaluate, the short side resized to "
+                       "--val-resize-size and the central --val-crop-size. caffe (pretrain, evaluate): Caffe's ImageNet "
+                       "recipe, as Huh et al. trained: the image resized to a --val-resize-size square (aspect not kept), "
+                       "a random --train-crop-size crop and a random mirror; to evaluate, the central --val-crop-size of "
+                       "that square; crop sizes not given are then 227 (default %(default)s)")
 
 
 def device_flags(group, default: dict) -> None:

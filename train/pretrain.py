@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train import checkpoint, distributed
-from train.config import PretrainConfig, check, explicit
+from train.config import PretrainConfig, check, explicit, implied_sizes
 from train.data.loaders import set_epoch
 from train.data.tables import image_loader, load_tables
 from train.distributed import print0
@@ -29,11 +29,13 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     """Train; return the final metrics (also in OUTPUT_DIR/metrics.jsonl and the checkpoint) on rank 0.
     `given`: the fields the command line set (None: those that differ from their defaults); a resumed run
     takes the others from its checkpoint."""
+    given = explicit(config, given)
+    config = implied_sizes(config, given)
     check(config)
     check_model(config.model)
     saved = checkpoint.load(config.resume, "pretrain") if config.resume else None  # before any data is read
     if saved is not None:
-        config = checkpoint.resumed_config(config, explicit(config, given), saved, Path(config.resume))
+        config = checkpoint.resumed_config(config, given, saved, Path(config.resume))
     output = Path(config.output_dir or (Path(config.resume).parent if config.resume else default_folder("pretrain")))
     if not config.test_only:
         check_folder(output)
@@ -127,8 +129,8 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
                     config=checkpoint.config_record(config), history=history,
                 )
                 write_log(output / "metrics.jsonl", history)  # after the checkpoint: the log is never ahead of it
-    final = {"model": config.model, "epochs": config.epochs, **identity, "label_count": table.num_labels,
-             "output_dir": str(output), "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
+    final = {"model": config.model, "augment": config.augment, "epochs": config.epochs, **identity,
+             "label_count": table.num_labels, "output_dir": str(output), "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
     if run.is_main and not config.quiet:
         summary(final, output)
     distributed.cleanup()
@@ -140,8 +142,8 @@ def summary(final: dict, output: Path | None) -> None:
     from rich.table import Table
 
     table = Table(title="pretrain summary", show_header=False)
-    for key in ("model", "label_count", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1", "val_top1",
-                "val_top5", "minutes"):
+    for key in ("model", "augment", "label_count", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1",
+                "val_top1", "val_top5", "minutes"):
         if key in final:
             value = final[key]
             table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))

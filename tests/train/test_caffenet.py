@@ -1,9 +1,12 @@
 """The paper's network and input recipe: CaffeNet (Caffe's `bvlc_reference_caffenet`, the AlexNet variant Huh
 et al. trained) layer by layer against its train_val.prototxt, and its pretraining at the smallest input it
 takes; Caffe's crops (`--augment caffe`), a function of (seed, epoch, sample) alone, alike on both loading
-paths, with torchvision's (`rrc`) as they were."""
+paths, with torchvision's (`rrc`) as they were; the crop sizes --augment caffe implies, and runs that
+record it and resume with it."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,10 +19,13 @@ from curate.images.index import ImageIndex
 from curate.images.pack import pack
 from curate.images.table import ImageTable
 from curate.labels.manifest import read_labels
-from train.data.crops import SeededResizedCrop, caffe_offsets, crop_boxes
+from train.config import EvaluateConfig, PretrainConfig, check, explicit, implied_sizes
+from train.data.crops import CaffeCrop, SeededResizedCrop, caffe_offsets, crop_boxes
 from train.data.loaders import EvalTransform, ImageDataset, ShardSampler, eval_transform, train_transform
 from train.data.stores import RawBatches
-from train.data.tables import load_table
+from train.data.tables import image_loader, load_table
+from train.errors import TrainError
+from train.flags import parse
 from train.models import CaffeNet, backbone, build_model, feature_dim
 
 # BVLC/caffe master, models/bvlc_reference_caffenet/train_val.prototxt: num_output, kernel_size, stride, pad,
@@ -54,7 +60,8 @@ def test_each_layer_is_shaped_and_initialised_as_caffe_s(net, name):
     layer = named_layers(net)[name]
     assert layer.weight.shape[0] == num_output
     if isinstance(layer, nn.Conv2d):
-        assert (layer.kernel_size, layer.stride, layer.padding, layer.groups) == ((kernel,) * 2, (stride,) * 2, (pad,) * 2, group)
+        assert (layer.kernel_size, layer.stride, layer.padding) == ((kernel, kernel), (stride, stride), (pad, pad))
+        assert layer.groups == group
     assert torch.equal(layer.bias, torch.full_like(layer.bias, bias))
     weights = layer.weight.detach()
     assert weights.std().item() == pytest.approx(std, rel=0.03)  # conv1, the smallest, has 34,848 weights
@@ -230,3 +237,98 @@ def test_rrc_crops_as_it_did():
     assert boxes.tolist() == [[37, 1, 57, 51], [26, 20, 71, 63], [28, 20, 52, 52], [56, 5, 64, 64]]
     assert flips.tolist() == [False, True, False, True]
     assert isinstance(train_transform(24, 0.35, 1), SeededResizedCrop) and isinstance(eval_transform(32, 28), EvalTransform)
+
+
+# --- the option: sizes, checks, wiring, runs -----------------------------------------------------------------
+
+IMPLIED = [  # the flags, and the train crop, val resize and val crop sizes they run with
+    (["pretrain"], (224, 256, 224)),
+    (["pretrain", "--augment", "caffe"], (227, 256, 227)),
+    (["pretrain", "--augment", "caffe", "--train-crop-size", "200"], (200, 256, 227)),
+    (["pretrain", "--augment", "caffe", "--val-crop-size", "224", "--val-resize-size", "240"], (227, 240, 224)),
+    (["pretrain", "--augment", "caffe", "--train-crop-size", "224", "--val-crop-size", "224"], (224, 256, 224)),
+    (["evaluate", "--checkpoint", "c.pt", "--augment", "caffe"], (227, 256, 227)),
+]
+
+
+@pytest.mark.parametrize("argv,sizes", IMPLIED, ids=[" ".join(argv[1:]) or "no flags" for argv, _ in IMPLIED])
+def test_augment_caffe_crops_227_px_unless_a_crop_size_is_given(argv, sizes):
+    _, config, _, given = parse(argv)
+    config = implied_sizes(config, given)
+    assert (config.train_crop_size, config.val_resize_size, config.val_crop_size) == sizes
+
+
+def test_a_config_made_in_python_gets_the_same_sizes():
+    config = PretrainConfig(augment="caffe", val_crop_size=200)
+    expected = PretrainConfig(augment="caffe", train_crop_size=227, val_crop_size=200)
+    assert implied_sizes(config, explicit(config, None)) == expected
+    with pytest.raises(TrainError, match=r"^--augment must be rrc or caffe, not 'fancy'\.$"):
+        check(PretrainConfig(augment="fancy"))
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_the_loaders_crop_as_the_config_says(data, raw_table, train):
+    config = EvaluateConfig(augment="caffe", train_crop_size=24, val_resize_size=40, val_crop_size=28, workers=0)
+    on_cpu = SimpleNamespace(device=torch.device("cpu"), rank=0, world_size=1)
+    jpegs = load_table(data["coarse"]["train_table"])
+    transform = image_loader(jpegs, [0, 1], config, on_cpu, train=train).dataset.transform
+    assert isinstance(transform, CaffeCrop)
+    assert (transform.resize, transform.crop, transform.train) == (40, 24 if train else 28, train)
+    batches = image_loader(raw_table, [0, 1], config, on_cpu, train=train)
+    assert (batches.augment, batches.resize_size, batches.crop_size) == ("caffe", 40, 24 if train else 28)
+
+
+@pytest.fixture(scope="module")
+def caffe_run(few, tmp_path_factory) -> dict:
+    """One epoch of the tiny net on Caffe's crops, at the sizes --augment caffe implies."""
+    out = tmp_path_factory.mktemp("caffe-run")
+    argv = ["pretrain", *few, "--model", "tiny", "--device", "cpu", "-j", "0", "-b", "8", "-q", "--augment", "caffe",
+            "--epochs", "1", "--output-dir", str(out)]
+    code, result = run(argv)
+    assert code == 0
+    return {"argv": argv, "checkpoint": out / "checkpoint.pt", "result": result}
+
+
+def test_a_run_reports_and_records_its_augmentation(caffe_run):
+    assert caffe_run["result"]["augment"] == "caffe"
+    config = torch.load(caffe_run["checkpoint"], weights_only=True)["config"]
+    sizes = (config["train_crop_size"], config["val_resize_size"], config["val_crop_size"])
+    assert config["augment"] == "caffe" and sizes == (227, 256, 227)
+
+
+def test_resume_keeps_caffe_s_crops(caffe_run, few):
+    code, result = run(["pretrain", *few, "--device", "cpu", "-j", "0", "-q", "--epochs", "2",
+                        "--resume", str(caffe_run["checkpoint"])])
+    assert code == 0 and result["augment"] == "caffe"
+    config = torch.load(caffe_run["checkpoint"], weights_only=True)["config"]
+    assert (config["augment"], config["train_crop_size"], config["val_crop_size"]) == ("caffe", 227, 227)
+
+
+def test_resume_refuses_another_augmentation(caffe_run, few, capsys):
+    line = error_of([*caffe_run["argv"], "--augment", "rrc", "--epochs", "3", "--resume", str(caffe_run["checkpoint"])],
+                    capsys)
+    assert line == (f"Error: --augment rrc contradicts {caffe_run['checkpoint']}, which was trained with --augment caffe: "
+                    "a resumed run keeps the settings it started with (leave the flag out, or start a new run).")
+
+
+def test_a_checkpoint_from_before_augment_resumes_as_rrc(caffe_run, tmp_path, capsys):
+    saved = torch.load(caffe_run["checkpoint"], weights_only=True)
+    del saved["config"]["augment"]
+    torch.save(saved, tmp_path / "old.pt")
+    line = error_of([*caffe_run["argv"], "--epochs", "3", "--resume", str(tmp_path / "old.pt")], capsys)
+    assert line.startswith(f"Error: --augment caffe contradicts {tmp_path / 'old.pt'}, which was trained with --augment rrc: ")
+
+
+def test_evaluate_crops_227_px_with_augment_caffe(caffe_run, few, monkeypatch):
+    from train import evaluate
+
+    seen = []
+
+    def loader(table, rows, config, *args, **kwargs):
+        seen.append((config.augment, config.val_resize_size, config.val_crop_size))
+        return image_loader(table, rows, config, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "image_loader", loader)
+    code, _ = run(["evaluate", "--checkpoint", str(caffe_run["checkpoint"]), *few, "--device", "cpu", "-j", "0", "-q",
+                        "--augment", "caffe"])
+    assert code == 0 and seen == [("caffe", 256, 227)]

@@ -172,6 +172,8 @@ BAD_OPTIONS = [
     (["--lr-warmup-epochs", "5", "--epochs", "5"],
      "--lr-warmup-epochs 5 leaves no epoch after the warm-up of a 5-epoch run: give fewer warm-up epochs."),
     (["--device", "tpu"], "--device must be auto, cpu or cuda, not 'tpu'."),
+    (["--augment", "caffe", "--train-crop-size", "40"],
+     "--train-crop-size 40 is larger than the --val-resize-size 32 square that --augment caffe crops it from."),
 ]
 
 
@@ -187,7 +189,9 @@ def test_a_bad_training_option_is_one_sentence_before_any_work(data, tmp_path, c
      "--backbone-lr-scale must be 0 or more, not -1.0."),
     (["demo", "--epochs", "0"], "--epochs must be 1 or more, not 0."),
     (["evaluate", "--checkpoint", "c.pt", "--knn-k", "0"], "--knn-k must be 1 or more, not 0."),
-], ids=["finetune backbone lr scale", "demo epochs", "evaluate knn-k"])
+    (["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder", "--data", "x", "--augment", "caffe"],
+     "finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): leave the flag out."),
+], ids=["finetune backbone lr scale", "demo epochs", "evaluate knn-k", "finetune augment caffe"])
 def test_bad_options_of_the_other_commands(tmp_path, monkeypatch, capsys, argv, sentence):
     monkeypatch.chdir(tmp_path)
     assert error_of(argv, capsys) == f"Error: {sentence}"

@@ -217,15 +217,16 @@ def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tupl
 
 
 def image_loader(table: ImageRows, rows: list[int], config, run, *, train: bool, targets=None):
-    """Batches of the rows `rows` of `table` for a run (`config`: its sizes, batch size and workers):
+    """Batches of the rows `rows` of `table` for a run (`config`: its sizes, augmentation, batch size and workers):
     a raw store in batches cropped on the device; anything else one image at a time in worker processes."""
     targets = table.labels[np.asarray(rows, dtype=np.int64)] if targets is None else targets
     if table.store_format == "raw":
         return RawBatches(table, rows, targets, batch_size=config.batch_size, train=train, device=run.device,
                           crop_size=config.train_crop_size if train else config.val_crop_size, min_scale=config.min_scale,
-                          resize_size=config.val_resize_size, seed=getattr(config, "seed", 0), rank=run.rank,
-                          world_size=run.world_size)
-    transform = (train_transform(config.train_crop_size, config.min_scale, getattr(config, "seed", 0)) if train
-                 else eval_transform(config.val_resize_size, config.val_crop_size))
+                          resize_size=config.val_resize_size, augment=config.augment, seed=getattr(config, "seed", 0),
+                          rank=run.rank, world_size=run.world_size)
+    transform = (train_transform(config.train_crop_size, config.min_scale, getattr(config, "seed", 0), config.augment,
+                                 config.val_resize_size) if train
+                 else eval_transform(config.val_resize_size, config.val_crop_size, config.augment))
     dataset = ImageDataset(table, rows, transform, targets)
     return make_loader(dataset, config.batch_size, config.workers, train, run.rank, run.world_size, getattr(config, "seed", 0))
