@@ -197,3 +197,30 @@ def test_a_finetune_checkpoint_is_not_a_backbone(tmp_path, voc_world, capsys):
     line = error_of(["finetune", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--task", "voc07-det", "--data",
                      str(voc_world), *FAST], capsys)
     assert line == f"Error: {tmp_path / 'checkpoint.pt'} is a finetune checkpoint, not a pretrain checkpoint."
+
+
+@pytest.mark.parametrize("name", ["alexnet", "caffenet", "resnet18"])
+def test_every_paper_network_becomes_a_detector_on_its_pretrained_layers(name):
+    """The detector trains on the network's own weights (for AlexNet its fc6/fc7 as the box head) with conv1
+    (ResNets: the stem and layer1) frozen, and gives the four losses of Faster R-CNN."""
+    import torch
+
+    from train.detection import build_detector
+    from train.models import build_model
+
+    torch.manual_seed(0)
+    network = build_model(name, 5)
+    detector = build_detector(network, name, 20, 160, 200, pretrained=True)
+    own = dict(network.named_parameters())
+    first = "features.0.weight" if "alexnet" in name or name == "caffenet" else "conv1.weight"
+    shared = [p for p in detector.parameters() if any(p is q for q in own.values())]
+    assert len(shared) == len(own) - 2  # all but the classifier the pretraining task needed (fc8 / fc)
+    assert not own[first].requires_grad
+    if name != "resnet18":
+        fc6, fc7 = [m.weight for m in network.classifier if isinstance(m, torch.nn.Linear)][:2]
+        head = list(detector.roi_heads.box_head.parameters())
+        assert any(p is fc6 for p in head) and any(p is fc7 for p in head)
+    images = [torch.rand(3, 160, 200)]
+    targets = [{"boxes": torch.tensor([[10.0, 20.0, 90.0, 120.0]]), "labels": torch.tensor([3])}]
+    losses = detector.train()(images, targets)
+    assert sorted(losses) == ["loss_box_reg", "loss_classifier", "loss_objectness", "loss_rpn_box_reg"]
