@@ -9,6 +9,7 @@ that are folders, devices, pipes or sockets are refused, and so is `-`.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -96,6 +97,20 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+def hold_interrupts():
+    """Block SIGINT and SIGTERM for this thread (where the platform can); the mask to restore."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS) if hasattr(signal, "pthread_sigmask") else None
+
+
+def release_interrupts(held) -> None:
+    """Restore the mask `hold_interrupts` returned: a signal that came meanwhile is delivered now."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside the output; rename it into place only if the block succeeds. On any
@@ -103,12 +118,17 @@ def atomic_path(path: Path):
     file is removed and the output is left as it was."""
     target = check_writable(Path(path))
     remove_stale_temporaries(target)
+    # An interrupt that landed between creating the file and entering the try below would leave it behind:
+    # interrupts wait (blocked) until the try has begun, and are raised there.
+    held = hold_interrupts()
     try:
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     except OSError as error:
+        release_interrupts(held)
         raise BadOutput(f"Cannot write {path}: {error.strerror or error}.") from None
     tmp = Path(name)
     try:
+        release_interrupts(held)
         os.close(fd)
         umask = os.umask(0)
         os.umask(umask)
