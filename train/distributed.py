@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from train.errors import TrainError
 
@@ -80,13 +81,38 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     return tensor.tolist()
 
 
+def broadcast_buffers(model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (batch-norm running statistics). DDP broadcasts them before each
+    training forward, so after an epoch's last step each rank holds statistics its own batch updated, and
+    an evaluation outside DDP would score each rank's shard with a different network."""
+    if dist.is_initialized():
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def all_reduce_max(value: int, device: torch.device) -> int:
+    """The largest of the ranks' integers (identity when not distributed)."""
+    if not dist.is_initialized():
+        return value
+    tensor = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return int(tensor.item())
+
+
 def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate a CPU tensor of any first-dimension length across ranks, in rank order."""
+    """Concatenate a tensor of any first-dimension length across ranks, in rank order, on its device (under
+    NCCL a GPU tensor: one all_gather of tensors padded to the longest shard, nothing pickled)."""
     if not dist.is_initialized():
         return tensor
-    parts = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, tensor.cpu())
-    return torch.cat(parts)
+    world = dist.get_world_size()
+    lengths = [torch.zeros(1, dtype=torch.int64, device=tensor.device) for _ in range(world)]
+    dist.all_gather(lengths, torch.tensor([len(tensor)], dtype=torch.int64, device=tensor.device))
+    lengths = [int(n.item()) for n in lengths]
+    padded = tensor.new_zeros((max(lengths), *tensor.shape[1:]))
+    padded[: len(tensor)] = tensor
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[:n] for part, n in zip(parts, lengths)])
 
 
 def all_gather_list(items: list) -> list:

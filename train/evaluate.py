@@ -7,6 +7,7 @@ distinctions?). The k-NN memory is the train split, the queries are the val spli
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ from train.data.tables import ImageRows, image_loader, knn_targets, load_tables
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import evaluate, extract_features
-from train.metrics import knn_top1
+from train.knn import knn_top1
 from train.models import backbone
 
 
@@ -53,13 +54,19 @@ def amp_dtype(config: EvaluateConfig) -> torch.dtype | None:
     return torch.bfloat16 if config.amp else None
 
 
+TRAINED_SIZES = ("val_resize_size", "val_crop_size", "augment")
+
+
 def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | None:
-    config = implied_sizes(config, explicit(config, given))
-    check(config)
+    given = explicit(config, given)
+    check(implied_sizes(config, given))
     if config.checkpoint is None:
         raise TrainError("evaluate needs --checkpoint, a pretrain checkpoint.")
     run = distributed.setup(config.device)
     model, pretrained = checkpoint.pretrained_model(config.checkpoint)
+    # Score at the sizes the network was validated at during pretraining, unless the flags say otherwise.
+    recorded = pretrained.get("config", {})
+    config = implied_sizes(replace(config, **{k: recorded[k] for k in TRAINED_SIZES if k in recorded and k not in given}), given)
     table, val_table, val_rows = load_tables(config, check_files=run.is_main)
     if table.labels_hash != pretrained["data"]["labels_hash"]:
         raise TrainError(
@@ -71,6 +78,7 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
         raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with --val-table.")
     loader = image_loader(val_table, val_rows, config, run, train=False)
     result = {"checkpoint": str(config.checkpoint), "model": pretrained["model_name"], **pretrained["data"],
+              **{k: getattr(config, k) for k in TRAINED_SIZES},
               **evaluate(model, loader, run.device, amp_dtype(config), config.channels_last)}
     if config.knn_labels is not None:
         features = backbone(model, pretrained["model_name"])

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from train.data.loaders import to_device
-from train.distributed import all_gather_cat, all_reduce_sum
+from train.distributed import all_gather_cat, all_reduce_sum, broadcast_buffers
 from train.errors import TrainError
 from train.metrics import topk_correct
 from train.voc_eval import classification_ap, mean_ap
@@ -74,6 +74,7 @@ def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, lo
         if task is not None:
             progress.update(task, advance=1)
     check_finite(loss_sum.item(), epoch, len(loader) - 1)
+    broadcast_buffers(model)
     elapsed = time.perf_counter() - start
     if task is not None:
         progress.remove_task(task)
@@ -99,20 +100,17 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
     if rule is not None:
         scores, truth = [], []
         for images, targets in loader:
-            with autocast(device, amp_dtype):
-                logits = model(to_device(images, device, channels_last))
-            scores.append(logits.float().cpu())
-            truth.append(targets)
-        scores, truth = all_gather_cat(torch.cat(scores)).double().numpy(), all_gather_cat(torch.cat(truth)).numpy()
+            scores.append(scores_of(model, images, device, amp_dtype, channels_last))
+            truth.append(targets.to(device))
+        scores = all_gather_cat(torch.cat(scores)).cpu().double().numpy()
+        truth = all_gather_cat(torch.cat(truth)).cpu().numpy()
         aps = [100 * classification_ap(scores[:, c], truth[:, c], rule) for c in range(scores.shape[1])]
         return {"map": mean_ap(aps, [(truth[:, c] > 0).any() for c in range(truth.shape[1])]), "ap": aps,
                 "images": len(scores)}
     loss_sum = top1 = top5 = seen = 0.0
     for images, targets in loader:
         targets = targets.to(device, non_blocking=True)
-        with autocast(device, amp_dtype):
-            logits = model(to_device(images, device, channels_last))
-        logits = logits.float()
+        logits = scores_of(model, images, device, amp_dtype, channels_last)
         loss_sum += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
         c1, c5 = topk_correct(logits, targets, (1, 5))
         top1, top5, seen = top1 + c1, top5 + c5, seen + len(targets)
@@ -120,14 +118,25 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
     return {"loss": loss_sum / seen, "top1": 100 * top1 / seen, "top5": 100 * top5 / seen, "images": int(seen)}
 
 
+def scores_of(model: nn.Module, images: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None = None,
+              channels_last: bool = False) -> torch.Tensor:
+    """fp32 logits of a batch of images; of a batch of several crops an image (N, crops, 3, H, W), the mean
+    of each image's crops' logits."""
+    crops = images.shape[1] if images.dim() == 5 else 0
+    with autocast(device, amp_dtype):
+        logits = model(to_device(images.flatten(0, 1) if crops else images, device, channels_last)).float()
+    return logits.view(-1, crops, logits.shape[1]).mean(dim=1) if crops else logits
+
+
 @torch.no_grad()
 def extract_features(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
                      channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Penultimate features (`model` is a backbone) and targets of every sample, gathered over ranks."""
+    """Penultimate features (fp32; `model` is a backbone) and targets of this rank's samples, on `device`:
+    a k-NN bank stays sharded across ranks (`train.knn`)."""
     model.eval()
     features, targets = [], []
     for images, target in loader:
         with autocast(device, amp_dtype):
-            features.append(model(to_device(images, device, channels_last)).float().cpu())
-        targets.append(torch.as_tensor(target))
-    return all_gather_cat(torch.cat(features)), all_gather_cat(torch.cat(targets))
+            features.append(model(to_device(images, device, channels_last)).float())
+        targets.append(torch.as_tensor(target).to(device))
+    return torch.cat(features), torch.cat(targets)
