@@ -111,7 +111,7 @@ def setting(name: str, value) -> str:
 
 # A fine-tune's too: what it transfers to, and how.
 FINETUNE_SETTINGS = RUN_SETTINGS + ("task", "mode", "random_init", "backbone_lr_scale", "partition", "val_fraction",
-                                    "min_size", "max_size")
+                                    "test_crops", "min_size", "max_size")
 
 
 def resumed_config(config, given: frozenset[str], saved: dict, path: Path, settings: tuple[str, ...] = RUN_SETTINGS):

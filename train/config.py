@@ -92,6 +92,7 @@ class FinetuneConfig(Training):
     partition: int = 1
     val_fraction: float = 0.1  # of the training data, held out to validate on each epoch
     test_every_epoch: bool = False  # else the test set is scored once, after the last epoch
+    test_crops: str = "center"  # how val and test images are cropped to score them (`loaders.EvalTransform`)
     min_size: int = 600  # detection: the shorter side images are resized to
     max_size: int = 1000  # detection: the longer side at most
     task: str
@@ -153,6 +154,7 @@ RULES = {  # field -> (the test a value must pass, what the sentence asks for)
     "backbone_lr_scale": (lambda v: v >= 0, "0 or more"),
     "partition": (lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten official partitions)"),
     "val_fraction": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+    "test_crops": (lambda v: v in ("center", "whole", "ten"), "center, whole or ten"),
     "min_size": (lambda v: v >= 32, "32 or more"),
     "max_size": (lambda v: v >= 32, "32 or more"),
     "knn_k": (lambda v: v >= 1, "1 or more"),

@@ -39,6 +39,7 @@ from train.data.loaders import MEAN, STD, CroppedDataset, read_image
 from train.distributed import all_gather_list
 from train.errors import TrainError
 from train.loops import autocast
+from train.models import score_layer
 from train.tasks import Split
 from train.voc_eval import detection_ap, mean_ap
 
@@ -135,6 +136,8 @@ def build_detector(network: nn.Module, name: str, num_classes: int, min_size: in
                           rpn_anchor_generator=AnchorGenerator(sizes, (RATIOS,) * len(sizes)), **predictor, **parts)
     if pooling is not None:  # FasterRCNN's constructor takes only MultiScaleRoIAlign
         detector.roi_heads.box_roi_pool = pooling
+    predictor = detector.roi_heads.box_predictor  # class scores and boxes in fp32 under autocast (ScoreLayer)
+    predictor.cls_score, predictor.bbox_pred = score_layer(predictor.cls_score), score_layer(predictor.bbox_pred)
     return detector
 
 

@@ -29,7 +29,7 @@ from train.distributed import print0
 from train.errors import TrainError
 from train.loops import AMP_DTYPES, classification_step, evaluate, train_one_epoch
 from train.metrics import multilabel_loss
-from train.models import backbone, build_model, check_input_size, check_model, feature_dim, set_classifier
+from train.models import ScoreLayer, backbone, build_model, check_input_size, check_model, feature_dim, set_classifier
 from train.output import check_folder, default_folder, make_folder, progress_bar, refuse_to_replace, write_log
 from train.rng import seed_everything, set_rng_state
 from train.schedule import continue_schedule, make_scheduler
@@ -71,6 +71,8 @@ def settled(config: FinetuneConfig, given: frozenset[str]) -> FinetuneConfig:
                          "leave --backbone-lr-scale out.")
     if config.task == "voc07-det" and config.mode != "full":
         raise TrainError("voc07-det trains the whole detector: --mode linear is for the classification tasks.")
+    if config.task == "voc07-det" and config.test_crops != "center":
+        raise TrainError("--test-crops does not apply to voc07-det, which detects on whole images.")
     if config.task == "voc07-det" and config.compile:
         raise TrainError("--compile does not apply to voc07-det, whose images come in many sizes.")
     return config
@@ -105,7 +107,7 @@ def task_model(task: Task, network: nn.Module, name: str, config: FinetuneConfig
     if task.kind == "detection":
         return build_detector(network, name, len(task.classes), config.min_size, config.max_size, pretrained)
     check_input_size(network, name, min(config.train_crop_size, config.val_crop_size))
-    head = nn.Linear(feature_dim(network, name), len(task.classes))
+    head = ScoreLayer(feature_dim(network, name), len(task.classes))
     if config.mode == "linear":
         return LinearProbe(backbone(network, name), head)
     set_classifier(network, name, head)
@@ -132,7 +134,7 @@ def loaders(task: Task, splits: dict, config: FinetuneConfig, run: distributed.D
             dataset, collate_fn = DetectionDataset(split, task.classes, train, config.seed), collate
         else:
             transform = (train_transform(config.train_crop_size, config.min_scale, config.seed) if train
-                         else eval_transform(config.val_resize_size, config.val_crop_size))
+                         else eval_transform(config.val_resize_size, config.val_crop_size, crops=config.test_crops))
             dataset, collate_fn = FileDataset(split.files, split.targets, transform, split.regions), None
         result[name] = make_loader(dataset, config.batch_size, config.workers, train, run.rank, run.world_size,
                                    config.seed, collate_fn)
@@ -288,7 +290,7 @@ def results(task: Task, config: FinetuneConfig, name: str, pretrained_on: dict, 
             **{k: v for k, v in final.items() if k.startswith(("test_", "val_"))}})
 
 
-CROP_SIZES = ("train_crop_size", "val_resize_size", "val_crop_size", "min_scale")
+CROP_SIZES = ("train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "test_crops")
 
 
 def settings(config: FinetuneConfig, task: Task) -> dict:

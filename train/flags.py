@@ -135,6 +135,11 @@ def get_args_parser() -> argparse.ArgumentParser:
                           help="share of the training data held out to validate on each epoch; 0 trains on all of it "
                           "(default %(default)s)")
     finetune.add_argument("--test-every-epoch", action="store_true", help="score the test set after every epoch, not only the last")
+    finetune.add_argument("--test-crops", choices=["center", "whole", "ten"], default=default["test_crops"],
+                          help="how val and test images are scored: center, resize the short side to --val-resize-size "
+                          "and take the central --val-crop-size crop; whole, the whole image resized to a --val-crop-size "
+                          "square; ten, the four corners and centre of the resized image and their mirrors, scores "
+                          "averaged (default %(default)s)")
     finetune.add_argument("--min-size", type=int, default=default["min_size"],
                           help="voc07-det: images resized to this shorter side (default %(default)s, as Fast/Faster R-CNN)")
     finetune.add_argument("--max-size", type=int, default=default["max_size"], help="voc07-det: and at most this longer side (default %(default)s)")

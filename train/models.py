@@ -94,7 +94,26 @@ def check_model(name: str) -> str:
 
 
 def build_model(name: str, num_classes: int) -> nn.Module:
-    return MODELS[check_model(name)][0](num_classes)
+    model = MODELS[check_model(name)][0](num_classes)
+    set_classifier(model, name, score_layer(get_classifier(model, name)))
+    return model
+
+
+class ScoreLayer(nn.Linear):
+    """A final linear layer computed in fp32 even under autocast. Its outputs are the scores metrics rank:
+    in bf16 (8 significant bits) most of them tie, and an AP of tied scores depends on the input order."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
+
+def score_layer(layer: nn.Linear) -> ScoreLayer:
+    """`layer` (its weights and initialisation kept) as a ScoreLayer; the state_dict keys stay the same."""
+    scored = nn.utils.skip_init(ScoreLayer, layer.in_features, layer.out_features, bias=layer.bias is not None,
+                                device=layer.weight.device, dtype=layer.weight.dtype)  # draws no random numbers
+    scored.load_state_dict(layer.state_dict())
+    return scored
 
 
 def check_input_size(model: nn.Module, name: str, size: int) -> None:

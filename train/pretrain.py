@@ -57,6 +57,10 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     val_loader = image_loader(val_table, val_rows, config, run, train=False)
     identity = table.identity()
     quiet = config.quiet or not run.is_main
+    if not val_rows and not config.test_only:  # even under -q: a long run that reports nothing is a lost run
+        why = "has no val split and no --val-table was given" if config.val_table is None else "has no val split"
+        print0(f"Warning: NO VALIDATION IMAGES: {val_table.source} {why}, so this run will report no accuracy at any "
+               "epoch; give a table of val images with --val-table (the README shows how to make val-127.parquet).")
     if not quiet:
         print0(f"{len(train_rows)} training and {len(val_rows)} validation images, {table.num_labels} labels "
                f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.world_size} process(es) on {run.device}; "

@@ -73,7 +73,7 @@ def test_the_layers_come_in_caffe_s_order(net):
     kinds = [type(m).__name__ for m in net.features]
     assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm", "Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm",
                      "Conv2d", "ReLU", "Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
-    assert [type(m).__name__ for m in net.classifier] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert [type(m).__name__ for m in net.classifier] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "ScoreLayer"]
     assert [m.p for m in net.classifier if isinstance(m, nn.Dropout)] == [0.5, 0.5]
     pools = [m for m in net.features if isinstance(m, nn.MaxPool2d)]
     assert [(m.kernel_size, m.stride, m.ceil_mode) for m in pools] == [(3, 2, True)] * 3

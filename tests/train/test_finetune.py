@@ -164,3 +164,35 @@ def test_resume_refuses_another_pretrained_network(coarse_run, shapes_task, tmp_
                      str(shapes_task), "--epochs", "3", "--resume", str(tmp_path / "checkpoint.pt"), *FAST], capsys)
     assert line == (f"Error: --checkpoint {coarse_run['checkpoint']} contradicts {tmp_path / 'checkpoint.pt'}, which "
                     "fine-tunes a random init: leave --checkpoint out, or start a new run.")
+
+
+def test_ten_crops_see_a_corner_that_the_centre_crop_misses():
+    """An 8x8 image, dark but for a red 2x2 patch in its top-left corner, scored by a 'network' that gives the
+    mean red of what it sees: the centre 4x4 crop misses the patch; of the ten crops, the top-left one and the
+    mirror's top-right one each hold it whole (4 of 16 pixels), so the mean is 1/20 of the way to red."""
+    import torch
+    from torch import nn
+
+    from train.data.loaders import MEAN, STD, EvalTransform
+    from train.loops import scores_of
+
+    class MeanRed(nn.Module):
+        def forward(self, x):
+            return x[:, 0].mean(dim=(1, 2)).unsqueeze(1)
+
+    image = torch.zeros(3, 8, 8, dtype=torch.uint8)
+    image[0, :2, :2] = 255
+    dark, red = (0 - MEAN[0] * 255) / (STD[0] * 255), (255 - MEAN[0] * 255) / (STD[0] * 255)
+    scored = {crops: float(scores_of(MeanRed(), torch.stack(EvalTransform(8, 4, crops).many([image], [0])), torch.device("cpu")))
+              for crops in ("center", "whole", "ten")}
+    assert scored["center"] == pytest.approx(dark)
+    assert scored["ten"] == pytest.approx(dark + (red - dark) / 20)
+    assert dark + (red - dark) / 20 < scored["whole"] < red  # the whole image, shrunk: the patch is in it
+
+
+def test_voc07_classification_records_how_test_images_were_cropped(coarse_run, tmp_path):
+    write_voc2007(tmp_path, {"trainval": 10, "test": 6}, seed=3)
+    code, result = run(["finetune", "--checkpoint", str(coarse_run["checkpoint"]), "--task", "voc07-cls", "--data",
+                        str(tmp_path), "--epochs", "1", "--test-crops", "ten", *FAST, "--output-dir", str(tmp_path / "run")])
+    assert code == 0 and result["settings"]["--test-crops"] == "ten"
+    assert result["test_images"] == 24  # 6 per drawn class, each scored once (its ten crops averaged)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from commands import FAST, REPO, error_of, run, straight_and_resumed, tables
+from commands import FAST, REPO, SIZES, error_of, run, straight_and_resumed, tables
 
 from curate.images.table import ImageTable
 
@@ -70,8 +70,9 @@ def test_bf16_autocast_runs_on_cpu(data, tmp_path):
     from train.models import build_model
 
     model = build_model("tiny", 4)
-    with autocast(torch.device("cpu"), torch.bfloat16):
-        assert model(torch.randn(2, 3, 32, 32)).dtype == torch.bfloat16
+    images = torch.randn(2, 3, 32, 32)
+    with autocast(torch.device("cpu"), torch.bfloat16):  # the network in bf16, the scores it gives in fp32
+        assert model.features(images).dtype == torch.bfloat16 and model(images).dtype == torch.float32
     code, result = run(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "1", "--amp", "--channels-last",
                         "--output-dir", str(tmp_path)])
     assert code == 0
@@ -103,6 +104,12 @@ def test_ddp_gloo_two_processes_train_and_checkpoint(data, tmp_path):
     assert checkpoint["epoch"] == 1 and len(checkpoint["rng"]) == 2
     assert not any(key.startswith("module.") for key in checkpoint["model"])
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+    # Each rank scored its shard with rank 0's batch-norm statistics, the checkpoint's: one network, whose
+    # loss on the 71 images is the one evaluate gives in a single process.
+    code, alone = run(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--table",
+                       str(data["coarse"]["train_table"]), "--val-table", str(val_table), "--device", "cpu", "-j", "0", "-q", *SIZES])
+    assert code == 0 and alone["images"] == 71
+    assert alone["loss"] == pytest.approx(results[0]["val_loss"], rel=1e-6)
 
 
 # --- bad input: one sentence, exit status 1 --------------------------------------------------------------
@@ -170,3 +177,14 @@ def test_an_output_dir_that_is_a_file(data, tmp_path, capsys):
 def test_inputs_too_small_for_the_network(data, capsys):
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--model", "alexnet", "--epochs", "1"], capsys)
     assert line == "Error: --model alexnet cannot take 32 px inputs: raise the crop sizes."
+
+
+def test_a_run_without_validation_images_says_so_at_the_start(data, tmp_path, capsys):
+    code, result = run(["pretrain", "--table", str(data["coarse"]["train_table"]), *FAST, "--epochs", "1",
+                        "--output-dir", str(tmp_path / "run")])
+    assert code == 0 and "val_top1" not in result
+    err = capsys.readouterr().err  # under -q too
+    assert (f"Warning: NO VALIDATION IMAGES: {data['coarse']['train_table']} has no val split and no --val-table was given, "
+            "so this run will report no accuracy at any epoch;") in err
+    run(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "1", "--output-dir", str(tmp_path / "validated")])
+    assert "NO VALIDATION" not in capsys.readouterr().err

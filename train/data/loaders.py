@@ -74,20 +74,25 @@ def train_transform(crop_size: int, min_scale: float = 0.08, seed: int = 0, augm
 
 
 class EvalTransform:
-    """Resize the short side, centre crop (the same for every sample and epoch)."""
+    """The same crops for every sample and epoch: "center", resize the short side and centre crop; "whole",
+    the whole image resized to crop_size x crop_size; "ten", the corners and centre of the resized image and
+    of its mirror, stacked (10, 3, crop, crop): `loops.scores_of` averages their scores."""
 
-    def __init__(self, resize_size: int, crop_size: int):
-        self.transform = v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)])
+    def __init__(self, resize_size: int, crop_size: int, crops: str = "center"):
+        self.transform = {"center": v2.Compose([v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)]),
+                          "whole": v2.Resize((crop_size, crop_size), antialias=True),
+                          "ten": v2.Compose([v2.Resize(resize_size, antialias=True), v2.TenCrop(crop_size), torch.stack])}[crops]
 
     def many(self, images: list[torch.Tensor], indices, epoch: int = 0) -> list[torch.Tensor]:
         return [self.transform(image) for image in images]
 
 
-def eval_transform(resize_size: int, crop_size: int, augment: str = "rrc") -> EvalTransform | CaffeCrop:
-    """"rrc": resize the short side, centre crop; "caffe": resize to resize_size x resize_size, centre crop."""
+def eval_transform(resize_size: int, crop_size: int, augment: str = "rrc", crops: str = "center") -> EvalTransform | CaffeCrop:
+    """"rrc": resize the short side, centre crop (or `crops`: EvalTransform); "caffe": resize to resize_size x
+    resize_size, centre crop."""
     if augment == "caffe":
         return CaffeCrop(resize_size, crop_size, train=False)
-    return EvalTransform(resize_size, crop_size)
+    return EvalTransform(resize_size, crop_size, crops)
 
 
 def set_epoch(loader, epoch: int) -> None:
