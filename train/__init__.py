@@ -8,7 +8,10 @@ Read in this order:
                   folders, SUN397, VOC 2007 classification and detection, VOC 2012 actions); detection.py:
                   the network as a Faster R-CNN
   evaluate.py     run(config) of `evaluate`: top-1/top-5, and k-NN top-1 on another label set
-  demo.py         run(config) of `demo`: the whole story on a CPU, on synthetic.py's drawn ImageNet
+  grid.py         run(config) of `grid`: every cell of an experiment file (experiment.py reads it) once,
+                  its images from worlds.py (curate indexes or the synthetic world); report.py: the tables
+                  and figures of its results.parquet
+  demo.py         run(config) of `demo`: the demo grid (experiments/demo.toml) and its report
   loops.py        train_one_epoch, evaluate, extract_features; the one mixed-precision path
   checkpoint.py   the one owner of checkpoints: save (atomically), load, the checks on resume
   data/           the image table as numpy buffers (tables.py); decoding, datasets and loaders (loaders.py)

@@ -1,4 +1,4 @@
-"""`python -m train {pretrain,finetune,evaluate,demo}`: parse the flags into a config, run it, translate errors.
+"""`python -m train {pretrain,finetune,evaluate,demo,grid,report}`: parse the flags into a config, run it, translate errors.
 
 Every error a user can cause ends as one `Error: <sentence>` line on stderr and exit status 1 (`--verbose`
 shows the traceback). stdout carries data: each command prints its final metrics as one JSON line.
@@ -11,6 +11,7 @@ import sys
 
 from curate.errors import CurateError
 from curate.interrupts import EXIT_CODES, Terminated, raise_on_sigterm, sentence as interrupted
+from train.errors import sentence
 from train.flags import parse
 
 
@@ -22,17 +23,13 @@ def runner(command: str):
         from train.finetune import run
     elif command == "evaluate":
         from train.evaluate import run
+    elif command == "grid":
+        from train.grid import run
+    elif command == "report":
+        from train.report import run
     else:
         from train.demo import run
     return run
-
-
-def sentence(error: Exception) -> str:
-    """The error's sentence; a DataLoader worker wraps it in its traceback text, whose last line holds it."""
-    text = str(error).strip()
-    if "Original Traceback" in text:
-        text = text.splitlines()[-1].split(": ", 1)[-1]
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:

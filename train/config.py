@@ -116,13 +116,29 @@ class EvaluateConfig(Device, Sizes, Data):
 
 @dataclass(kw_only=True)
 class DemoConfig:
-    output_dir: Path = Path("demo-output")
-    epochs: int = 12
-    seed: int = 0
+    output_dir: Path = Path("runs/demo")
+    experiment: Path | None = None  # None: experiments/demo.toml
     quiet: bool = False
 
 
-COMMANDS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "evaluate": EvaluateConfig, "demo": DemoConfig}
+@dataclass(kw_only=True)
+class GridConfig:
+    file: Path
+    output_dir: Path | None = None  # None: runs/grid-<the experiment's name>
+    dry_run: bool = False
+    launcher: str = "here"  # here (one cell after another), submitit-local, slurm
+    nproc_per_node: int | None = None  # None: the experiment file's (1 unless it says)
+    quiet: bool = False
+
+
+@dataclass(kw_only=True)
+class ReportConfig:
+    folder: Path
+    quiet: bool = False
+
+
+COMMANDS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "evaluate": EvaluateConfig, "demo": DemoConfig,
+            "grid": GridConfig, "report": ReportConfig}
 
 
 def defaults(config: type) -> dict:
@@ -160,6 +176,8 @@ RULES = {  # field -> (the test a value must pass, what the sentence asks for)
     "knn_k": (lambda v: v >= 1, "1 or more"),
     "knn_temperature": (lambda v: v > 0, "above 0"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "auto, cpu or cuda"),
+    "launcher": (lambda v: v in ("here", "submitit-local", "slurm"), "here, submitit-local or slurm"),
+    "nproc_per_node": (lambda v: v is None or v >= 1, "1 or more"),
 }
 EXCLUSIVE = [  # groups of fields at most one of which may be given
     (("table", "labels"), "Give the images either as --table, or as --labels with --images, not both."),

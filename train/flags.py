@@ -11,7 +11,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from train.config import COMMANDS, DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig, defaults, flag
+from train.config import COMMANDS, DemoConfig, EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, defaults, flag
 from train.tasks import SETTINGS, TASKS
 
 MODEL_NAMES = "alexnet, caffenet, resnet18, resnet50, tiny"
@@ -158,14 +158,41 @@ def get_args_parser() -> argparse.ArgumentParser:
     system.add_argument("--amp", action="store_true", help="bf16 autocast")
     size_flags(evaluate, default)
 
-    demo = commands.add_parser("demo", help="the whole story on a CPU in minutes: synthetic data, curate, train, transfer",
-                               description="Generate a synthetic ImageNet-layout dataset, curate fine and coarse label "
-                               "sets, pretrain on each, score k-NN on fine labels and a linear-probe transfer.")
+    demo = commands.add_parser("demo", help="the paper's question on a CPU in minutes: a synthetic world, curate, a grid, a report",
+                               description="Run the demo grid (experiments/demo.toml: a synthetic world of shapes and "
+                               "textures, fine and coarse WordNet label sets, a tiny CNN, three seeds) and report it: "
+                               "mean ± std tables and figures. Running it again trains nothing.")
     default = defaults(DemoConfig)
-    demo.add_argument("--output-dir", type=Path, default=default["output_dir"], help="where data and results go (default %(default)s)")
-    demo.add_argument("--epochs", type=int, default=default["epochs"], help="pretraining epochs per variant (default %(default)s)")
-    demo.add_argument("--seed", type=int, default=default["seed"], help="random seed (default %(default)s)")
+    demo.add_argument("--output-dir", type=Path, default=default["output_dir"], help="the grid's folder (default %(default)s)")
+    demo.add_argument("--experiment", type=Path, help="another experiment file to run as the demo (default experiments/demo.toml)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress or table on stderr")
+
+    grid = commands.add_parser(
+        "grid", help="run an experiment file: every pretraining variant, transfer and k-NN score, once",
+        description="Run every cell of an experiment file (experiments/ has the paper's and the demo's): pretrain each "
+        "variant, score it by k-NN, transfer it to each task with each seed. A cell whose inputs and config are unchanged "
+        "is not run again; an interrupted one resumes; a failed one is recorded and the grid goes on. Results: "
+        "OUTPUT_DIR/results.parquet (then: python -m train report OUTPUT_DIR).")
+    default = defaults(GridConfig)
+    grid.add_argument("file", type=Path, help="the experiment file (TOML)")
+    grid.add_argument("--output-dir", type=Path, help="the grid's folder, shared by every machine that runs it "
+                      "(default runs/grid-NAME)")
+    grid.add_argument("--dry-run", action="store_true", help="print the plan: every cell, what is done, what is left and "
+                      "its cost in images and GPU-hours; run nothing")
+    grid.add_argument("--launcher", choices=["here", "submitit-local", "slurm"], default=default["launcher"],
+                      help="here: one cell after another on this machine; slurm: each cell a Slurm job through submitit "
+                      "(its [slurm] table: partition, gpus_per_node, timeout_min, ...); submitit-local: the same on this "
+                      "machine (default %(default)s)")
+    grid.add_argument("--nproc-per-node", type=int, help="run each cell under torchrun with N processes (default: the "
+                      "file's nproc_per_node, else 1)")
+    grid.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    report = commands.add_parser("report", help="mean ± std tables and the paper's figures of a grid's results",
+                                 description="Read a grid's results.parquet: print mean ± std over seeds for every "
+                                 "variant and task (with the paper's published numbers beside ours where it gives them) "
+                                 "and draw the paper's figures into FOLDER/figures/.")
+    report.add_argument("folder", type=Path, help="a grid's output folder (holding results.parquet)")
+    report.add_argument("-q", "--quiet", action="store_true", help="no table on stderr")
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from train.config import DemoConfig, EvaluateConfig, FinetuneConfig, PretrainConfig
+from train.config import DemoConfig, EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, ReportConfig
 from train.flags import parse
 
 REQUIRED = {
@@ -12,8 +12,11 @@ REQUIRED = {
     "finetune": (["--task", "sun397", "--data", "SUN"], {"task": "sun397", "data": "SUN"}),
     "evaluate": (["--checkpoint", "c.pt"], {"checkpoint": "c.pt"}),
     "demo": ([], {}),
+    "grid": (["x.toml"], {"file": "x.toml"}),
+    "report": (["runs/x"], {"folder": "runs/x"}),
 }
-CONFIGS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "evaluate": EvaluateConfig, "demo": DemoConfig}
+CONFIGS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "evaluate": EvaluateConfig, "demo": DemoConfig,
+           "grid": GridConfig, "report": ReportConfig}
 
 
 @pytest.mark.parametrize("command", CONFIGS)

@@ -187,11 +187,11 @@ def test_a_bad_training_option_is_one_sentence_before_any_work(data, tmp_path, c
 @pytest.mark.parametrize("argv,sentence", [
     (["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder", "--data", "x", "--backbone-lr-scale", "-1"],
      "--backbone-lr-scale must be 0 or more, not -1.0."),
-    (["demo", "--epochs", "0"], "--epochs must be 1 or more, not 0."),
+    (["grid", "x.toml", "--nproc-per-node", "0"], "--nproc-per-node must be 1 or more, not 0."),
     (["evaluate", "--checkpoint", "c.pt", "--knn-k", "0"], "--knn-k must be 1 or more, not 0."),
     (["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder", "--data", "x", "--augment", "caffe"],
      "finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): leave the flag out."),
-], ids=["finetune backbone lr scale", "demo epochs", "evaluate knn-k", "finetune augment caffe"])
+], ids=["finetune backbone lr scale", "grid processes", "evaluate knn-k", "finetune augment caffe"])
 def test_bad_options_of_the_other_commands(tmp_path, monkeypatch, capsys, argv, sentence):
     monkeypatch.chdir(tmp_path)
     assert error_of(argv, capsys) == f"Error: {sentence}"
@@ -211,7 +211,7 @@ def test_demo_output_dir_that_cannot_be_used(tmp_path, capsys, where):
         target.write_text("")
     sentence = (f"--output-dir {target} is a file, not a folder." if where == "a file" else
                 "Cannot write the run into /proc/demo: the folder /proc takes no new files (No such file or directory).")
-    assert error_of(["demo", "--output-dir", str(target), "--epochs", "1", "-q"], capsys) == f"Error: {sentence}"
+    assert error_of(["demo", "--output-dir", str(target), "-q"], capsys) == f"Error: {sentence}"
 
 
 # --- options that conflict ------------------------------------------------------------------------------

@@ -1,0 +1,399 @@
+"""`python -m train grid FILE`: every cell of an experiment file, run once, its results in one table.
+
+A grid has three kinds of cell: a pretraining variant (`experiment.Variant`), the k-NN score of a
+variant's features on another label set, and a transfer of a variant to a task with one seed. Pretraining
+cells run first, then the cells that need them, on this machine (under torchrun with --nproc-per-node N) or each as
+a job through submitit (Slurm, or its local executor).
+
+Everything the grid knows lives in its output folder, so a second machine (or a Slurm job) sees it too:
+  tables/       the image tables each variant trains on, built through curate's library
+  cells/<cell>-<key>/   one folder a cell: its run, and done.json (the result) or failed.json (the error)
+  results.parquet       one row per cell x metric, with the hashes that say what was trained on what
+The key of a pretraining cell is the hash of its manifest, image tables and config; a transfer's or k-NN's
+adds its own config to its variant's key. A cell whose key has a done.json is not run again; one with a
+checkpoint and no done.json resumes; one that fails is recorded and the grid goes on (cells that needed
+it are skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from curate.errors import CurateError
+from curate.fileio import atomic_path
+from curate.labels.manifest import labels_hash
+from train import checkpoint as checkpoints
+from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, defaults
+from train.errors import TrainError, sentence
+from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment
+from train.output import check_folder, make_folder
+from train.worlds import Source, digest
+
+# Training images of the transfer tasks, for the cost of a plan made before their data is at hand.
+TASK_IMAGES = {"voc07-det": 5011, "voc12-action": 2296, "voc07-cls": 5011, "sun397": 19850}
+NOMINAL_PER_CLASS = 1281  # ILSVRC-2012 train images per class on average (1,281,167 / 1000)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: its name, kind (pretrain, knn, transfer), what it does, and the cell it needs."""
+
+    name: str
+    kind: str
+    variant: Variant
+    knn: Knn | None = None
+    transfer: Transfer | None = None
+    transfer_seed: int | None = None
+
+    @property
+    def needs(self) -> str | None:
+        return None if self.kind == "pretrain" else self.variant.name
+
+
+def cells_of(experiment: Experiment) -> list[Cell]:
+    """Every cell, in the order they run: each variant, then its k-NN scores and transfers."""
+    cells = []
+    for variant in experiment.variants:
+        cells.append(Cell(variant.name, "pretrain", variant))
+        cells += [Cell(f"{variant.name}.knn-{k.labels.replace(' ', '')}", "knn", variant, knn=k) for k in experiment.knn]
+        cells += [Cell(f"{variant.name}.{t.task}-s{seed}", "transfer", variant, transfer=t, transfer_seed=seed)
+                  for t in experiment.transfers for seed in t.seeds]
+    return cells
+
+
+class Grid:
+    """The grid of an experiment file in its output folder."""
+
+    def __init__(self, experiment: Experiment, out: Path):
+        self.experiment, self.out = experiment, Path(out)
+        self.cells = cells_of(experiment)
+        self.data = Source(experiment, self.out)
+
+    # --- where things are --------------------------------------------------------------------------------
+
+    def folder(self, cell: Cell) -> Path:
+        return self.out / "cells" / f"{cell.name}-{self.key(cell)[:12]}"
+
+    def key(self, cell: Cell) -> str:
+        """What makes the cell the cell it is: for a variant the hashes of its manifest and image tables and
+        its run settings; for the others their variant's key and their own settings (never paths or workers)."""
+        if cell.kind == "pretrain":
+            tables = self.data.tables(cell.variant)
+            config = self.pretrain_config(cell, tables, self.out)
+            return digest({"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash,
+                           "settings": {k: getattr(config, k) for k in checkpoints.RUN_SETTINGS + ("epochs",)}})
+        variant = self.key(self.pretrain_cell(cell))
+        if cell.kind == "knn":
+            own = {"labels": labels_hash(self.data.label_set(cell.knn.labels)), "k": cell.knn.k}
+        else:
+            config = self.transfer_config(cell, self.out)
+            own = {"data": str(config.data), **{k: getattr(config, k) for k in checkpoints.FINETUNE_SETTINGS + ("epochs",)}}
+        return digest({"variant": variant, cell.kind: own})
+
+    def state(self, cell: Cell) -> str:
+        """done, failed, started (a checkpoint to resume) or todo; 'no data' when its images are not at hand."""
+        if not self.data.available():
+            return "todo" if self.data.synthetic else "no data"  # a synthetic world is drawn by the run
+        folder = self.folder(cell)
+        for name in ("done", "failed"):
+            if (folder / f"{name}.json").is_file():
+                return name
+        return "started" if (folder / "run" / "checkpoint.pt").is_file() else "todo"
+
+    # --- the configs each cell runs ----------------------------------------------------------------------
+
+    def options(self, valid: type, own: dict) -> dict:
+        names = set(defaults(valid)) | {"device"}
+        return {k: v for k, v in {**self.experiment.options, **own}.items() if k in names}
+
+    def pretrain_config(self, cell: Cell, tables, folder: Path) -> PretrainConfig:
+        variant = cell.variant
+        options = self.options(PretrainConfig, variant.options)
+        batch = options.get("batch_size", defaults(PretrainConfig)["batch_size"])
+        epochs = variant.epochs or max(1, math.ceil(variant.iterations * batch / max(1, tables.train_images)))
+        run = folder / "run"
+        resume = run / "checkpoint.pt" if (run / "checkpoint.pt").is_file() else None
+        return PretrainConfig(table=tables.train, val_table=tables.val, root=tables.root, val_root=tables.val_root,
+                              model=variant.model, augment=variant.recipe, epochs=epochs, seed=variant.seed,
+                              output_dir=run, resume=resume, quiet=True, **options)
+
+    def transfer_config(self, cell: Cell, folder: Path) -> FinetuneConfig:
+        transfer = cell.transfer
+        options = self.options(FinetuneConfig, transfer.options)
+        run = folder / "run"
+        resume = run / "checkpoint.pt" if (run / "checkpoint.pt").is_file() else None
+        return FinetuneConfig(task=transfer.task, data=self.data.task_folder(transfer), seed=cell.transfer_seed,
+                              checkpoint=self.checkpoint_of(cell), output_dir=run, resume=resume, quiet=True, **options)
+
+    def knn_config(self, cell: Cell) -> EvaluateConfig:
+        tables = self.data.tables(cell.variant)
+        options = self.options(EvaluateConfig, {})
+        return EvaluateConfig(checkpoint=self.checkpoint_of(cell), table=tables.train, val_table=tables.val,
+                              root=tables.root, val_root=tables.val_root, knn_labels=self.data.manifest(cell.knn.labels),
+                              knn_k=cell.knn.k, quiet=True, **options)
+
+    def checkpoint_of(self, cell: Cell) -> Path:
+        return self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
+
+    def pretrain_cell(self, cell: Cell) -> Cell:
+        return next(c for c in self.cells if c.kind == "pretrain" and c.variant == cell.variant)
+
+    # --- running -----------------------------------------------------------------------------------------
+
+    def run_cell(self, cell: Cell) -> dict:
+        """Run one cell here (resuming it if it was started) and record its result or its error."""
+        folder = self.folder(cell)
+        make_folder(folder)
+        (folder / "failed.json").unlink(missing_ok=True)
+        try:
+            result = self.execute(cell, folder)
+        except (CurateError, OSError, RuntimeError, ValueError) as error:
+            record = {"cell": cell.name, "error": sentence(error) if isinstance(error, CurateError) else f"{type(error).__name__}: {error}"}
+            write_json(folder / "failed.json", record)
+            return record
+        record = {"cell": cell.name, "kind": cell.kind, "key": self.key(cell), "result": result}
+        write_json(folder / "done.json", record)
+        return record
+
+    def execute(self, cell: Cell, folder: Path) -> dict:
+        from train import evaluate, finetune, pretrain
+
+        if cell.kind == "pretrain":
+            config = self.pretrain_config(cell, self.data.tables(cell.variant), folder)
+            return self.launch("pretrain", config) if self.nproc > 1 else pretrain.run(config)
+        if cell.kind == "knn":
+            return evaluate.run(self.knn_config(cell))
+        config = self.transfer_config(cell, folder)
+        return self.launch("finetune", config) if self.nproc > 1 else finetune.run(config)
+
+    @property
+    def nproc(self) -> int:
+        return self.experiment.nproc_per_node
+
+    def launch(self, command: str, config) -> dict:
+        """Run `command` under torchrun with the grid's processes per node; its result line."""
+        argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(self.nproc), "-m", "train", command,
+                *as_argv(config)]
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+            raise TrainError(lines[-1][len("Error: "):] if lines else f"torchrun exited with status {done.returncode}.")
+        return json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+
+    def write_results(self) -> Path:
+        """results.parquet: one row per done cell x metric."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = []
+        for cell in self.cells:
+            path = self.folder(cell) / "done.json"
+            if path.is_file():
+                rows += result_rows(cell, json.loads(path.read_text()), self.data)
+        table = pa.table({name: pa.array([row.get(name) for row in rows], type=kind) for name, kind in result_schema().items()})
+        with atomic_path(self.out / "results.parquet") as tmp:
+            pq.write_table(table, tmp)
+        return self.out / "results.parquet"
+
+
+def write_json(path: Path, value: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def as_argv(config) -> list[str]:
+    """The flags that give `config` (its fields that differ from their defaults)."""
+    argv = []
+    for name, default in defaults(type(config)).items():
+        value = getattr(config, name)
+        if value == default or value is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        argv += [option] if value is True else [option, str(value)]
+    return argv
+
+
+def result_schema() -> dict:
+    """The columns of results.parquet and their types."""
+    import pyarrow as pa
+
+    text, number, whole = pa.string(), pa.float64(), pa.int64()
+    return {"cell": text, "kind": text, "entry": text, "series": text, "labels": text, "label_count": whole,
+            "images_per_class": whole, "budget": whole, "train_images": whole, "model": text, "recipe": text,
+            "seed": whole, "task": text, "transfer_seed": whole, "metric": text, "value": number,
+            "labels_hash": text, "table_hash": text, "cell_key": text}
+
+
+def result_rows(cell: Cell, record: dict, data) -> list[dict]:
+    """The rows of results.parquet that one done cell gives."""
+    variant, result = cell.variant, record["result"]
+    tables = data.tables(variant)
+    base = {"cell": cell.name, "kind": cell.kind, "entry": variant.entry, "series": variant.series, "labels": variant.labels,
+            "label_count": tables.label_count, "images_per_class": variant.images_per_class, "budget": variant.budget,
+            "train_images": tables.train_images, "model": variant.model, "recipe": variant.recipe, "seed": variant.seed,
+            "labels_hash": tables.labels_hash, "table_hash": tables.train_hash, "cell_key": record["key"]}
+    if cell.kind == "pretrain":
+        metrics = {k: result[k] for k in ("val_top1", "val_top5", "train_loss") if result.get(k) is not None}
+        task = "pretrain"
+    elif cell.kind == "knn":
+        metrics, task = {"knn_top1": result["knn_top1"]}, f"knn {cell.knn.labels}"
+    else:
+        metrics = {k: result[k] for k in ("test_map", "test_top1") if result.get(k) is not None}
+        task = cell.transfer.task
+    return [{**base, "task": task, "transfer_seed": cell.transfer_seed, "metric": metric, "value": float(value)}
+            for metric, value in metrics.items()]
+
+
+def run(config: GridConfig, given: frozenset[str] | None = None) -> dict:
+    """Plan the grid of config.file (--dry-run: only say what would run and what it costs), or run it."""
+    check(config)
+    experiment = read_experiment(config.file)
+    if config.nproc_per_node is not None:
+        experiment = replace(experiment, nproc_per_node=config.nproc_per_node)
+    out = Path(config.output_dir or Path("runs") / f"grid-{experiment.name}")
+    check_folder(out)
+    grid = Grid(experiment, out)
+    if config.dry_run:
+        return show_plan(grid, config.quiet)
+    make_folder(out)
+    write_json(out / "experiment.json", {"file": str(Path(config.file).resolve()), "output_dir": str(out.resolve())})
+    grid.data.prepare()
+    return run_all(grid, config)
+
+
+# --- the plan ------------------------------------------------------------------------------------------------
+
+
+def cost(grid: Grid, cell: Cell) -> tuple[int, float | None]:
+    """Images the cell processes (forward and backward; a k-NN's forward passes count a third) and its
+    GPU-hours at the experiment's stated throughput (None where it states none)."""
+    experiment, variant = grid.experiment, cell.variant
+    labels = grid.data.label_set(variant.labels)
+    if grid.data.available():
+        train_images = grid.data.tables(variant).train_images
+    else:  # before the data is at hand: the synthetic world's class size, or ImageNet's average
+        classes, available = len(labels.kept), grid.data.world()["train_per_class"] if grid.data.synthetic else NOMINAL_PER_CLASS
+        train_images = variant.budget or classes * min(variant.images_per_class or available, available)
+    rate = experiment.throughput
+    if cell.kind == "pretrain":
+        batch = {**experiment.options, **variant.options}.get("batch_size", defaults(PretrainConfig)["batch_size"])
+        images = variant.iterations * batch if variant.iterations else train_images * variant.epochs
+    elif cell.kind == "knn":
+        images = train_images // 3
+    else:
+        from train.tasks import SETTINGS
+
+        transfer = cell.transfer
+        epochs = transfer.options.get("epochs", SETTINGS.get(transfer.task, {}).get("epochs", defaults(FinetuneConfig)["epochs"]))
+        images = task_images(grid, transfer) * epochs
+        rate = transfer.images_per_s or rate
+    return images, images / rate / 3600 if rate else None
+
+
+def task_images(grid: Grid, transfer: Transfer) -> int:
+    if transfer.task in TASK_IMAGES:
+        return TASK_IMAGES[transfer.task]
+    folder = grid.data.task_folder(transfer) / "train"
+    return sum(1 for _ in folder.glob("*/*")) if folder.is_dir() else 0
+
+
+def show_plan(grid: Grid, quiet: bool = False) -> dict:
+    """Print the plan (every cell, what is done, what it costs); return its totals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = []
+    for cell in grid.cells:
+        images, hours = cost(grid, cell)
+        rows.append((cell, grid.state(cell), images, hours))
+    table = Table(title=f"grid {grid.experiment.name}: {len(rows)} cells, output in {grid.out}")
+    for column in ("cell", "kind", "state", "images", "GPU-hours"):
+        table.add_column(column, justify="right" if column in ("images", "GPU-hours") else "left")
+    for cell, state, images, hours in rows:
+        table.add_row(cell.name, cell.kind, state, f"{images:,}", "-" if hours is None else f"{hours:,.2f}" if hours >= 0.01 else "<0.01")
+    left = [(images, hours) for _, state, images, hours in rows if state != "done"]
+    total_images = sum(images for images, _ in left)
+    total_hours = None if any(h is None for _, h in left) else sum(h for _, h in left)
+    console = Console(stderr=True, quiet=quiet, width=None if sys.stderr.isatty() else 160)
+    console.print(table)
+    rate = f"at {grid.experiment.throughput:,.0f} images/s" if grid.experiment.throughput else "(no throughput stated)"
+    console.print(f"left to run: {len(left)} of {len(rows)} cells, {total_images:,} images, "
+                  + (f"{total_hours:,.2f} GPU-hours {rate}" if total_hours is not None else "GPU-hours unknown: give throughput = images/s"))
+    states = [state for _, state, _, _ in rows]
+    return {"cells": len(rows), **{s: states.count(s) for s in sorted(set(states))}, "images_left": total_images,
+            "gpu_hours_left": total_hours}
+
+
+# --- running every cell -------------------------------------------------------------------------------------
+
+
+def run_all(grid: Grid, config: GridConfig) -> dict:
+    """Run every cell not done (pretraining cells first, then the cells that need them); record failures
+    and go on; results.parquet after each stage. One sentence at the end if any cell failed."""
+    from train.distributed import print0
+
+    say = (lambda text: None) if config.quiet else print0
+    failed, ran, before, skipped = {}, 0, 0, 0
+    for stage in ("pretrain", "after"):
+        todo = []
+        for cell in grid.cells:
+            if (cell.kind == "pretrain") != (stage == "pretrain"):
+                continue
+            if cell.needs in failed:
+                skipped += 1
+                say(f"skip {cell.name}: its pretraining failed")
+                continue
+            state = grid.state(cell)
+            if state == "done":
+                before += 1
+                continue
+            todo.append((cell, state))
+        for (cell, state), record in zip(todo, run_cells(grid, todo, config.launcher, say)):
+            if "error" in record:
+                failed[cell.name] = record["error"]
+                say(f"FAILED {cell.name}: {record['error']}")
+            else:
+                ran += 1
+        grid.write_results()
+    if failed:
+        first = next(iter(failed))
+        raise TrainError(f"{len(failed)} of {len(grid.cells)} cells failed (first: {first}: {failed[first]}); the others "
+                         f"are in {grid.out / 'results.parquet'}: run the grid again to retry the failed ones.")
+    return {"cells": len(grid.cells), "ran": ran, "done_before": before, "skipped": skipped,
+            "results": str(grid.out / "results.parquet")}
+
+
+def run_cells(grid: Grid, todo: list, launcher: str, say) -> list[dict]:
+    """The records of running the cells `todo` ((cell, state) pairs): here one after another, or as
+    submitit jobs all at once (Slurm, or submitit's local executor), waiting for them all."""
+    if launcher == "here":
+        records = []
+        for number, (cell, state) in enumerate(todo, 1):
+            say(f"[{number}/{len(todo)}] {cell.name}" + (" (resuming)" if state == "started" else ""))
+            records.append(grid.run_cell(cell))
+        return records
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=grid.out / "submitit", cluster="local" if launcher == "submitit-local" else "slurm")
+    executor.update_parameters(name=f"grid-{grid.experiment.name}", **grid.experiment.slurm)
+    jobs = [executor.submit(run_cell_job, str(grid.out), cell.name) for cell, _ in todo]
+    say(f"submitted {len(jobs)} job(s) ({launcher}); waiting")
+    records = []
+    for (cell, _), job in zip(todo, jobs):
+        try:
+            records.append(job.result())
+        except Exception as error:  # the job itself died: say how, and go on
+            records.append({"cell": cell.name, "error": f"its job failed: {str(error).strip().splitlines()[-1]}"})
+    return records
+
+
+def run_cell_job(out: str, name: str) -> dict:
+    """A submitit job: the grid in `out` (as experiment.json names it), one cell of it."""
+    meta = json.loads((Path(out) / "experiment.json").read_text())
+    grid = Grid(read_experiment(Path(meta["file"])), Path(out))
+    return grid.run_cell(next(cell for cell in grid.cells if cell.name == name))
