@@ -1,4 +1,4 @@
-"""A small synthetic ImageNet for the demo and the tests: real ILSVRC-2012 wnids, drawn images, and the
+"""A small synthetic ImageNet for the tests (the demo's world is `worlds.py`'s): real ILSVRC-2012 wnids, drawn images, and the
 label sets and tables curate makes of them.
 
 Twelve classes: three toy dogs, three domestic cats, three finches, three trucks. The coarse class is
@@ -72,6 +72,8 @@ def texture_mask(texture: str, x: np.ndarray, y: np.ndarray, phase: int) -> np.n
         return ((y.astype(int) + phase) // 3) % 2 == 0
     if texture == "checks":
         return (((x.astype(int) + phase) // 3) + ((y.astype(int) + phase) // 3)) % 2 == 0
+    if texture == "dots":
+        return (((x.astype(int) + phase) % 4) < 2) & (((y.astype(int) + phase) % 4) < 2)
     raise ValueError(texture)
 
 
