@@ -75,13 +75,13 @@ class ImageRows:
     def wnid(self, i: int) -> str:
         return self.wnids[i].decode()
 
-    def identity(self) -> dict[str, str]:
-        """What a checkpoint records about the data it was trained on."""
+    def identity(self) -> dict:
+        """What a checkpoint records about the data it was trained on (numbers as numbers)."""
         return {
             "labels_hash": self.labels_hash,
             "labels_recipe": self.labels_recipe,
             "table_hash": self.content_hash,
-            "label_count": str(self.num_labels),
+            "label_count": self.num_labels,
             "table": self.source,
         }
 
