@@ -169,10 +169,14 @@ def get_args_parser() -> argparse.ArgumentParser:
 
     grid = commands.add_parser(
         "grid", help="run an experiment file: every pretraining variant, transfer and k-NN score, once",
-        description="Run every cell of an experiment file (experiments/ has the paper's and the demo's): pretrain each "
-        "variant, score it by k-NN, transfer it to each task with each seed. A cell whose inputs and config are unchanged "
-        "is not run again; an interrupted one resumes; a failed one is recorded and the grid goes on. Results: "
-        "OUTPUT_DIR/results.parquet (then: python -m train report OUTPUT_DIR).")
+        description="Run every cell of an experiment file (experiments/ has the paper's and the demo's): pretrain each\n"
+        "variant, score it by k-NN, transfer it to each task with each seed. A cell whose inputs and config are\n"
+        "unchanged is not run again; an interrupted one resumes; a failed one is recorded and the grid goes on.\n"
+        "Results: OUTPUT_DIR/results.parquet (then: python -m train report OUTPUT_DIR).",
+        epilog="examples:\n  python -m train grid experiments/huh2016.toml --dry-run\n"
+        "  python -m train grid experiments/demo.toml --output-dir runs/demo\n"
+        "  python -m train grid experiments/huh2016.toml --launcher slurm --output-dir /shared/huh2016",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     default = defaults(GridConfig)
     grid.add_argument("file", type=Path, help="the experiment file (TOML)")
     grid.add_argument("--output-dir", type=Path, help="the grid's folder, shared by every machine that runs it "
