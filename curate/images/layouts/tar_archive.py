@@ -23,24 +23,35 @@ def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexRepo
     Raises DamagedArchive for an archive that is not a plain tar, is truncated, or names a member twice, and
     BadImages for one that cannot be read."""
     names, sizes, offsets = [], [], []
+    for info in tar_members(path, relative):
+        member = f"{relative}/{info.name}"
+        if not info.isfile() or not is_image_name(info.name):
+            report.not_image.append(member)
+        elif not info.size:
+            report.empty_file.append(member)
+        else:
+            names.append(member)
+            sizes.append(info.size)
+            offsets.append(info.offset_data)
+    n = len(names)
+    return image_rows(names, [wnid] * n, split, sizes, [relative] * n, offsets)
+
+
+def tar_members(path: Path, relative: str) -> list[tarfile.TarInfo]:
+    """Every member of a plain tar archive but its folders, each with the offset of its data; not extracted.
+
+    Raises DamagedArchive for an archive that is not a plain tar, is truncated, or names a member twice, and
+    BadImages for one that cannot be read."""
+    members = []
     try:
         file_size = path.stat().st_size
         with tarfile.open(path, mode="r:") as tar:
             for info in tar:
                 if info.isdir():
                     continue
-                member = f"{relative}/{info.name}"
-                if not info.isfile() or not is_image_name(info.name):
-                    report.not_image.append(member)
-                    continue
-                if info.offset_data + info.size > file_size:
+                if info.isfile() and info.offset_data + info.size > file_size:
                     raise DamagedArchive(f"{relative} is a damaged tar archive: it ends inside {info.name}.")
-                if not info.size:
-                    report.empty_file.append(member)
-                    continue
-                names.append(member)
-                sizes.append(info.size)
-                offsets.append(info.offset_data)
+                members.append(info)
             end = tar.offset
         with open(path, "rb") as handle:  # tarfile stops quietly at a damaged header; a real end is zeros
             handle.seek(end)
@@ -50,9 +61,8 @@ def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexRepo
         raise DamagedArchive(f"{relative} is not a readable tar archive ({error}).") from None
     except OSError:
         raise BadImages(f"{relative} cannot be read (permission denied?).") from None
-    if len(set(names)) != len(names):
-        seen: set[str] = set()
-        twice = next(name for name in names if name in seen or seen.add(name))
-        raise DamagedArchive(f"{relative} holds the member {twice[len(relative) + 1:]} twice.")
-    n = len(names)
-    return image_rows(names, [wnid] * n, split, sizes, [relative] * n, offsets)
+    seen: set[str] = set()
+    twice = next((info.name for info in members if info.name in seen or seen.add(info.name)), None)
+    if twice is not None:
+        raise DamagedArchive(f"{relative} holds the member {twice} twice.")
+    return members
