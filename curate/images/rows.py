@@ -4,10 +4,19 @@ An image index (kind "images") has one row per image: `path` relative to the roo
 key "root", `wnid`, `split`, file `size` (null where unknown), and for a member of a tar archive the
 archive's path relative to the root (`path` is then "<archive>/<member name>") and the byte `offset` of the
 member's data in it.
+
+A row of a Parquet shard (Hugging Face's imagenet-1k) uses the same two columns: `archive` is the shard's
+path relative to the root (it ends in ".parquet"), `offset` the row's number in the shard, counted across its
+row groups from 0, and `path` is "<shard>/<row number>". The schema has no column for the row group, and
+needs none: the shard's footer gives every row group's row count, so the number names the group and the row
+in it. `size` is null: the images' lengths are not known without reading them.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +37,7 @@ IMAGES = FileKind(
     ),
     "path",
 )
+SHARD_SUFFIX = ".parquet"  # an archive with this suffix is a Parquet shard, not a tar archive
 IMAGE_SUFFIXES = frozenset(".jpeg .jpg .png .bmp .gif .webp .tif .tiff .ppm .pgm .pbm".split())
 
 
@@ -58,9 +68,30 @@ def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | N
     """The stored bytes of one row: the file `path` under `root`, or `size` bytes at `offset` of `archive`."""
     if archive is None:
         return (Path(root) / path).read_bytes()
+    if archive.endswith(SHARD_SUFFIX):
+        return shard_image(Path(root) / archive, offset)
     with open(Path(root) / archive, "rb") as handle:
         handle.seek(offset)
         return handle.read(size)
+
+
+def shard_image(shard: Path, row: int) -> bytes:
+    """The image bytes of row `row` (counted across row groups) of a Parquet shard with an `image` column."""
+    file, starts = open_shard(str(shard))
+    group = bisect.bisect_right(starts, row) - 1
+    images = file.read_row_group(group, columns=["image"]).column(0)
+    return images[row - starts[group]]["bytes"].as_py()
+
+
+@functools.lru_cache(maxsize=32)
+def open_shard(shard: str):
+    """A Parquet shard opened once per process (a training worker reads many rows of each), and the first row
+    number of each of its row groups."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(shard)
+    counts = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+    return file, list(itertools.accumulate(counts[:-1], initial=0))
 
 
 def pillow():
