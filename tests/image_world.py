@@ -80,3 +80,12 @@ def make_tar(path: Path, members: dict[str, bytes]) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def tiny_jpeg(shade: int) -> bytes:
+    """A real 8x6 JPEG, its bytes told apart by `shade`."""
+    from PIL import Image
+
+    data = io.BytesIO()
+    Image.new("RGB", (8, 6), (shade % 256, 60, 200)).save(data, "JPEG")
+    return data.getvalue()

@@ -60,8 +60,10 @@ class ImageIndex(CurateTable):
         """Index the images under `root`.
 
         With `file_list`, the list is indexed and `root` need not exist (it is where the images would be);
-        with `val_labels`, `root` is a flat validation folder; otherwise `root` holds class folders and/or
-        `<wnid>.tar` archives. `split` defaults to "val" for a validation folder and "train" otherwise.
+        with `val_labels`, `root` is a flat validation folder; otherwise `root` is Kaggle's ILSVRC download,
+        holds Hugging Face or WebDataset shards, or holds class folders and/or `<wnid>.tar` archives (see
+        `layout_of`). `split` defaults to "val" for a validation folder and "train" otherwise; for Kaggle's
+        download and for shards it also says which images to read.
         `verify` decodes every image and leaves out (and reports) those that do not decode. With `strict`,
         anything the report lists is an error instead.
         """

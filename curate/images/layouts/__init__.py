@@ -11,7 +11,12 @@ and `layout_of(source)` picks the module for what the user gave.
   tar_archive.py    the members of one plain tar archive, listed with their offsets, not extracted
   val_folder.py     a flat validation folder and the file naming each image's class (LOC_val_solution.csv)
   file_list.py      a train_cls.txt-style list of images that need not be present
-  listing.py        what the folder layouts share: reading a folder, reading a text file
+  kaggle.py         Kaggle's ILSVRC download: LOC_*.csv beside ILSVRC/Data/CLS-LOC/{train,val}
+  hf_parquet.py     Hugging Face's imagenet-1k Parquet shards, each row pointed at in its shard
+  webdataset.py     timm's WebDataset tar shards (KEY.jpg, KEY.cls), members listed with their offsets
+  listing.py        what the layouts share: reading a folder, finding a split's shards, reading a text file
+
+A layout found by looking at ROOT (kaggle, hf_parquet, webdataset) also has `holds(root)`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import BadImages
-from curate.images.layouts import class_folders, file_list, val_folder
+from curate.images.layouts import class_folders, file_list, hf_parquet, kaggle, val_folder, webdataset
+
+FOUND_BY_LOOKING = (kaggle, hf_parquet, webdataset)  # the layouts ROOT's own files name, in the order asked
 
 
 @dataclass(frozen=True)
@@ -41,4 +48,4 @@ def layout_of(source: Source):
         return file_list
     if source.val_labels is not None:
         return val_folder
-    return class_folders
+    return next((layout for layout in FOUND_BY_LOOKING if layout.holds(source.root)), class_folders)

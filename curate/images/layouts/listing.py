@@ -1,12 +1,28 @@
-"""What the layouts share: a folder's entries in name order, a text file's contents, or one sentence saying
-why they cannot be read."""
+"""What the layouts share: a folder's entries in name order, the shards of a split, a text file's contents, or
+one sentence saying why they cannot be read."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from curate.errors import BadImages
+
+SHARD_SPLITS = {"train": "train", "val": "validation", "test": "test"}  # curate's split -> a shard name's
+
+
+def shard_files(root: Path, folders: tuple[str, ...], name: re.Pattern, split: str | None) -> list[str]:
+    """The files in the `folders` of `root` whose whole name matches `name`, whose group "split" names
+    `split`'s shards (any split's, for None), relative to `root`, in name order."""
+    shards = []
+    for folder in folders:
+        if (root / folder).is_dir():
+            for entry in folder_entries(root / folder):
+                match = name.fullmatch(entry.name)
+                if match and (split is None or match["split"] == SHARD_SPLITS[split]):
+                    shards.append(f"{folder}/{entry.name}" if folder else entry.name)
+    return shards
 
 
 def folder_entries(root: Path) -> list[os.DirEntry]:

@@ -1,0 +1,105 @@
+"""WebDataset tar shards as timm publishes ImageNet (`imagenet1k-train-0000.tar`, `imagenet1k-validation-00.tar`):
+each sample the members KEY.jpg, KEY.cls (the class's index, as text) and KEY.json. The index numbers a class
+in the sorted class list the shard name's release names: `imagenet1k` ILSVRC-2012's 1000 classes,
+`imagenet22k` the 21,841 of the fall 2011 release; curate ships no list of timm's 12k release. Members are
+listed with their offsets (`tar_archive`), not extracted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyarrow as pa
+
+from curate.errors import BadImages
+from curate.images.layouts.listing import SHARD_SPLITS, shard_files
+from curate.images.layouts.tar_archive import tar_members
+from curate.images.report import IndexReport
+from curate.images.rows import image_rows, is_image_name
+from curate.labels.classlists import ClassList, builtin_list
+from curate.progress import Progress
+
+LAYOUT = "WebDataset shards"
+SHARD_NAME = re.compile(r"(?P<release>[a-z0-9]+)-(?P<split>train|validation|test)-\d+\.tar")
+RELEASES = {"imagenet1k": "ilsvrc2012", "imagenet22k": "imagenet22k"}  # shard name -> the list .cls indexes
+SAMPLE_PARTS = {"cls", "json"}  # what a sample holds besides its image
+
+
+def no_images(source, found: str) -> str:
+    return f"{source.root} holds no labelled images in WebDataset shards *-{SHARD_SPLITS[source.split]}-NNNN.tar{found}."
+
+
+def holds(root: Path) -> bool:
+    """Whether `root` holds tar shards named as timm names them."""
+    return bool(shard_files(root, ("",), SHARD_NAME, None))
+
+
+def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
+    """Every image of the split's shards with a `.cls` member; images without one go to the report, and so
+    do members that are neither images nor parts of a sample."""
+    root, split = source.root, source.split
+    report = IndexReport(layout=LAYOUT)
+    shards = shard_files(root, ("",), SHARD_NAME, split)
+    advance = progress("Indexing shards", len(shards))
+    tables = [image_rows([], [], split, [])]
+    for shard in shards:
+        tables.append(shard_rows(root / shard, shard, class_list(shard), split, report))
+        advance(1)
+    return pa.concat_tables(tables), report
+
+
+def class_list(shard: str) -> ClassList:
+    """The class list a shard's `.cls` numbers index (sorted), by the release its name starts with."""
+    release = SHARD_NAME.fullmatch(shard)["release"]
+    if release not in RELEASES:
+        known = " and ".join(f"{name}-*" for name in RELEASES)
+        raise BadImages(f"{shard} is a shard of {release}, whose class numbers curate has no list for: it reads {known} shards.")
+    return builtin_list(RELEASES[release])
+
+
+def shard_rows(path: Path, shard: str, classes: ClassList, split: str, report: IndexReport) -> pa.Table:
+    """One row per image of the shard whose sample has a `.cls`, at the offset of the image's data."""
+    members = tar_members(path, shard)
+    labels = {}
+    with open(path, "rb") as handle:
+        for info in members:
+            key, part = sample_key(info.name)
+            if part == "cls":
+                handle.seek(info.offset_data)
+                labels[key] = class_of(handle.read(info.size), f"{info.name} in {shard}", classes)
+    paths, wnids, sizes, offsets = [], [], [], []
+    for info in members:
+        key, part = sample_key(info.name)
+        member = f"{shard}/{info.name}"
+        if not info.isfile() or not (is_image_name(info.name) or part in SAMPLE_PARTS):
+            report.not_image.append(member)
+        elif part in SAMPLE_PARTS:
+            continue
+        elif key not in labels:
+            report.unlabelled.append(member)
+        elif not info.size:
+            report.empty_file.append(member)
+        else:
+            paths.append(member)
+            wnids.append(labels[key])
+            sizes.append(info.size)
+            offsets.append(info.offset_data)
+    return image_rows(paths, wnids, split, sizes, [shard] * len(paths), offsets)
+
+
+def sample_key(name: str) -> tuple[str, str]:
+    """A member's sample key and part, as WebDataset splits them: at the first dot of the file name."""
+    folder, slash, base = name.rpartition("/")
+    stem, _, part = base.partition(".")
+    return folder + slash + stem, part.lower()
+
+
+def class_of(text: bytes, where: str, classes: ClassList) -> str:
+    """The wnid a `.cls` member's text numbers."""
+    number, wnids = text.strip(), classes.wnids
+    if not number.isdigit():
+        raise BadImages(f"{where} is not a class number: {text[:20]!r}.")
+    if int(number) >= len(wnids):
+        raise BadImages(f"{where} names class {int(number)}, outside 0..{len(wnids) - 1}, the {len(wnids)} classes "
+                        f"of {classes.name} in sorted wnid order.")
+    return wnids[int(number)]
