@@ -19,19 +19,20 @@ OUTPUT_HELP = "Write the {} here (Parquet)."
 
 @app.command("index")
 def index(
-    root: Path = typer.Argument(..., help="Class folders (ROOT/<wnid>/...), <wnid>.tar archives, a validation folder, or where a --file-list's images live."),
+    root: Path = typer.Argument(..., help="Class folders (ROOT/<wnid>/...), <wnid>.tar archives, a validation folder, where a --file-list's images live, Kaggle's ILSVRC download (LOC_synset_mapping.txt beside ILSVRC/Data/CLS-LOC), Hugging Face imagenet-1k Parquet shards (ROOT/data/train-00000-of-00294.parquet) or timm's WebDataset shards (ROOT/imagenet1k-train-0000.tar); found by what ROOT holds."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("image index")),
     val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv or `filename,wnid` lines."),
     file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
-    split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train)."),
+    split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train). For Kaggle's download and for shards it also picks what to read: val reads ILSVRC/Data/CLS-LOC/val or the validation-* shards."),
     verify: bool = typer.Option(False, "--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
     strict: bool = typer.Option(False, "--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write every reported path, by problem, to this JSON file."),
     quiet: bool = QUIET_OPTION,
 ):
-    """Index images: one row per image (path, wnid, split, size; member offset for tar archives).
+    """Index images: one row per image (path, wnid, split, size; member offset for tar archives, row for Parquet shards).
 
     Examples:  curate images index train/ -o train.parquet    curate images index val/ --val-labels LOC_val_solution.csv -o val.parquet
+    curate images index imagenet-object-localization-challenge/ --split val -o val.parquet    curate images index imagenet-1k/ -o train.parquet    curate images index imagenet-1k-wds/ --split val -o val.parquet
     """
     from curate.errors import BadOutput
     from curate.images.index import ImageIndex
