@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -77,15 +78,16 @@ def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | N
 
 def shard_image(shard: Path, row: int) -> bytes:
     """The image bytes of row `row` (counted across row groups) of a Parquet shard with an `image` column."""
-    file, starts = open_shard(str(shard))
+    file, starts = open_shard(str(shard), threading.get_ident())
     group = bisect.bisect_right(starts, row) - 1
     images = file.read_row_group(group, columns=["image"]).column(0)
     return images[row - starts[group]]["bytes"].as_py()
 
 
 @functools.lru_cache(maxsize=32)
-def open_shard(shard: str):
-    """A Parquet shard opened once per process (a training worker reads many rows of each), and the first row
+def open_shard(shard: str, thread: int):
+    """A Parquet shard opened once per process (a training worker reads many rows of each) and thread (two
+    threads reading one ParquetFile at once corrupt its memory: verify reads in threads), and the first row
     number of each of its row groups."""
     import pyarrow.parquet as pq
 

@@ -83,6 +83,16 @@ def test_hf_val_split_reads_the_validation_shards(curate_cli, tmp_path, ilsvrc):
     assert bytes_of(index)["data/validation-00000-of-00001.parquet/0"] == (image, image)
 
 
+def test_hf_verify_decodes_each_row_and_reports_the_broken(curate_cli, tmp_path):
+    root = tmp_path / "imagenet-1k"
+    images = [tiny_jpeg(i) for i in range(40)]
+    images[13] = b"not a jpeg"
+    hf_shard(root / SHARD, images, [i % 7 for i in range(40)], row_group_size=4)
+    index = indexed(curate_cli, root, "--verify")
+    assert index.rows["offset"].to_pylist() == sorted(set(range(40)) - {13}, key=lambda row: f"{SHARD}/{row}")
+    assert json.loads(index.metadata["report"])["broken"] == 1
+
+
 def not_parquet(path: Path) -> None:
     touch(path, b"PAR1 but not really")
 

@@ -1,0 +1,19 @@
+"""Reading one image's bytes from a row of a Parquet shard, as verify, pack and training do."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.images.rows import shard_image
+
+
+def test_threads_read_one_shard_at_once(tmp_path):
+    images = [bytes([row % 256]) * (500 + row) for row in range(2000)]
+    shard = tmp_path / "train-00000-of-00001.parquet"
+    pq.write_table(pa.table({"image": [{"bytes": data, "path": None} for data in images], "label": [0] * 2000}),
+                   shard, row_group_size=20)
+    with ThreadPoolExecutor(max_workers=16) as pool:  # verify reads so: one ParquetFile shared by threads crashes
+        assert list(pool.map(lambda row: shard_image(shard, row), [*range(2000)] * 2)) == images * 2
