@@ -66,7 +66,8 @@ def is_image_name(name: str) -> bool:
 
 
 def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytes:
-    """The stored bytes of one row: the file `path` under `root`, or `size` bytes at `offset` of `archive`."""
+    """The stored bytes of one row: the file `path` under `root`, `size` bytes at `offset` of the tar `archive`,
+    or row `offset` of the Parquet shard `archive`."""
     if archive is None:
         return (Path(root) / path).read_bytes()
     if archive.endswith(SHARD_SUFFIX):
