@@ -196,9 +196,13 @@ def test_reading_a_curate_file_starts_no_arrow_thread():
     """The cause of the aborts at exit: a worker of Arrow's thread pool alive while the interpreter shuts
     down (apache/arrow#34314). curate decodes Parquet on Python threads, which are joined, so none is left."""
     script = (
-        "import os; from curate.labels.manifest import read_labels; from curate.images.index import ImageIndex;"
+        "import os, time; from curate.labels.manifest import read_labels; from curate.images.index import ImageIndex;"
         "threads = lambda: len(os.listdir(f'/proc/{os.getpid()}/task'));"
-        "before = threads(); read_labels('manifests/oquab-1512.parquet'); print(before, threads())"
+        "before = threads(); read_labels('manifests/oquab-1512.parquet');"
+        # a joined thread's task can linger a moment in /proc on a loaded machine: wait for it, not for a pool
+        "deadline = time.monotonic() + 5\n"
+        "while threads() != before and time.monotonic() < deadline: time.sleep(0.01)\n"
+        "print(before, threads())"
     )
     before, after = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     assert after == before
