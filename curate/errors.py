@@ -39,3 +39,7 @@ class SnapshotMismatch(CurateError):
 
 class StaleManifests(CurateError):
     """Committed manifests that differ from what `curate build` writes."""
+
+
+class NotFound(CurateError):
+    """A search of the hierarchy that finds nothing."""

@@ -6,13 +6,15 @@ and renders. No logic lives here.
   manifests.py  build, recipes, git-setup, show, diff
   wordnet.py    curate wordnet install / snapshot
   images.py     curate images index / subset / apply
+  explore.py    find, path, tree
+  output.py     data on stdout: --json, a table on a terminal, else TSV
 """
 
 from __future__ import annotations
 
 import typer
 
-from curate.cli import images, labels, manifests, wordnet
+from curate.cli import explore, images, labels, manifests, wordnet
 from curate.cli.common import OPTIONS, App
 
 HELP = """Curate ImageNet label sets from the WordNet 3.0 noun hierarchy.
@@ -28,6 +30,7 @@ app.add_typer(labels.app)
 app.add_typer(manifests.app)
 app.add_typer(wordnet.app, name="wordnet")
 app.add_typer(images.app, name="images")
+app.add_typer(explore.app)
 
 
 @app.callback()

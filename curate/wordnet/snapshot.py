@@ -81,6 +81,12 @@ def load_hierarchy(path: Path = SNAPSHOT_PATH) -> Hierarchy:
     return Hierarchy(*columns.values())
 
 
+@cache
+def load_definitions(path: Path = SNAPSHOT_PATH) -> list[str]:
+    """The gloss of every synset of a snapshot, in the hierarchy's node order, loaded once per process."""
+    return read_columns(path, ("definition",))["definition"]
+
+
 def compare_snapshot(synsets: list[NounSynset], path: Path = SNAPSHOT_PATH) -> None:
     """Raise unless the snapshot at `path` holds exactly `synsets`."""
     shipped = {s.offset: s for s in read_snapshot(path)}
