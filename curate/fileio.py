@@ -45,6 +45,12 @@ def check_writable(path: Path) -> Path:
     return target
 
 
+def check_absent(path: Path) -> None:
+    """Refuse an output that exists already (a dangling link included): an export replaces nothing."""
+    if Path(path).exists() or Path(path).is_symlink():
+        raise BadOutput(f"{path} exists already: an export never replaces anything, so remove it or name another.")
+
+
 def check_not_input(output: Path, inputs: list[Path | str | None], flag: str = "-o") -> None:
     """Refuse an output that is also one of the command's input files: writing it would destroy the input."""
     for given in inputs:

@@ -7,6 +7,7 @@ and renders. No logic lives here.
   wordnet.py    curate wordnet install / snapshot
   images.py     curate images index / subset / apply
   explore.py    find, path, tree
+  export.py     curate export class-map / labels-table / imagefolder
   output.py     data on stdout: --json, a table on a terminal, else TSV
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from curate.cli import explore, images, labels, manifests, wordnet
+from curate.cli import explore, export, images, labels, manifests, wordnet
 from curate.cli.common import OPTIONS, App
 
 HELP = """Curate ImageNet label sets from the WordNet 3.0 noun hierarchy.
@@ -31,6 +32,7 @@ app.add_typer(manifests.app)
 app.add_typer(wordnet.app, name="wordnet")
 app.add_typer(images.app, name="images")
 app.add_typer(explore.app)
+app.add_typer(export.app, name="export")
 
 
 @app.callback()
