@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from curate.cli.common import QUIET_OPTION, App, check_output, stderr_console
+from curate.cli.output import JSON_OPTION, print_rows
 from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
 from curate.labels.recipes import SPLITS
 from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
@@ -46,6 +47,7 @@ def coarsen(
     tree: TreeRule = TREE_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Without -o: print the summary (every label) as JSON."),
 ):
     """Coarsen a class list into fewer labels along the WordNet tree.
 
@@ -56,19 +58,30 @@ def coarsen(
 
     hierarchy = prepare(output, base)
     labels = coarsen_recipe(hierarchy.tree(tree.value), load_class_list(base), depth=depth, lift=lift, classes=classes)
-    deliver(labels, output, quiet)
+    deliver(labels, output, quiet, as_json)
 
 
-def deliver(labels, output: Path | None, quiet: bool) -> None:
-    """Without an output path, print the summary; with one, write the manifest, print its path on stdout
-    and a one-line summary on stderr. A note on how the set came out goes to stderr either way, even with
+def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> None:
+    """Without an output path, print the summary: a table of the largest labels on a terminal, else every
+    label as TSV (its title on stderr) or JSON; with one, write the manifest, print its path on stdout and a
+    one-line summary on stderr. A note on how the set came out goes to stderr either way, even with
     --quiet."""
     if labels.note:
         typer.echo(f"Note: {labels.note}", err=True)
     if output is None:
         from rich.console import Console
 
-        render_summary(Console(), labels)
+        from curate.labels.summary import summarize
+
+        console = Console()
+        if console.is_terminal and not as_json:
+            render_summary(console, labels)
+            return
+        summary = summarize(labels)
+        if not as_json:
+            removed = f"; {summary.removed} classes removed" if summary.removed else ""
+            stderr_console(quiet).print(summary.title + removed, highlight=False, soft_wrap=True)
+        print_rows(summary.labels, summary, as_json=as_json)
         return
     from curate.labels.manifest import write_labels
 
@@ -83,27 +96,22 @@ def deliver(labels, output: Path | None, quiet: bool) -> None:
 def render_summary(console, labels, largest: int = 15) -> None:
     from rich.table import Table
 
-    groups = labels.members()
-    sizes = sorted(groups, key=lambda wnid: (-len(groups[wnid]), wnid))
-    singletons = [wnid for wnid in sizes if len(groups[wnid]) == 1]
-    table = Table(
-        title=f"{len(groups)} labels over {len(labels.kept)} classes: {labels.describe()}"
-        + (f", tree {labels.tree_rule}" if labels.tree_rule else ""),
-        title_justify="left",
-    )
+    from curate.labels.summary import summarize
+
+    summary = summarize(labels)
+    table = Table(title=summary.title, title_justify="left")
     table.add_column("label", no_wrap=True)
     table.add_column("name")
     table.add_column("classes", justify="right")
     table.add_column("for example")
-    for wnid in sizes[:largest]:
-        members = groups[wnid]
-        table.add_row(wnid, members[0].label_name, str(len(members)), ", ".join(row.name for row in members[:3]))
+    for row in summary.labels[:largest]:
+        table.add_row(row.label_wnid, row.name, str(row.classes), row.for_example)
     console.print(table)
-    removed = len(labels.rows) - len(labels.kept)
-    if removed:
-        console.print(f"{removed} classes removed, e.g. {next(r for r in labels.rows if r.label_wnid is None).name}.", highlight=False)
-    if len(sizes) > largest:
-        console.print(f"… and {len(sizes) - largest} smaller labels; {len(singletons)} labels hold a single class.", highlight=False)
+    if summary.removed:
+        console.print(f"{summary.removed} classes removed, e.g. {next(r for r in labels.rows if r.label_wnid is None).name}.", highlight=False)
+    if len(summary.labels) > largest:
+        singletons = sum(row.classes == 1 for row in summary.labels)
+        console.print(f"… and {len(summary.labels) - largest} smaller labels; {singletons} labels hold a single class.", highlight=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -63,15 +64,20 @@ def git_setup():
 
 
 @app.command()
-def show(path: Path = typer.Argument(..., help="A label manifest (.parquet).")):
+def show(
+    path: Path = typer.Argument(..., help="A label manifest (.parquet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the recipe and every class with its label id as JSON."),
+):
     """Print a manifest as sorted text, one line per class: `n02085620  Chihuahua  ->  n02084071  dog`.
 
     Works as a git textconv driver (see `curate git-setup`).
     """
     from curate.labels.manifest import read_labels
+    from curate.labels.summary import manifest_record
     from curate.labels.textform import show_lines
 
-    typer.echo("\n".join(show_lines(read_labels(path))))
+    labels = read_labels(path)
+    typer.echo(json.dumps(manifest_record(labels), indent=2, ensure_ascii=False) if as_json else "\n".join(show_lines(labels)))
 
 
 @app.command()

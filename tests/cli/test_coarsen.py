@@ -66,8 +66,8 @@ def test_balanced_sets_are_exact_and_nested(curate_cli, tmp_path):
 def test_summary_names_the_largest_clusters(curate_cli):
     result = curate_cli("coarsen", "--depth", "3")
     assert result.exit_code == 0
-    assert "9 labels over 1000 classes" in result.stdout
-    assert "whole" in result.stdout and "946" in result.stdout
+    assert result.stderr == "9 labels over 1000 classes: down-up depth=3, tree first-name\n"  # in a pipe: TSV below
+    assert "0\tn00003553\twhole\t946\ttench, goldfish, great white shark" in result.stdout.splitlines()
 
 
 def test_manifest_rows_are_sorted_with_dense_labels(curate_cli, tmp_path):
