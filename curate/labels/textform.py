@@ -46,24 +46,38 @@ def kept_in_text_form(text: str) -> list[str] | None:
     return [line.split(None, 1)[0] for line in text.splitlines() if not line.startswith("#") and KEPT in line]
 
 
-def label_text(row: LabelRow | None) -> str:
+def label_text(row: LabelRow | None, shared: set[str]) -> str:
+    """A class's label by name; with its wnid where the name is `shared` by labels (depth 3 has two
+    "substance")."""
     if row is None:
         return "(absent)"
     if row.label_wnid is None:
         return f"({row.reason})"
-    return row.label_name if row.label_name else row.label_wnid
+    if not row.label_name:
+        return row.label_wnid
+    return f"{row.label_name} ({row.label_wnid})" if row.label_name in shared else row.label_name
+
+
+def shared_names(rows) -> set[str]:
+    """The label names that more than one label wnid carries."""
+    wnids: dict[str, set[str]] = {}
+    for row in rows:
+        if row.label_wnid is not None:
+            wnids.setdefault(row.label_name, set()).add(row.label_wnid)
+    return {name for name, labels in wnids.items() if len(labels) > 1}
 
 
 def diff_lines(old: LabelSet, new: LabelSet) -> list[str]:
     """What changed from `old` to `new`: moved classes (from -> to), labels created and dropped, counts."""
     before = {row.wnid: row for row in old.rows}
     after = {row.wnid: row for row in new.rows}
+    shared = shared_names(old.rows + new.rows)
     moved = []
     for wnid in sorted(before.keys() | after.keys()):
         a, b = before.get(wnid), after.get(wnid)
         if (a and a.label_wnid) != (b and b.label_wnid) or (a is None) != (b is None):
             name = (b or a).name
-            moved.append(f"{wnid} {name}: {label_text(a)} → {label_text(b)}")
+            moved.append(f"{wnid} {name}: {label_text(a, shared)} → {label_text(b, shared)}")
     names = {row.label_wnid: row.label_name for row in old.rows + new.rows if row.label_wnid}
     created = sorted(set(new.label_wnids) - set(old.label_wnids))
     dropped = sorted(set(old.label_wnids) - set(new.label_wnids))

@@ -72,3 +72,12 @@ def test_on_a_terminal_summaries_are_tables(curate_cli, monkeypatch):
     assert "9 labels over 1000 classes" in coarse.stdout and "┏" in coarse.stdout and coarse.stderr == ""
     found = curate_cli("find", "whooping", "crane")
     assert "┏" in found.stdout and "n02013177" in found.stdout and "\t" not in found.stdout
+
+
+def test_diff_shows_the_wnid_of_a_label_whose_name_another_label_shares(curate_cli, tmp_path, depth3):
+    depth2 = tmp_path / "depth2.parquet"
+    assert curate_cli("coarsen", "--depth", "2", "-o", depth2).exit_code == 0
+    lines = curate_cli("diff", depth2, depth3).stdout.splitlines()
+    assert "n07565083 menu: matter → substance (n00020090)" in lines
+    assert "n15075141 toilet tissue: matter → substance (n00019613)" in lines
+    assert "n02085620 Chihuahua: object → whole" in lines
