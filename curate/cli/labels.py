@@ -27,6 +27,7 @@ TREE_OPTION = typer.Option(
 
 
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the manifest here (Parquet); without it, print a summary.")
+SUMMARY_JSON_OPTION = typer.Option(False, "--json", help="Without -o: print the summary (every label) as JSON.")
 
 
 def prepare(output: Path | None, *inputs: Path | str | None):
@@ -47,7 +48,7 @@ def coarsen(
     tree: TreeRule = TREE_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Without -o: print the summary (every label) as JSON."),
+    as_json: bool = SUMMARY_JSON_OPTION,
 ):
     """Coarsen a class list into fewer labels along the WordNet tree.
 
@@ -122,6 +123,7 @@ def exclude(
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
+    as_json: bool = SUMMARY_JSON_OPTION,
 ):
     """Remove every class that lies under a target synset on any hypernym path.
 
@@ -133,7 +135,7 @@ def exclude(
 
     hierarchy = prepare(output, base, synsets_file)
     wnids, name = exclusion_targets(targets, synset or [], synsets_file)
-    deliver(exclude_recipe(hierarchy, load_class_list(base), wnids, name), output, quiet)
+    deliver(exclude_recipe(hierarchy, load_class_list(base), wnids, name), output, quiet, as_json)
 
 
 @app.command()
@@ -148,6 +150,7 @@ def extend(
     min_images: Optional[int] = typer.Option(None, "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
+    as_json: bool = SUMMARY_JSON_OPTION,
 ):
     """Add classes from a larger pool under chosen branches; the base stays intact.
 
@@ -163,7 +166,7 @@ def extend(
     wnids = extension_branches(branches, branch or [])
     counts = ImageIndex.read(index_path).class_counts() if index_path is not None else None
     labels = extend_recipe(hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
-    deliver(labels, output, quiet)
+    deliver(labels, output, quiet, as_json)
 
 
 @app.command()
@@ -173,6 +176,7 @@ def sample(
     pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
+    as_json: bool = SUMMARY_JSON_OPTION,
 ):
     """Draw N classes at random (seeded), none an ancestor or descendant of another.
 
@@ -182,7 +186,7 @@ def sample(
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import sample as sample_recipe
 
-    deliver(sample_recipe(prepare(output, pool), load_class_list(pool), classes, seed), output, quiet)
+    deliver(sample_recipe(prepare(output, pool), load_class_list(pool), classes, seed), output, quiet, as_json)
 
 
 SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
@@ -196,6 +200,7 @@ def split(
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
+    as_json: bool = SUMMARY_JSON_OPTION,
 ):
     """Keep one part of a two-way split; the other part's classes are marked removed.
 
@@ -206,4 +211,4 @@ def split(
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import split as split_recipe
 
-    deliver(split_recipe(prepare(output, base), load_class_list(base), method.value, part, seed), output, quiet)
+    deliver(split_recipe(prepare(output, base), load_class_list(base), method.value, part, seed), output, quiet, as_json)

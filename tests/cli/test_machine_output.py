@@ -81,3 +81,9 @@ def test_diff_shows_the_wnid_of_a_label_whose_name_another_label_shares(curate_c
     assert "n07565083 menu: matter → substance (n00020090)" in lines
     assert "n15075141 toilet tissue: matter → substance (n00019613)" in lines
     assert "n02085620 Chihuahua: object → whole" in lines
+
+
+def test_every_recipe_summary_comes_as_json(curate_cli):
+    summary = json.loads(curate_cli("split", "natural-manmade", "--part", "natural", "--json").stdout)
+    assert (summary["classes"], summary["removed"], len(summary["labels"])) == (449, 551, 449)
+    assert json.loads(curate_cli("exclude", "--json").stdout)["removed"] == 229
