@@ -53,7 +53,7 @@ def imagefolder(
 ):
     """Write an ImageFolder tree `<label_wnid>/<image>` of symlinks to a table's images.
 
-    Folders sort in label order. Images inside tar archives cannot be symlinked: index extracted folders.
+    Folders sort in label order. Images inside tar archives or Parquet shards cannot be symlinked: index extracted folders.
     Example:  curate export imagefolder train-127.parquet -o train-127
     """
     from curate.fileio import check_absent

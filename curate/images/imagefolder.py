@@ -25,8 +25,9 @@ def link_plan(table: ImageTable) -> dict[str, Path]:
     archives or for two images of one label with the same file name."""
     archived = table.rows.filter(pc.is_valid(table.rows["archive"]))["path"].to_pylist()
     if archived:
-        raise BadImages(f"{plural(len(archived), 'image')} of the table lie inside tar archives ({some(archived, 1)}), "
-                        "which a symlink cannot point into: extract the archives and index the class folders.")
+        raise BadImages(f"The table has {plural(len(archived), 'image')} inside tar archives or Parquet shards "
+                        f"({some(archived, 1)}), which a symlink cannot point into: extract them into class folders "
+                        "and index those.")
     root = Path(table.root).absolute()
     paths = table.rows["path"].to_pylist()
     names = [f"{label}/{PurePosixPath(path).name}" for path, label in zip(paths, table.rows["label_wnid"].to_pylist())]

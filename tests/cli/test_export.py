@@ -72,8 +72,8 @@ def test_imagefolder_refuses_images_inside_tar_archives(curate_cli, tmp_path):
     table = table_of(tmp_path, index, {TENCH: FISH})
     result = curate_cli("export", "imagefolder", table, "-o", tmp_path / "folder")
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == (f"Error: 1 image of the table lie inside tar archives ({TENCH}.tar/{TENCH}_0.JPEG), which a "
-                             "symlink cannot point into: extract the archives and index the class folders.\n")
+    assert result.stderr == (f"Error: The table has 1 image inside tar archives or Parquet shards ({TENCH}.tar/{TENCH}_0.JPEG), "
+                             "which a symlink cannot point into: extract them into class folders and index those.\n")
     assert sorted(os.listdir(tmp_path)) == ["index.parquet", "labels.parquet", "table.parquet", "train"]
 
 
