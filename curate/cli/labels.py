@@ -128,7 +128,9 @@ def exclude(
     """Remove every class that lies under a target synset on any hypernym path.
 
     The default, pascal-voc, removes the 229 ILSVRC-2012 classes under the 20 PASCAL VOC synsets and keeps
-    771. Each removed class says which target removed it.  Example:  curate exclude -s n02084071 (all dogs)
+    771. coco, cifar10 and cifar100 map each category of those datasets to WordNet 3.0 synsets (files under
+    curate/data/, which say why each synset was chosen). Each removed class says which target removed it.
+    Examples:  curate exclude --targets coco    curate exclude -s n02084071 (all dogs)
     """
     from curate.labels.classlists import exclusion_targets, load_class_list
     from curate.labels.recipes import exclude as exclude_recipe

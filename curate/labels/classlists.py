@@ -41,7 +41,10 @@ PASCAL_VOC = {
     "tvmonitor": "n03782006",
 }
 
-TARGET_SETS = {"pascal-voc": PASCAL_VOC}
+# The other built-in target sets: a file each under data/, one row per synset (category, wnid, synset name,
+# why the synset was chosen), with its provenance in its header.
+TARGET_FILES = {name: DATA / f"targets-{name}.tsv" for name in ("coco", "cifar10", "cifar100")}
+TARGET_SETS = ("pascal-voc", *TARGET_FILES)
 
 # Branches of the ImageNet 22k tree that overlap PASCAL VOC, for Oquab et al.'s PRE-1512 extension:
 # furniture holds chairs, tables and sofas; hoofed mammals hold sheep, horses and cows; vehicles hold
@@ -57,16 +60,36 @@ BRANCH_SETS = {
 }
 
 
-def named_set(sets: dict[str, dict[str, str]], name: str, what: str, instead: str) -> list[str]:
-    """The wnids of a built-in target or branch set, or a sentence listing the valid names."""
-    if name not in sets:
-        raise BadClassList(f"Unknown {what} {name!r}: choose one of {', '.join(sets)}, or give {instead}.")
-    return list(sets[name].values())
+def check_named(name: str, names, what: str, instead: str) -> None:
+    """Raise, listing the valid names, unless `name` is one of the built-in target or branch sets `names`."""
+    if name not in names:
+        raise BadClassList(f"Unknown {what} {name!r}: choose one of {', '.join(names)}, or give {instead}.")
 
 
 def extension_branches(name: str, branches: list[str]) -> list[str]:
     """The branches to extend under: the given wnids, or else the built-in branch set `name`."""
-    return sorted(set(branches)) if branches else named_set(BRANCH_SETS, name, "branch set", "--branch")
+    if branches:
+        return sorted(set(branches))
+    check_named(name, BRANCH_SETS, "branch set", "--branch")
+    return list(BRANCH_SETS[name].values())
+
+
+def read_targets(path: Path) -> dict[str, tuple[str, ...]]:
+    """The categories of a target file, in its order, each with its wnids."""
+    targets: dict[str, tuple[str, ...]] = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            category, wnid = line.split("\t")[:2]
+            targets[category] = targets.get(category, ()) + (wnid,)
+    return targets
+
+
+def target_set(name: str) -> dict[str, tuple[str, ...]]:
+    """The categories of a built-in target set, each with its wnids."""
+    check_named(name, TARGET_SETS, "target set", "--synset")
+    if name == "pascal-voc":
+        return {category: (wnid,) for category, wnid in PASCAL_VOC.items()}
+    return read_targets(TARGET_FILES[name])
 
 
 def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path | None) -> tuple[list[str], str]:
@@ -78,7 +101,7 @@ def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path |
     if custom:
         return custom, "custom: " + " ".join(custom)
     name = name or "pascal-voc"
-    return named_set(TARGET_SETS, name, "target set", "--synset"), name
+    return sorted({wnid for wnids in target_set(name).values() for wnid in wnids}), name
 
 
 @dataclass(frozen=True)

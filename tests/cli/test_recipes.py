@@ -1,4 +1,4 @@
-"""exclude, extend, sample, split and the presets, through the CLI."""
+"""exclude (with each built-in target set), extend, sample, split and the presets, through the CLI."""
 
 import itertools
 import re
@@ -8,6 +8,7 @@ import pytest
 
 from curate.fileformat import write_table
 from curate.images.rows import IMAGES
+from curate.labels.classlists import TARGET_FILES, target_set
 from curate.labels.manifest import read_labels
 
 
@@ -41,10 +42,69 @@ def test_exclude_custom_synsets(curate_cli, tmp_path):
     assert made(curate_cli, tmp_path, "exclude", "--synsets-file", listing).kept == labels.kept
 
 
+
+@pytest.mark.parametrize("name,categories", [("coco", 80), ("cifar10", 10), ("cifar100", 100)])
+def test_each_category_maps_to_wordnet_30_synsets(hierarchy, name, categories):
+    assert len(target_set(name)) == categories
+    rows = [line.split("\t") for line in TARGET_FILES[name].read_text().splitlines() if not line.startswith("#")]
+    for category, wnid, synset, *why in rows:
+        assert hierarchy.names[hierarchy.node(wnid)] == synset, (category, wnid)
+
+
+@pytest.mark.parametrize(
+    "name,category,wnids",
+    [
+        ("coco", "cow", ("n02402425",)),  # cattle.n.01, not LVIS's beef.n.01
+        ("coco", "mouse", ("n03793489",)),  # the computer device
+        ("coco", "tv", ("n04405907", "n04404412")),  # the set, and ILSVRC's television synset
+        ("coco", "teddy bear", ("n04399382",)),
+        ("cifar100", "mouse", ("n02330245",)),  # the rodent
+        ("cifar10", "automobile", ("n02958343",)),
+    ],
+)
+def test_hand_checked_choices(name, category, wnids):
+    assert target_set(name)[category] == wnids
+
+
+# Removed and kept ILSVRC-2012 classes checked by hand, with the reason each removed one records.
+EXCLUDED = {
+    "coco": (290, {
+        "n02403003": "removed: under n02402425 cattle",  # ox: COCO's cows are cattle of any sex
+        "n04404412": "removed: under n04404412 television",
+        "n07697537": "removed: under n07695965 sandwich, n07697537 hotdog",
+        "n04254680": "removed: under n02778669 ball",  # soccer ball
+        "n04399382": "removed: under n04399382 teddy",
+    }, ["n03000134", "n02415577", "n04039381", "n11939491", "n03782006"]),  # chainlink fence, bighorn, racket, daisy, monitor
+    "cifar10": (212, {
+        "n02085620": "removed: under n02084071 dog",  # Chihuahua
+        "n02123045": "removed: under n02121620 cat",  # tabby
+        "n03095699": "removed: under n04194289 ship",  # container ship
+        "n03930630": "removed: under n04490091 truck",  # pickup
+    }, ["n03000134", "n02403003", "n02951358", "n02129604"]),  # chainlink fence, ox, canoe, tiger
+    "cifar100": (169, {
+        "n01440764": "removed: under n02512053 fish",  # tench: aquarium_fish maps to fish.n.01
+        "n09193705": "removed: under n09359803 mountain",  # alp
+        "n03085013": "removed: under n03085013 computer keyboard",
+        "n07579787": "removed: under n07579787 plate",
+    }, ["n03000134", "n02085620", "n02123045", "n04505470"]),  # chainlink fence, Chihuahua, tabby, typewriter keyboard
+}
+
+
+@pytest.mark.parametrize("name", EXCLUDED)
+def test_exclude_builtin_targets(curate_cli, tmp_path, name):
+    count, removed, kept = EXCLUDED[name]
+    labels = made(curate_cli, tmp_path, "exclude", "--targets", name)
+    reason = {row.wnid: row.reason for row in labels.rows}
+    assert len(labels.rows) == 1000 and 1000 - len(labels.kept) == count
+    assert {wnid: reason[wnid] for wnid in removed} == removed
+    assert [reason[wnid] for wnid in kept] == [None] * len(kept)
+    assert labels.params == {"targets": name}
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["exclude", "--targets", "voc"], "Error: Unknown target set 'voc': choose one of pascal-voc, or give --synset."),
+        (["exclude", "--targets", "voc"], "Error: Unknown target set 'voc': choose one of pascal-voc, coco, cifar10, cifar100, or give --synset."),
         (["exclude", "--synset", "v02084071"], "Error: 'v02084071' is not a WordNet 3.0 noun id: ids look like n01440764."),
         (["extend", "--add", "100000"], "Error: --add 100000 is more than can be added: 7250 pool synsets are eligible "
          "under these branches, and 5744 of them can be added without nesting."),
