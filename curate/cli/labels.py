@@ -150,6 +150,7 @@ def extend(
     seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
     index_path: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
     min_images: Optional[int] = typer.Option(None, "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
+    keep_base_order: bool = typer.Option(False, "--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -167,7 +168,9 @@ def extend(
     hierarchy = prepare(output, base, pool, index_path)
     wnids = extension_branches(branches, branch or [])
     counts = ImageIndex.read(index_path).class_counts() if index_path is not None else None
-    labels = extend_recipe(hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images)
+    labels = extend_recipe(
+        hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images, keep_base_order
+    )
     deliver(labels, output, quiet, as_json)
 
 

@@ -26,15 +26,18 @@ class LabelSet:
     base_hash: str = ""
     source: str = ""  # where the recipe comes from, or that it is curate's own
     wordnet_version: str = WORDNET_VERSION
+    label_order: tuple[str, ...] = ()  # the label wnids in label order, where a recipe sets it; else wnid order
     note: str = field(default="", compare=False)  # what a user should know of how the set came out; not stored
 
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(sorted(self.rows, key=lambda row: row.wnid)))
+        if self.label_order and sorted(self.label_order) != sorted({row.label_wnid for row in self.kept}):
+            raise ValueError("label_order must hold each label wnid once")
 
     @property
     def label_wnids(self) -> list[str]:
-        """The labels in label order (sorted wnid order)."""
-        return sorted({row.label_wnid for row in self.rows if row.label_wnid is not None})
+        """The labels in label order: the recipe's `label_order`, or else sorted wnid order."""
+        return list(self.label_order) or sorted({row.label_wnid for row in self.kept})
 
     @property
     def label_count(self) -> int:

@@ -1,6 +1,7 @@
 """Label manifests on disk: a LabelSet as a curate Parquet file (kind "labels") and back.
 
-One row per source class, sorted by wnid: `wnid`, `name`, `label` (0..K-1 in sorted `label_wnid` order),
+One row per source class, sorted by wnid: `wnid`, `name`, `label` (0..K-1 in sorted `label_wnid` order, unless
+the recipe set its own order, which the metadata then says: `label_order` "recipe"),
 `label_wnid`, `label_name`, `reason` (why a recipe removed a class, whose label is then null, or added it).
 The metadata records how the set was made: recipe, parameters, tree rule, WordNet version, base list.
 """
@@ -8,6 +9,7 @@ The metadata records how the set was made: recipe, parameters, tree rule, WordNe
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,6 +60,7 @@ def labels_metadata(labels: LabelSet) -> dict[str, str]:
         "base_hash": labels.base_hash,
         "source": labels.source,
         "label_count": str(labels.label_count),
+        **({"label_order": "recipe"} if labels.label_order else {}),
     }
 
 
@@ -89,8 +92,18 @@ def read_labels(path: Path) -> LabelSet:
         meta.get("base_hash", ""),
         meta.get("source", ""),
         meta.get("wordnet_version", ""),
+        recipe_order(columns) if meta.get("label_order") == "recipe" else (),
     )
     label_of = labels.label_index
     if columns["label"] != [label_of.get(r.label_wnid) for r in rows]:
-        raise BadManifest(f"{path} has labels that are not dense and in label_wnid order.")
+        raise BadManifest(f"{path} has labels that are not dense and in label order.")
     return labels
+
+
+def recipe_order(columns: dict[str, list]) -> tuple[str, ...]:
+    """The label wnids ordered by their `label` column (the caller checks that the labels are dense)."""
+    label_of: dict[str, float] = {}
+    for label, wnid in zip(columns["label"], columns["label_wnid"]):
+        if wnid is not None:
+            label_of.setdefault(wnid, math.inf if label is None else label)
+    return tuple(sorted(label_of, key=lambda wnid: (label_of[wnid], wnid)))

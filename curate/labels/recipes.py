@@ -256,6 +256,7 @@ def extend(
     seed: int = 0,
     image_counts: dict[str, int] | None = None,
     min_images: int | None = None,
+    keep_base_order: bool = False,
 ) -> LabelSet:
     """Add `add` classes from `pool` under `branches` to `base`, which stays intact.
 
@@ -266,6 +267,10 @@ def extend(
     the branches, skipping any that is an ancestor or descendant of a class already drawn, so that no two
     labels claim the same images. Preset oquab-1512: ILSVRC-2012 + 512 classes under the branches that
     overlap PASCAL VOC (Oquab et al.).
+
+    Labels are numbered in wnid order, base and added classes mixed; with `keep_base_order`, the base's
+    classes keep labels 0..N-1 in the base's order (ILSVRC-2012's standard order) and the added classes
+    follow in wnid order, so a model's first N outputs stay the base's.
     """
     if add < 1:
         raise BadRecipe(f"--add must be 1 or more, not {add}.")
@@ -299,11 +304,14 @@ def extend(
     params = {"add": add, "branches": names, "pool": pool.name, "seed": seed}
     if image_counts is not None:
         params["min_images"] = min_images
+    if keep_base_order:
+        params["keep_base_order"] = True
     branch_of = {node: branch_nodes[i] for i, queue in enumerate(queues) for node in queue}
     rows = [own_label(hierarchy, n) for n in sorted(base_nodes)]
     rows += [own_label(hierarchy, n, f"added: under {named(hierarchy, branch_of[n])}") for n in drawn]
     source = OQUAB_2014 if add == 512 else "curate: extension without nesting"
-    return LabelSet(tuple(rows), "extend", params, None, base.name, base.content_hash, source)
+    order = (*base.wnids, *sorted(hierarchy.wnid(n) for n in drawn)) if keep_base_order else ()
+    return LabelSet(tuple(rows), "extend", params, None, base.name, base.content_hash, source, label_order=order)
 
 
 def sample(hierarchy: Hierarchy, pool: ClassList, count: int, seed: int) -> LabelSet:
@@ -338,7 +346,9 @@ def restrict(labels: LabelSet, present: set[str], base_name: str, base_hash: str
         raise BadRecipe(f"None of the classes that {base_name} keeps has images in {images}.")
     params = {"of": labels.describe(), "images": images, "images_hash": images_hash}
     source = "curate: a label set restricted to the classes an image index has"
-    return LabelSet(rows, "restrict", params, labels.tree_rule, base_name, base_hash, source, labels.wordnet_version)
+    still = {row.label_wnid for row in rows}
+    order = tuple(wnid for wnid in labels.label_order if wnid in still)
+    return LabelSet(rows, "restrict", params, labels.tree_rule, base_name, base_hash, source, labels.wordnet_version, order)
 
 
 # --- splits ----------------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ import itertools
 import re
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from curate.fileformat import write_table
+from curate.fileformat import PREFIX, write_table
 from curate.images.rows import IMAGES
-from curate.labels.classlists import TARGET_FILES, target_set
+from curate.labels import recipes
+from curate.labels.classlists import TARGET_FILES, builtin_list, target_set
 from curate.labels.manifest import read_labels
 
 
@@ -134,6 +136,28 @@ def test_oquab_extension_keeps_the_base_and_never_nests(curate_cli, tmp_path, hi
     assert {row.reason.split()[2] for row in added} == {"n03405725", "n02370806", "n04524313", "n00007846", "n00017222"}
     assert_no_nesting(hierarchy, [row.wnid for row in labels.rows])
     assert made(curate_cli, tmp_path, "extend", "--add", "512").rows == labels.rows
+
+
+def test_extend_can_keep_the_base_labels_first_in_base_order(curate_cli, tmp_path, ilsvrc):
+    out = tmp_path / "out.parquet"
+    assert curate_cli("extend", "--add", "512", "--keep-base-order", "-o", out).exit_code == 0
+    table = pq.read_table(out)
+    label_of = dict(zip(table.column("wnid").to_pylist(), table.column("label").to_pylist()))
+    assert [label_of[wnid] for wnid in ilsvrc.wnids] == list(range(1000))
+    added = sorted(set(label_of) - set(ilsvrc.wnids))
+    assert [label_of[wnid] for wnid in added] == list(range(1000, 1512))
+    assert table.schema.metadata[PREFIX.encode() + b"label_order"] == b"recipe"
+    labels = read_labels(out)
+    assert labels.params["keep_base_order"] is True and labels.label_wnids[:1000] == list(ilsvrc.wnids)
+    plain = made(curate_cli, tmp_path, "extend", "--add", "512")
+    assert plain.rows == labels.rows and plain.label_wnids == sorted(label_of)  # the same classes, in wnid order
+
+
+def test_restricting_a_set_in_base_order_keeps_that_order(hierarchy, ilsvrc):
+    labels = recipes.extend(hierarchy, ilsvrc, builtin_list("imagenet22k"), ["n03405725"], 3, keep_base_order=True)
+    added = labels.label_wnids[1000:]
+    restricted = recipes.restrict(labels, set(ilsvrc.wnids[1:]) | set(added), "x", "", "index", "")
+    assert restricted.label_wnids == [*ilsvrc.wnids[1:], *added]  # the tench has no images: every label moves up one
 
 
 def test_extend_skips_synsets_with_too_few_images(curate_cli, tmp_path):
