@@ -9,6 +9,16 @@ from curate.cli import app
 from curate.wordnet.snapshot import load_hierarchy
 
 
+@pytest.fixture(autouse=True)
+def quiet_errors():
+    """Each test starts without --verbose: a test that gives it must not turn later tests' errors into
+    tracebacks (tests that run a sub-app such as `images` directly never pass through the option's callback)."""
+    from curate.cli.common import OPTIONS
+
+    yield
+    OPTIONS["verbose"] = False
+
+
 @pytest.fixture(scope="session")
 def hierarchy():
     return load_hierarchy()

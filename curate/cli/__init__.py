@@ -14,7 +14,9 @@ and renders. No logic lives here.
 from __future__ import annotations
 
 import typer
+from typer.core import TyperGroup
 
+from curate import __version__
 from curate.cli import explore, export, images, labels, manifests, wordnet
 from curate.cli.common import OPTIONS, App
 
@@ -26,7 +28,24 @@ recipe, tree rule and content hash, and readable in a git diff.
 Start with:  curate coarsen --depth 3
 """
 
-app = App(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def verbose_first(args: list[str]) -> list[str]:
+    """The arguments with `--verbose` moved in front of the subcommand, wherever it was given (before `--`)."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--verbose" not in args[:end]:
+        return args
+    return ["--verbose", *(arg for arg in args[:end] if arg != "--verbose"), *args[end:]]
+
+
+class RootGroup(TyperGroup):
+    """`curate`: takes its own options after a subcommand as well (`curate show x.parquet --verbose`)."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, verbose_first(args))
+
+
+app = App(help=HELP, cls=RootGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(labels.app)
 app.add_typer(manifests.app)
 app.add_typer(wordnet.app, name="wordnet")
@@ -35,8 +54,17 @@ app.add_typer(explore.app)
 app.add_typer(export.app, name="export")
 
 
+def print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"curate {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main_options(verbose: bool = typer.Option(False, "--verbose", help="Show the traceback of an error.")):
+def main_options(
+    verbose: bool = typer.Option(False, "--verbose", help="Show the traceback of an error (before or after the command)."),
+    version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True, help="Print curate's version and exit."),
+):
     OPTIONS["verbose"] = verbose
 
 

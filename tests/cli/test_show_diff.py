@@ -74,8 +74,24 @@ def test_a_bad_manifest_gives_one_sentence(curate_cli, tmp_path, depth3, rewrite
     assert (result.exit_code, result.stderr.strip(), result.stdout) == (1, f"Error: {sentence}", "")
 
 
-def test_verbose_shows_the_traceback(curate_cli, tmp_path):
+@pytest.mark.parametrize("where", ["before the command", "after the command"])
+def test_verbose_shows_the_traceback(curate_cli, tmp_path, where):
     from curate.errors import BadManifest
 
+    argv = ["show", tmp_path / "absent.parquet"]
     with pytest.raises(BadManifest):
-        curate_cli("--verbose", "show", tmp_path / "absent.parquet")
+        curate_cli(*(["--verbose", *argv] if where == "before the command" else [*argv, "--verbose"]))
+
+
+def test_verbose_after_a_double_dash_is_not_an_option():
+    from curate.cli import verbose_first
+
+    assert verbose_first(["show", "x", "--", "--verbose"]) == ["show", "x", "--", "--verbose"]
+    assert verbose_first(["images", "index", "--verbose", "-o", "y"]) == ["--verbose", "images", "index", "-o", "y"]
+
+
+def test_version(curate_cli):
+    from curate import __version__
+
+    result = curate_cli("--version")
+    assert (result.exit_code, result.stdout) == (0, f"curate {__version__}\n")
