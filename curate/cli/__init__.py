@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from curate import __version__
 from curate.cli import explore, export, images, labels, manifests, wordnet
-from curate.cli.common import OPTIONS, App
+from curate.cli.common import OPTIONS, App, flag
 
 HELP = """Curate ImageNet label sets from the WordNet 3.0 noun hierarchy.
 
@@ -62,8 +62,8 @@ def print_version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    verbose: bool = typer.Option(False, "--verbose", help="Show the traceback of an error (before or after the command)."),
-    version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True, help="Print curate's version and exit."),
+    verbose: bool = flag("--verbose", help="Show the traceback of an error (before or after the command)."),
+    version: bool = flag("--version", callback=print_version, is_eager=True, help="Print curate's version and exit."),
 ):
     OPTIONS["verbose"] = verbose
 

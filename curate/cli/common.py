@@ -13,7 +13,14 @@ from curate.interrupts import EXIT_CODES, Terminated, sentence
 
 OPTIONS = {"verbose": False}  # app-wide options, set by the app's callback
 
-QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Print no progress or summary on stderr.")
+
+
+def flag(*names: str, **options):
+    """A switch, off unless given; its --help line shows no value (Typer would show `<bool>`)."""
+    return typer.Option(False, *names, metavar="", **options)
+
+
+QUIET_OPTION = flag("--quiet", "-q", help="Print no progress or summary on stderr.")
 
 
 class App(typer.Typer):

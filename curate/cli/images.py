@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, progress_bar, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, progress_bar, stderr_console
 
 app = App(
     help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",
@@ -24,8 +24,8 @@ def index(
     val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv or `filename,wnid` lines."),
     file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
     split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train). For Kaggle's download and for shards it also picks what to read: val reads ILSVRC/Data/CLS-LOC/val or the validation-* shards."),
-    verify: bool = typer.Option(False, "--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
-    strict: bool = typer.Option(False, "--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),
+    verify: bool = flag("--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
+    strict: bool = flag("--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write every reported path, by problem, to this JSON file."),
     quiet: bool = QUIET_OPTION,
 ):
@@ -81,7 +81,7 @@ def subset(
     budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
     labels_path: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the path hash that ranks each class's images."),
-    allow_short: bool = typer.Option(False, "--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
+    allow_short: bool = flag("--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
     quiet: bool = QUIET_OPTION,
 ):
     """Take a reproducible subset: each class's images ranked by a seeded hash of their path.
@@ -106,7 +106,7 @@ def apply(
     labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
     index_path: Path = typer.Option(..., "--images", help="An image index or subset."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("training table")),
-    allow_missing: bool = typer.Option(False, "--allow-missing", help="Go on when some of the manifest's classes have no images."),
+    allow_missing: bool = flag("--allow-missing", help="Go on when some of the manifest's classes have no images."),
     quiet: bool = QUIET_OPTION,
 ):
     """Label the images: the table training reads, one row per image with its integer label.
@@ -174,7 +174,7 @@ def pack(
     size: int = typer.Option(160, "--size", help="jpeg: the short side in px (never enlarged); raw: the side of the square."),
     quality: int = typer.Option(90, "--quality", help="JPEG quality of the jpeg format."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Processes that decode and encode (default: one per core)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished store (or one being packed with other settings)."),
+    overwrite: bool = flag("--overwrite", help="Replace a finished store (or one being packed with other settings)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write every image that could not be packed, and why, to this JSON file."),
     quiet: bool = QUIET_OPTION,
 ):

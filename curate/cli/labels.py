@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, stderr_console
 from curate.cli.output import JSON_OPTION, print_rows
 from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
 from curate.labels.recipes import SPLITS
@@ -118,7 +118,7 @@ def render_summary(console, labels, largest: int = 15) -> None:
 @app.command()
 def exclude(
     targets: Optional[str] = typer.Option(None, "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + " (the default, unless --synset or --synsets-file names the targets)."),
-    synset: Optional[list[str]] = typer.Option(None, "--synset", "-s", help="A target wnid instead of the built-in set (repeatable)."),
+    synset: Optional[list[str]] = typer.Option(None, "--synset", "-s", metavar="WNID", help="A target wnid instead of the built-in set; repeat it for more."),
     synsets_file: Optional[Path] = typer.Option(None, "--synsets-file", help="A text file of target wnids."),
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     output: Optional[Path] = OUTPUT_OPTION,
@@ -144,13 +144,13 @@ def exclude(
 def extend(
     add: int = typer.Option(..., "--add", "-a", help="How many classes to add."),
     branches: str = typer.Option("pascal-voc", "--branches", help="A built-in branch set: " + ", ".join(BRANCH_SETS) + "."),
-    branch: Optional[list[str]] = typer.Option(None, "--branch", help="A branch wnid instead of the built-in set (repeatable)."),
+    branch: Optional[list[str]] = typer.Option(None, "--branch", metavar="WNID", help="A branch wnid instead of the built-in set; repeat it for more."),
     base: str = typer.Option(DEFAULT_BASE, "--base", "-b", help=BASE_HELP),
     pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
     index_path: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
     min_images: Optional[int] = typer.Option(None, "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
-    keep_base_order: bool = typer.Option(False, "--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
+    keep_base_order: bool = flag("--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,

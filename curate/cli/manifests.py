@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, flag, stderr_console, track
 
 app = App()
 
 @app.command()
 def build(
     out: Path = typer.Option(Path("manifests"), "--out", help="Folder to write the preset manifests into."),
-    check: bool = typer.Option(False, "--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
+    check: bool = flag("--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
     quiet: bool = QUIET_OPTION,
 ):
     """Write every preset manifest (see `curate recipes`) with its text sidecar, or check they are current."""

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, stderr_console, track
 
 app = App(help="Install WordNet 3.0 for NLTK; rebuild or check the embedded snapshot.", no_args_is_help=True)
 
@@ -32,7 +32,7 @@ def wordnet_install(nltk_data: Optional[Path] = NLTK_DATA_OPTION):
 @app.command("snapshot")
 def wordnet_snapshot(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the snapshot (default: the one shipped with curate)."),
-    check: bool = typer.Option(False, "--check", help="Write nothing; fail if the shipped snapshot differs from NLTK's WordNet."),
+    check: bool = flag("--check", help="Write nothing; fail if the shipped snapshot differs from NLTK's WordNet."),
     nltk_data: Optional[Path] = NLTK_DATA_OPTION,
     quiet: bool = QUIET_OPTION,
 ):

@@ -73,3 +73,17 @@ def all_commands(typer_app):
 def test_every_command_has_help_and_is_documented(name, command):
     assert command.help and len(command.help) > 40, name
     assert f"curate {name}" in README, name
+
+
+@pytest.mark.parametrize("name", ["", *(name for name, _ in all_commands(app))])
+def test_switches_read_as_switches_in_help(curate_cli, name):
+    """A switch shows no value in --help; Typer's own --help option is the one it still shows as <bool>."""
+    result = curate_cli(*name.split(), "--help")
+    assert result.exit_code == 0
+    assert [line for line in result.stdout.splitlines() if "<bool>" in line and "--help" not in line] == []
+
+
+@pytest.mark.parametrize("name,option", [("exclude", r"--synset\s+-s\s+WNID\s"), ("extend", r"--branch\s+WNID\s")])
+def test_repeatable_options_show_one_value(curate_cli, name, option):
+    help_text = curate_cli(name, "--help").stdout
+    assert re.search(option, help_text) and "list[str]" not in help_text
