@@ -77,17 +77,17 @@ def render_index_report(console, report, digest: str) -> None:
 def subset(
     index_path: Path = typer.Argument(..., metavar="index", help="An image index (from `curate images index`)."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("subset (an image index)")),
-    per_class: Optional[int] = typer.Option(None, "--per-class", "-n", help="Take N images of every class."),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="Take N images of every class."),
     budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
     labels_path: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
-    seed: int = typer.Option(0, "--seed", "-s", help="Seed of the path hash that ranks each class's images."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the path hash that ranks each class's images."),
     allow_short: bool = flag("--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
     quiet: bool = QUIET_OPTION,
 ):
     """Take a reproducible subset: each class's images ranked by a seeded hash of their path.
 
     Subsets nest (50 within 125 within 500 per class, for one seed), and adding images does not reshuffle them.
-    Examples:  curate images subset train.parquet -n 500 -o train-500.parquet    curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
+    Examples:  curate images subset train.parquet --per-class 500 -o train-500.parquet    curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
     """
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels

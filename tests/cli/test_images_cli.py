@@ -206,7 +206,7 @@ def index_with_a_path_twice(tmp):
     rows = pa.table({"path": ["a", "a"], "wnid": [TENCH, TENCH], "split": ["train"] * 2, "size": pa.nulls(2, pa.int64()),
                      "archive": pa.nulls(2, pa.string()), "offset": pa.nulls(2, pa.int64())})
     pq.write_table(rows.replace_schema_metadata({"curate.kind": "images", "curate.root": "/"}), tmp / "dup.parquet")
-    return ["subset", tmp / "dup.parquet", "-n", 1], f"{tmp / 'dup.parquet'} lists path a more than once."
+    return ["subset", tmp / "dup.parquet", "--per-class", 1], f"{tmp / 'dup.parquet'} lists path a more than once."
 
 
 def subset_case(options, sentence, labels=None):

@@ -115,7 +115,7 @@ def test_a_folder_given_as_val_labels_or_images_says_so(tmp_path):
     assert error(run("index", tmp_path / "val", "--val-labels", tmp_path / "labels", "-o", tmp_path / "x.parquet")) == (
         f"Error: {tmp_path / 'labels'} is a folder, not a file that can be read as image labels."
     )
-    assert error(run("subset", tmp_path / "labels", "-n", 1, "-o", tmp_path / "x.parquet")) == (
+    assert error(run("subset", tmp_path / "labels", "--per-class", 1, "-o", tmp_path / "x.parquet")) == (
         f"Error: {tmp_path / 'labels'} is a folder, not an image index."
     )
 

@@ -80,7 +80,7 @@ def test_an_unwritable_image_output_is_refused_before_any_work(tmp_path, command
     labels = labels_file(tmp_path, {TENCH: FISH})
     argv = {
         "index": ["index", tmp_path / "nowhere", "--file-list", tmp_path / "index.parquet.txt", "-o", "/proc/x.parquet"],
-        "subset": ["subset", index, "-n", 1, "-o", "/proc/x.parquet"],
+        "subset": ["subset", index, "--per-class", 1, "-o", "/proc/x.parquet"],
         "apply": ["apply", "--labels", labels, "--images", index, "-o", "/proc/x.parquet"],
         "index --report": ["index", tmp_path / "nowhere", "--file-list", tmp_path / "index.parquet.txt", "-o",
                            tmp_path / "new.parquet", "--report", "/proc/r.json"],
@@ -98,7 +98,7 @@ def test_a_subset_written_over_its_own_index_is_refused(tmp_path):
 
     index = index_of(tmp_path, {TENCH: 30, GOLDFISH: 30})
     before = index.read_bytes()
-    assert error(run("subset", index, "-n", 2, "-o", index)) == (
+    assert error(run("subset", index, "--per-class", 2, "-o", index)) == (
         f"Error: -o {index} is also an input of this command ({index}): write to another file."
     )
     assert index.read_bytes() == before

@@ -1,5 +1,6 @@
 """Docs that cannot go stale: every README command runs, every command has help and is documented."""
 
+import argparse
 import re
 import shlex
 import subprocess
@@ -87,3 +88,35 @@ def test_switches_read_as_switches_in_help(curate_cli, name):
 def test_repeatable_options_show_one_value(curate_cli, name, option):
     help_text = curate_cli(name, "--help").stdout
     assert re.search(option, help_text) and "list[str]" not in help_text
+
+
+def short_options() -> dict[str, set[str]]:
+    """Each short option letter of curate's commands and of `python -m train`, with the long names it stands for."""
+    from train.flags import get_args_parser
+
+    names: dict[str, set[str]] = {}
+    params = [param for _, command in all_commands(app) for param in command.params]
+    pairs = [param.opts + param.secondary_opts for param in params]
+    parsers = [get_args_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+            pairs.append(list(action.option_strings))
+    for opts in pairs:
+        longs = {opt for opt in opts if opt.startswith("--")}
+        for short in (opt for opt in opts if not opt.startswith("--")):
+            names.setdefault(short, set()).update(longs)
+    return names
+
+
+def test_a_short_option_means_one_thing_everywhere():
+    assert {short: longs for short, longs in short_options().items() if len(longs) > 1} == {}
+
+
+@pytest.mark.parametrize("argv", [["coarsen", "--depth", "3", "-b", "ilsvrc2012"], ["images", "subset", "x.parquet", "-n", "5"]])
+def test_a_short_letter_taken_back_is_refused(curate_cli, argv):
+    """-b is train's --batch-size (not --base), -n is --classes (not --per-class), -s is --synset (not --seed)."""
+    result = curate_cli(*argv)
+    assert result.exit_code == 2 and f"No such option: {argv[-2]}" in result.stderr

@@ -103,7 +103,7 @@ def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=1, progress=stop_after_two_parts)
     assert not (tmp_path / "store" / "index.parquet").exists()
-    assert error(run("subset", tmp_path / "store" / "index.parquet", "-n", 1, "-o", tmp_path / "s.parquet")).endswith("does not exist.")
+    assert error(run("subset", tmp_path / "store" / "index.parquet", "--per-class", 1, "-o", tmp_path / "s.parquet")).endswith("does not exist.")
     with pytest.raises(Exception, match="still being packed"):
         ImageStore.open(tmp_path / "store")
     store, report = pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=2)
