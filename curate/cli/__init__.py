@@ -29,7 +29,6 @@ Start with:  curate coarsen --depth 3
 """
 
 
-
 def verbose_first(args: list[str]) -> list[str]:
     """The arguments with `--verbose` moved in front of the subcommand, wherever it was given (before `--`)."""
     end = args.index("--") if "--" in args else len(args)

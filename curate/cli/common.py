@@ -14,7 +14,6 @@ from curate.interrupts import EXIT_CODES, Terminated, sentence
 OPTIONS = {"verbose": False}  # app-wide options, set by the app's callback
 
 
-
 def flag(*names: str, **options):
     """A switch, off unless given; its --help line shows no value (Typer would show `<bool>`)."""
     return typer.Option(False, *names, metavar="", **options)
