@@ -27,7 +27,7 @@ TREE_OPTION = typer.Option(
 
 
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the manifest here (Parquet); without it, print a summary.")
-SUMMARY_JSON_OPTION = typer.Option(False, "--json", help="Without -o: print the summary (every label) as JSON.")
+SUMMARY_JSON_OPTION = flag("--json", help="Without -o: print the summary (every label) as JSON.")
 
 
 def prepare(output: Path | None, *inputs: Path | str | None):

@@ -66,7 +66,7 @@ def git_setup():
 @app.command()
 def show(
     path: Path = typer.Argument(..., help="A label manifest (.parquet)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the recipe and every class with its label id as JSON."),
+    as_json: bool = flag("--json", help="Print the recipe and every class with its label id as JSON."),
 ):
     """Print a manifest as sorted text, one line per class: `n02085620  Chihuahua  ->  n02084071  dog`.
 

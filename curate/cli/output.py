@@ -11,7 +11,9 @@ import json
 
 import typer
 
-JSON_OPTION = typer.Option(False, "--json", help="Print the answer as JSON on stdout.")
+from curate.cli.common import flag
+
+JSON_OPTION = flag("--json", help="Print the answer as JSON on stdout.")
 
 
 def cell(value) -> str:
