@@ -181,6 +181,15 @@ def decode(buffer: pa.Buffer) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def kind_of(path: Path) -> str | None:
+    """The kind of curate file `path` says it is, from its footer alone (None for anything else)."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (pa.ArrowInvalid, OSError):
+        return None
+    return metadata.get((PREFIX + "kind").encode(), b"").decode() or None
+
+
 def read_table(path: Path, kind: FileKind) -> tuple[pa.Table, dict[str, str]]:
     """A curate Parquet file of `kind`, validated; its table and its curate metadata (prefix dropped)."""
     path, schema, key = Path(path), kind.schema, kind.key

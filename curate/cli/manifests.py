@@ -65,13 +65,21 @@ def git_setup():
 
 @app.command()
 def show(
-    path: Path = typer.Argument(..., help="A label manifest (.parquet)."),
-    as_json: bool = flag("--json", help="Print the recipe and every class with its label id as JSON."),
+    path: Path = typer.Argument(..., help="A label manifest, an image index or an image table (.parquet)."),
+    as_json: bool = flag("--json", help="Print the record as JSON: a manifest's recipe and every class with its label id; an index's or table's provenance, hash and images per class or label."),
 ):
-    """Print a manifest as sorted text, one line per class: `n02085620  Chihuahua  ->  n02084071  dog`.
-
-    Works as a git textconv driver (see `curate git-setup`).
+    """Print a curate file as text. A manifest: sorted lines, one per class: `n02085620  Chihuahua  ->
+    n02084071  dog` (a git textconv driver: see `curate git-setup`). An image index or table: where its images
+    are and came from, its content hash, and its images per class or per label.
     """
+    from curate.fileformat import kind_of
+
+    if kind_of(path) in ("images", "table"):
+        from curate.images.describe import image_file_record, record_lines
+
+        record = image_file_record(path)
+        typer.echo(json.dumps(record, indent=2) if as_json else "\n".join(record_lines(record)))
+        return
     from curate.labels.manifest import read_labels
     from curate.labels.summary import manifest_record
     from curate.labels.textform import show_lines
