@@ -15,8 +15,10 @@ new combinations.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +74,7 @@ class Source:
     def __init__(self, experiment, out: Path):
         self.spec, self.out = experiment.data, Path(out)
         self.synthetic = "synthetic" in self.spec
-        self._labels, self._tables, self._hierarchy = {}, {}, None
+        self._labels, self._tables = {}, {}
         if self.synthetic:
             self.folder = self.out / "data"
             self.train_index, self.val_index = self.folder / "images-train.parquet", self.folder / "images-val.parquet"
@@ -86,13 +88,11 @@ class Source:
         for spec in {v.labels for v in experiment.variants} | {k.labels for k in experiment.knn}:
             self.label_set(spec)  # every label set checked before anything runs
 
-    @property
+    @functools.cached_property
     def hierarchy(self):
-        if self._hierarchy is None:
-            from curate.wordnet.snapshot import load_hierarchy
+        from curate.wordnet.snapshot import load_hierarchy
 
-            self._hierarchy = load_hierarchy()
-        return self._hierarchy
+        return load_hierarchy()
 
     def available(self) -> bool:
         return self.train_index.is_file()
@@ -132,8 +132,6 @@ class Source:
         return self._labels[spec]
 
     def make_labels(self, spec: str):
-        import re
-
         words = spec.split()
         try:
             if spec.endswith(".parquet"):
@@ -171,9 +169,18 @@ class Source:
             self._tables[key] = self.make_tables(variant)
         return self._tables[key]
 
+    @functools.cached_property
+    def train_images(self) -> ImageIndex:
+        """The train index, read once for every variant (ImageNet's is 1.28 M rows)."""
+        return ImageIndex.read(self.train_index)
+
+    @functools.cached_property
+    def val_images(self) -> ImageIndex | None:
+        return ImageIndex.read(self.val_index) if self.val_index is not None else None
+
     def make_tables(self, variant) -> Tables:
         labels = self.label_set(variant.labels)
-        train_index = ImageIndex.read(self.train_index)
+        train_index = self.train_images
         subset = {"per_class": variant.images_per_class} if variant.images_per_class else {"budget": variant.budget} if variant.budget else {}
         name = digest({"labels": labels_hash(labels), "index": train_index.content_hash, **subset, "seed": variant.subset_seed})[:16]
         train_path, val_path = self.out / "tables" / f"{name}-train.parquet", self.out / "tables" / f"{name}-val.parquet"
@@ -182,8 +189,8 @@ class Source:
             chosen = train_index.subset(**subset, labels=labels if variant.budget else None, seed=variant.subset_seed,
                                         allow_short=True) if subset else train_index
             chosen.label(labels).write(train_path)
-            if self.val_index is not None:
-                ImageIndex.read(self.val_index).label(labels, allow_missing=True).write(val_path)
+            if self.val_images is not None:
+                self.val_images.label(labels, allow_missing=True).write(val_path)
         train = ImageTable.read(train_path)
         val = ImageTable.read(val_path) if val_path.is_file() else None
         return Tables(train=train_path, val=val_path if val else None, root=self.root, val_root=self.val_root,
