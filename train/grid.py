@@ -103,7 +103,7 @@ class Grid:
         for name in ("done", "failed"):
             if (folder / f"{name}.json").is_file():
                 return name
-        return "started" if (folder / "run" / "checkpoint.pt").is_file() else "todo"
+        return "started" if run_folder(folder)["resume"] else "todo"
 
     # --- the configs each cell runs ----------------------------------------------------------------------
 
@@ -116,19 +116,15 @@ class Grid:
         options = self.options(PretrainConfig, variant.options)
         batch = options.get("batch_size", defaults(PretrainConfig)["batch_size"])
         epochs = variant.epochs or max(1, math.ceil(variant.iterations * batch / max(1, tables.train_images)))
-        run = folder / "run"
-        resume = run / "checkpoint.pt" if (run / "checkpoint.pt").is_file() else None
         return PretrainConfig(table=tables.train, val_table=tables.val, root=tables.root, val_root=tables.val_root,
                               model=variant.model, augment=variant.recipe, epochs=epochs, seed=variant.seed,
-                              output_dir=run, resume=resume, quiet=True, **options)
+                              **run_folder(folder), quiet=True, **options)
 
     def transfer_config(self, cell: Cell, folder: Path) -> FinetuneConfig:
         transfer = cell.transfer
         options = self.options(FinetuneConfig, transfer.options)
-        run = folder / "run"
-        resume = run / "checkpoint.pt" if (run / "checkpoint.pt").is_file() else None
         return FinetuneConfig(task=transfer.task, data=self.data.task_folder(transfer), seed=cell.transfer_seed,
-                              checkpoint=self.checkpoint_of(cell), output_dir=run, resume=resume, quiet=True, **options)
+                              checkpoint=self.checkpoint_of(cell), **run_folder(folder), quiet=True, **options)
 
     def knn_config(self, cell: Cell) -> EvaluateConfig:
         tables = self.data.tables(cell.variant)
@@ -141,7 +137,7 @@ class Grid:
         return self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
 
     def pretrain_cell(self, cell: Cell) -> Cell:
-        return next(c for c in self.cells if c.kind == "pretrain" and c.variant == cell.variant)
+        return Cell(cell.variant.name, "pretrain", cell.variant)
 
     # --- running -----------------------------------------------------------------------------------------
 
@@ -199,6 +195,12 @@ class Grid:
         with atomic_path(self.out / "results.parquet") as tmp:
             pq.write_table(table, tmp)
         return self.out / "results.parquet"
+
+
+def run_folder(folder: Path) -> dict:
+    """A cell's run: folder/run, resumed from its checkpoint where an earlier, interrupted run left one."""
+    checkpoint = folder / "run" / "checkpoint.pt"
+    return {"output_dir": folder / "run", "resume": checkpoint if checkpoint.is_file() else None}
 
 
 def write_json(path: Path, value: dict) -> None:
@@ -273,11 +275,11 @@ def cost(grid: Grid, cell: Cell) -> tuple[int, float | None]:
     """Images the cell processes (forward and backward; a k-NN's forward passes count a third) and its
     GPU-hours at the experiment's stated throughput (None where it states none)."""
     experiment, variant = grid.experiment, cell.variant
-    labels = grid.data.label_set(variant.labels)
     if grid.data.available():
         train_images = grid.data.tables(variant).train_images
     else:  # before the data is at hand: the synthetic world's class size, or ImageNet's average
-        classes, available = len(labels.kept), grid.data.world()["train_per_class"] if grid.data.synthetic else NOMINAL_PER_CLASS
+        classes = len(grid.data.label_set(variant.labels).kept)
+        available = grid.data.world()["train_per_class"] if grid.data.synthetic else NOMINAL_PER_CLASS
         train_images = variant.budget or classes * min(variant.images_per_class or available, available)
     rate = experiment.throughput
     if cell.kind == "pretrain":
