@@ -120,8 +120,8 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
 
 def scores_of(model: nn.Module, images: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None = None,
               channels_last: bool = False) -> torch.Tensor:
-    """fp32 logits of a batch of images; of a batch of several crops an image (N, crops, 3, H, W), the mean
-    of each image's crops' logits."""
+    """fp32 outputs (logits, or a backbone's features) of a batch of images; of a batch of several crops an
+    image (N, crops, 3, H, W), the mean of each image's crops' outputs."""
     crops = images.shape[1] if images.dim() == 5 else 0
     with autocast(device, amp_dtype):
         logits = model(to_device(images.flatten(0, 1) if crops else images, device, channels_last)).float()
@@ -136,7 +136,6 @@ def extract_features(model: nn.Module, loader, device: torch.device, amp_dtype: 
     model.eval()
     features, targets = [], []
     for images, target in loader:
-        with autocast(device, amp_dtype):
-            features.append(model(to_device(images, device, channels_last)).float())
+        features.append(scores_of(model, images, device, amp_dtype, channels_last))
         targets.append(torch.as_tensor(target).to(device))
     return torch.cat(features), torch.cat(targets)
