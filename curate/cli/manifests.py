@@ -74,10 +74,11 @@ def show(
     """
     from curate.fileformat import kind_of
 
-    if kind_of(path) in ("images", "table"):
+    kind = kind_of(path)
+    if kind in ("images", "table"):
         from curate.images.describe import image_file_record, record_lines
 
-        record = image_file_record(path)
+        record = image_file_record(path, kind)
         typer.echo(json.dumps(record, indent=2) if as_json else "\n".join(record_lines(record)))
         return
     from curate.labels.manifest import read_labels

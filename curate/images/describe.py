@@ -14,11 +14,9 @@ INDEX_KEYS = ("root", "layout", "origin_hash", "parent_hash", "subset", "store_f
 TABLE_KEYS = ("root", "layout", "labels_recipe", "labels_hash", "label_count", "images_hash", "origin_hash")
 
 
-def image_file_record(path) -> dict:
-    """The record of the image index or image table at `path`."""
-    from curate.fileformat import kind_of
-
-    return index_record(ImageIndex.read(path)) if kind_of(path) == "images" else table_record(ImageTable.read(path))
+def image_file_record(path, kind: str) -> dict:
+    """The record of the image index (`kind` "images") or image table ("table") at `path`."""
+    return index_record(ImageIndex.read(path)) if kind == "images" else table_record(ImageTable.read(path))
 
 
 def index_record(index: ImageIndex) -> dict:
