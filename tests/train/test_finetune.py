@@ -192,7 +192,10 @@ def test_ten_crops_see_a_corner_that_the_centre_crop_misses():
 
 def test_voc07_classification_records_how_test_images_were_cropped(coarse_run, tmp_path):
     write_voc2007(tmp_path, {"trainval": 10, "test": 6}, seed=3)
-    code, result = run(["finetune", "--checkpoint", str(coarse_run["checkpoint"]), "--task", "voc07-cls", "--data",
-                        str(tmp_path), "--epochs", "1", "--test-crops", "ten", *FAST, "--output-dir", str(tmp_path / "run")])
+    args = ["finetune", "--checkpoint", str(coarse_run["checkpoint"]), "--task", "voc07-cls", "--data", str(tmp_path),
+            "--epochs", "1", *FAST]
+    code, result = run([*args, "--test-crops", "ten", "--output-dir", str(tmp_path / "run")])
     assert code == 0 and result["settings"]["--test-crops"] == "ten"
     assert result["test_images"] == 24  # 6 per drawn class, each scored once (its ten crops averaged)
+    code, centre = run([*args, "--output-dir", str(tmp_path / "centre")])  # the same network, scored on one crop
+    assert code == 0 and centre["settings"]["--test-crops"] == "center" and centre["test_ap"] != result["test_ap"]
