@@ -125,7 +125,7 @@ def test_bad_recipe_input(curate_cli, tmp_path, args, message):
 def test_seed_must_be_an_integer(curate_cli):
     result = curate_cli("sample", "--classes", "3", "--seed", "one")
     assert result.exit_code == 2
-    assert "Invalid value for '--seed': Input should be a valid integer" in re.sub(r"[│╭╮╰╯─\s]+", " ", result.stderr)
+    assert "Invalid value for '--seed': 'one' is not a valid int." in re.sub(r"[│╭╮╰╯─\s]+", " ", result.stderr)
 
 
 def test_oquab_extension_keeps_the_base_and_never_nests(curate_cli, tmp_path, hierarchy, ilsvrc):
