@@ -8,6 +8,7 @@ questions ("is this a kind of dog?") use the DAG closure over all hypernyms.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 from curate.errors import BadRecipe, BadWnid
@@ -24,17 +25,18 @@ DEFAULT_TREE_RULE = "first-name"
 class Hierarchy:
     """Noun synsets as columns of equal length, in snapshot order.
 
-    `offsets` are 8-digit strings; `hypernyms` and `instance_hypernyms` hold space-separated 8-digit offsets
-    per synset and are parsed on first use; `lemmas` holds space-separated lemma names.
+    `offsets` are ints in ascending order (so a wnid's node is found by bisection, with no table of all
+    82,115 to build first); `hypernyms` and `instance_hypernyms` hold each synset's parents as nodes;
+    `lemmas` holds space-separated lemma names.
     """
 
     def __init__(
         self,
-        offsets: Sequence[str],
+        offsets: Sequence[int],
         names: Sequence[str],
         lemmas: Sequence[str],
-        hypernyms: Sequence[str],
-        instance_hypernyms: Sequence[str],
+        hypernyms: Sequence[Sequence[int]],
+        instance_hypernyms: Sequence[Sequence[int]],
     ):
         if not len(offsets) == len(names) == len(lemmas) == len(hypernyms) == len(instance_hypernyms):
             raise ValueError("hierarchy columns differ in length")
@@ -43,7 +45,6 @@ class Hierarchy:
         self.lemmas = lemmas
         self._hypernyms = hypernyms
         self._instance_hypernyms = instance_hypernyms
-        self._node_of_offset = dict(zip(offsets, range(len(offsets))))
         self._parents: dict[int, tuple[int, ...]] = {}
         self._ancestors: dict[int, frozenset[int]] = {}
         self._trees: dict[str, Tree] = {}
@@ -53,20 +54,24 @@ class Hierarchy:
 
     def node(self, wnid: str) -> int:
         """The node of a wnid, or a sentence saying why there is none."""
-        try:
-            return self._node_of_offset[check_wnid(wnid)[1:]]
-        except KeyError:
+        node = self._node_of_offset(int(check_wnid(wnid)[1:]))
+        if node is None:
             raise BadWnid(
                 f"{wnid} is not a noun synset of WordNet 3.0 (WordNet 3.1 and Open English WordNet "
                 "number synsets differently; ImageNet ids are 3.0 offsets)."
-            ) from None
+            )
+        return node
 
     def known_wnids(self, names: Iterable[str]) -> set[str]:
         """The names that are wnids of this hierarchy's synsets."""
-        return {name for name in names if is_wnid(name) and name[1:] in self._node_of_offset}
+        return {name for name in names if is_wnid(name) and self._node_of_offset(int(name[1:])) is not None}
+
+    def _node_of_offset(self, offset: int) -> int | None:
+        node = bisect_left(self.offsets, offset)
+        return node if node < len(self.offsets) and self.offsets[node] == offset else None
 
     def wnid(self, node: int) -> str:
-        return "n" + self.offsets[node]
+        return f"n{self.offsets[node]:08d}"
 
     def lemma(self, node: int) -> str:
         """The first lemma, readable: 'Chihuahua', 'tench', 'wheeled vehicle'."""
@@ -76,8 +81,7 @@ class Hierarchy:
         """All hypernyms and instance hypernyms, in snapshot (offset) order."""
         parents = self._parents.get(node)
         if parents is None:
-            text = self._hypernyms[node] + " " + self._instance_hypernyms[node]
-            parents = tuple(sorted(self._node_of_offset[offset] for offset in text.split()))
+            parents = tuple(sorted((*self._hypernyms[node], *self._instance_hypernyms[node])))
             self._parents[node] = parents
         return parents
 
@@ -111,7 +115,9 @@ class Tree:
     def parent(self, node: int) -> int | None:
         """The one parent the rule picks; None at the root."""
         parents = self.hierarchy.dag_parents(node)
-        return min(parents, key=self._key) if parents else None
+        if len(parents) < 2:
+            return parents[0] if parents else None
+        return min(parents, key=self._key)
 
     def path(self, node: int) -> tuple[int, ...]:
         """The nodes from the root down to `node`."""

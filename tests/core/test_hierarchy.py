@@ -29,13 +29,13 @@ INSTANCE_OF = {"paris.n.01": ["object.n.01"]}
 
 def toy_hierarchy() -> Hierarchy:
     rows = sorted(TOY.items(), key=lambda item: item[1][0])
-    offset = {name: f"{number:08d}" for name, (number, _) in rows}
+    node = {name: row for row, (name, _) in enumerate(rows)}
     return Hierarchy(
-        [offset[name] for name, _ in rows],
+        [number for _, (number, _) in rows],
         [name for name, _ in rows],
         [name.split(".")[0] for name, _ in rows],
-        [" ".join(offset[p] for p in parents) for _, (_, parents) in rows],
-        [" ".join(offset[p] for p in INSTANCE_OF.get(name, [])) for name, _ in rows],
+        [[node[p] for p in parents] for _, (_, parents) in rows],
+        [[node[p] for p in INSTANCE_OF.get(name, [])] for name, _ in rows],
     )
 
 
