@@ -58,6 +58,12 @@ def check_output(output: Path | None, *inputs: Path | str | None) -> None:
         check_not_input(output, list(inputs))
 
 
+def say(line: str, quiet: bool = False) -> None:
+    """A line for people on stderr, as plain text (so stdout carries only data)."""
+    if not quiet:
+        typer.echo(line, err=True)
+
+
 def stderr_console(quiet: bool = False):
     """Rich output for people: on stderr, so stdout carries only data."""
     from rich.console import Console

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, stderr_console
+from curate.cli.common import QUIET_OPTION, App, say
 
 app = App(help="Write a label set or an image table in the formats other tools read; never replaces a file.")
 MANIFEST = typer.Argument(..., help="A label manifest (.parquet).")
@@ -63,4 +63,4 @@ def imagefolder(
     check_absent(output)
     links = export_imagefolder(ImageTable.read(table), output)
     typer.echo(str(output))
-    stderr_console(quiet).print(f"{links:,} links to images of {table}.", highlight=False, soft_wrap=True)
+    say(f"{links:,} links to images of {table}.", quiet)

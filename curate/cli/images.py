@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, flag, progress_bar, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, progress_bar, say, stderr_console
 
 app = App(
     help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",
@@ -98,7 +98,7 @@ def subset(
     chosen = whole.subset(per_class=per_class, budget=budget, labels=labels, seed=seed, allow_short=allow_short)
     digest = chosen.write(output)
     typer.echo(str(output))
-    stderr_console(quiet).print(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", highlight=False)
+    say(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", quiet)
 
 
 @app.command("apply")

@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, flag, stderr_console
-from curate.cli.output import JSON_OPTION, print_rows
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, say
+from curate.cli.output import print_rows, stdout_console
 from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
 from curate.labels.recipes import SPLITS
 from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
@@ -70,28 +70,23 @@ def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> 
     if labels.note:
         typer.echo(f"Note: {labels.note}", err=True)
     if output is None:
-        from rich.console import Console
-
         from curate.labels.summary import summarize
 
-        console = Console()
-        if console.is_terminal and not as_json:
+        console = stdout_console()
+        if console is not None and not as_json:
             render_summary(console, labels)
             return
         summary = summarize(labels)
         if not as_json:
             removed = f"; {summary.removed} classes removed" if summary.removed else ""
-            stderr_console(quiet).print(summary.title + removed, highlight=False, soft_wrap=True)
+            say(summary.title + removed, quiet)
         print_rows(summary.labels, summary, as_json=as_json)
         return
     from curate.labels.manifest import write_labels
 
     digest = write_labels(labels, output)
     typer.echo(str(output))
-    stderr_console(quiet).print(
-        f"{labels.label_count} labels over {len(labels.kept)} classes ({labels.describe()}), {digest[:19]}…",
-        highlight=False,
-    )
+    say(f"{labels.label_count} labels over {len(labels.kept)} classes ({labels.describe()}), {digest[:19]}…", quiet)
 
 
 def render_summary(console, labels, largest: int = 15) -> None:

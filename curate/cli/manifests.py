@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, flag, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console, track
 
 app = App()
 
@@ -60,7 +60,7 @@ def git_setup():
     from curate.gitdiff import configure_textconv
 
     for line in configure_textconv(Path.cwd()):
-        stderr_console().print(line, highlight=False)
+        say(line)
 
 
 @app.command()

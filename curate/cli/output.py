@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import sys
 
 import typer
 
@@ -22,17 +24,27 @@ def cell(value) -> str:
     return "" if value is None else str(value).replace("\t", " ").replace("\n", " ")
 
 
+def stdout_console():
+    """Rich's console on stdout where stdout is a terminal, else None. Rich takes a pipe for a terminal only
+    when FORCE_COLOR or TTY_COMPATIBLE tells it to, so short of those isatty() answers without importing rich
+    (a sixth of a short command's time)."""
+    if not sys.stdout.isatty() and not {"FORCE_COLOR", "TTY_COMPATIBLE"} & os.environ.keys():
+        return None
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else None
+
+
 def print_rows(rows: list, answer=None, *, as_json: bool = False, title: str = "") -> None:
     """Print dataclass `rows` (one column per field): as JSON (of `answer` where given), a rich table with
     `title` on a terminal, or TSV with a header line."""
-    from rich.console import Console
-
     if as_json:
         typer.echo(json.dumps(to_json(rows if answer is None else answer), indent=2, ensure_ascii=False))
         return
     columns = [field.name for field in dataclasses.fields(rows[0])] if rows else []
-    console = Console()
-    if not console.is_terminal:
+    console = stdout_console()
+    if console is None:
         for values in [columns, *([getattr(row, c) for c in columns] for row in rows)]:
             typer.echo("\t".join(cell(value) for value in values))
         return

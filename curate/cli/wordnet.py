@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, flag, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, say, stderr_console, track
 
 app = App(help="Install WordNet 3.0 for NLTK; rebuild or check the embedded snapshot.", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def wordnet_install(nltk_data: Optional[Path] = NLTK_DATA_OPTION):
         "download": "WordNet 3.0 downloaded into",
         "debian": "WordNet 3.0 copied from Debian's wordnet-base into",
     }
-    stderr_console().print(f"{messages[how]} {target}", highlight=False)
+    say(f"{messages[how]} {target}")
 
 
 @app.command("snapshot")

@@ -1,0 +1,46 @@
+"""A short command loads only what it needs: its own command module, no rich in a pipe, no dataframes."""
+
+import importlib
+import json
+import subprocess
+import sys
+
+import typer
+
+from curate.cli import COMMAND_MODULES, app
+
+LOADED = """
+import json, sys
+sys.argv = ["curate", *sys.argv[1:]]
+from curate.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+loaded = [m for m in ("curate.cli.images", "curate.cli.manifests", "curate.cli.explore", "rich", "polars", "pyarrow")
+          if m in sys.modules]
+print(json.dumps(loaded), file=sys.stderr)
+"""
+
+
+def modules_loaded_by(*args: str) -> list[str]:
+    run = subprocess.run([sys.executable, "-c", LOADED, *args], capture_output=True, text=True, check=True)
+    return json.loads(run.stderr.splitlines()[-1])
+
+
+def test_coarsen_in_a_pipe_loads_neither_other_commands_nor_rich_nor_dataframes():
+    assert modules_loaded_by("coarsen", "--depth", "3") == []
+
+
+def test_help_loads_every_command():
+    assert modules_loaded_by("--help")[:3] == ["curate.cli.images", "curate.cli.manifests", "curate.cli.explore"]
+
+
+def test_the_command_table_lists_exactly_the_commands_each_module_defines():
+    defined = {}
+    for module in dict.fromkeys(COMMAND_MODULES.values()):
+        sub_app = importlib.import_module(f"curate.cli.{module}").app
+        names = [info.name or info.callback.__name__ for info in sub_app.registered_commands]
+        defined.update({module: module} if module in COMMAND_MODULES else dict.fromkeys(names, module))
+    assert defined == COMMAND_MODULES
+    assert list(typer.main.get_command(app).list_commands(None)) == list(COMMAND_MODULES)
