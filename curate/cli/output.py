@@ -7,7 +7,6 @@ lines in a pipe; TSV keeps one row a line, for `cut`, `sort` and spreadsheets.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 
@@ -40,6 +39,8 @@ def print_rows(rows: list, answer=None, *, as_json: bool = False, title: str = "
     """Print dataclass `rows` (one column per field): as JSON (of `answer` where given), a rich table with
     `title` on a terminal, or TSV with a header line."""
     if as_json:
+        import json
+
         typer.echo(json.dumps(to_json(rows if answer is None else answer), indent=2, ensure_ascii=False))
         return
     columns = [field.name for field in dataclasses.fields(rows[0])] if rows else []

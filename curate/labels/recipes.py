@@ -21,10 +21,8 @@ YOSINSKI_2014 = "Yosinski et al. NIPS 2014, How transferable are features in dee
 def label_set(tree: Tree, base: ClassList, label_of: dict[int, int], recipe: str, params: dict, source: str) -> LabelSet:
     """A LabelSet from a map of class node -> label node over every class of `base`, cut from `tree`."""
     hierarchy = tree.hierarchy
-    rows = [
-        LabelRow(hierarchy.wnid(node), hierarchy.lemma(node), hierarchy.wnid(label), hierarchy.lemma(label))
-        for node, label in label_of.items()
-    ]
+    names = {node: (hierarchy.wnid(node), hierarchy.lemma(node)) for node in {*label_of, *label_of.values()}}
+    rows = [LabelRow(*names[node], *names[label]) for node, label in label_of.items()]
     return LabelSet(tuple(rows), recipe, params, tree.rule, base.name, base.content_hash, source)
 
 
