@@ -8,8 +8,12 @@ Prints each variant's median time and its speed-up over the NLTK baselines measu
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import tempfile
+from pathlib import Path
+
+import curate
 
 from common import report, run_python, timed_runs
 
@@ -53,6 +57,19 @@ print(json.dumps(counts))
 
 CLI = "import sys; sys.argv = ['curate', 'coarsen', '--depth', '3']; from curate.cli import main; main()"
 BUILD = "import sys; sys.argv = ['curate', 'build', '-q', '--out', sys.argv[1]]; from curate.cli import main; main()"
+# The floor any Typer command stands on: import typer, build a two-command app, parse one option.
+TYPER_FLOOR = """
+import sys, typer
+app = typer.Typer()
+@app.command()
+def coarsen(depth: int = typer.Option(None, "--depth")):
+    print(depth)
+@app.command()
+def other():
+    pass
+sys.argv = ["curate", "coarsen", "--depth", "3"]
+app()
+"""
 NLTK_LOAD = "from nltk.corpus import wordnet as wn; wn.ensure_loaded(); wn.synset('dog.n.01')"
 
 
@@ -60,6 +77,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    # An installed curate has bytecode; a checkout run with PYTHONDONTWRITEBYTECODE (as on the development
+    # machine) would otherwise recompile every curate module in every timed process (~30 ms).
+    compileall.compile_dir(Path(curate.__file__).parent, quiet=1)
     curate_counts, nltk_counts = json.loads(run_python(CURATE)), json.loads(run_python(NLTK))
     assert curate_counts == nltk_counts, (curate_counts, nltk_counts)
     print(f"paper sets (depth 15, 12, 9, 6, 3; lift 1, 2, 3): {curate_counts} classes, both ways")
@@ -68,6 +88,7 @@ def main() -> None:
         ("nltk: load WordNet only", timed_runs(lambda: run_python(NLTK_LOAD), args.repeat)),
         ("curate: load snapshot + build paper sets", timed_runs(lambda: run_python(CURATE), args.repeat)),
         ("curate coarsen --depth 3 (whole CLI)", timed_runs(lambda: run_python(CLI), args.repeat)),
+        ("typer alone (two commands, one option)", timed_runs(lambda: run_python(TYPER_FLOOR), args.repeat)),
         ("python -c pass (interpreter start)", timed_runs(lambda: run_python("pass"), args.repeat)),
     ]
     report(rows, baseline="nltk: load WordNet + build paper sets")
