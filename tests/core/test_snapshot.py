@@ -64,3 +64,14 @@ def test_install_without_internet_or_debian_says_what_to_do(monkeypatch, tmp_pat
     with pytest.raises(WordNetMissing, match="apt-get install wordnet-base wordnet-sense-index"):
         nltk_backend.install_wordnet(tmp_path / "nltk_data")
     assert not (tmp_path / "nltk_data" / "corpora" / "wordnet").exists()
+
+
+def test_snapshot_columns_read_rows_like_lists():
+    columns = snapshot.read_columns(snapshot.SNAPSHOT_PATH, ("name", "hypernyms"))
+    names, hypernyms = list(columns["name"]), columns["hypernyms"]
+    assert len(names) == len(columns["name"]) == len(hypernyms) == 82_115
+    assert [columns["name"][row] for row in (0, 1, 41_000, -2, -1)] == [names[row] for row in (0, 1, 41_000, -2, -1)]
+    assert (names[0], names[-1]) == ("entity.n.01", "9/11.n.01")
+    dog = names.index("dog.n.01")
+    assert sorted(names[row] for row in hypernyms[dog]) == ["canine.n.02", "domestic_animal.n.01"]
+    assert hypernyms[-1] == hypernyms[len(hypernyms) - 1]
