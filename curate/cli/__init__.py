@@ -89,7 +89,7 @@ class RootGroup(TyperGroup):
         return super().parse_args(ctx, verbose_first(args))
 
 
-app = App(help=HELP, cls=RootGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = App(help=HELP, cls=RootGroup, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
 def print_version(value: bool) -> None:

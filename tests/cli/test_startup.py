@@ -1,9 +1,12 @@
-"""A short command loads only what it needs: its own command module, no rich in a pipe, no dataframes."""
+"""How the command line starts: a short command loads only what it needs (its own command module, no rich in
+a pipe, no dataframes), and the shell completes commands, options and choices."""
 
 import importlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 
@@ -44,3 +47,26 @@ def test_the_command_table_lists_exactly_the_commands_each_module_defines():
         defined.update({module: module} if module in COMMAND_MODULES else dict.fromkeys(names, module))
     assert defined == COMMAND_MODULES
     assert list(typer.main.get_command(app).list_commands(None)) == list(COMMAND_MODULES)
+
+
+CURATE = Path(sys.executable).parent / "curate"  # the installed entry point, named as users type it
+
+
+def completions(*words: str) -> list[str]:
+    """What bash completion offers for the last of `words` (after `curate`)."""
+    env = {**os.environ, "_CURATE_COMPLETE": "complete_bash", "COMP_WORDS": " ".join(["curate", *words]),
+           "COMP_CWORD": str(len(words))}
+    return subprocess.run([CURATE], env=env, capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_the_shell_completes_commands_options_and_choices():
+    assert completions("coa") == ["coarsen"]
+    assert completions("images", "i") == ["index"]
+    assert completions("coarsen", "--de") == ["--depth"]
+    assert completions("coarsen", "--tree", "") == ["first-name", "first-offset"]
+
+
+def test_show_completion_prints_the_script_for_the_shell_it_runs_in():
+    script = subprocess.run(["bash", "-c", f"{CURATE} --show-completion"], capture_output=True, text=True, check=True)
+    assert "complete -o default -F _curate_completion curate" in script.stdout
+    assert "_CURATE_COMPLETE=complete_bash" in script.stdout
