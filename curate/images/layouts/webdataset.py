@@ -1,11 +1,14 @@
 """WebDataset tar shards as timm publishes ImageNet (`imagenet1k-train-0000.tar`, `imagenet1k-validation-00.tar`):
-each sample the members KEY.jpg, KEY.cls (the class's index, as text) and KEY.json. The index numbers a class
-in the sorted class list the shard name's release names: `imagenet1k` ILSVRC-2012's 1000 classes,
-`imagenet22k` the 21,841 of the fall 2011 release; curate ships no list of timm's 12k release. Members are
-listed with their offsets (`tar_archive`), not extracted."""
+each sample the members KEY.jpg, KEY.cls (the class's index, as text) and KEY.json (label, width, height and
+the original filename, `n01440764_10026.JPEG` for a train image). The index numbers a class in the sorted
+class list the shard name's release names: `imagenet1k` ILSVRC-2012's 1000 classes, `imagenet22k` the 21,841
+of the fall 2011 release. A filename that starts with a wnid names the class as well: it labels the samples
+of a release curate ships no list for (timm's 12k) and the samples without a `.cls`, and where both are
+there they must agree. Members are listed with their offsets (`tar_archive`), not extracted."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -23,6 +26,7 @@ LAYOUT = "WebDataset shards"
 SHARD_NAME = re.compile(r"(?P<release>[a-z0-9]+)-(?P<split>train|validation|test)-\d+\.tar")
 RELEASES = {"imagenet1k": "ilsvrc2012", "imagenet22k": "imagenet22k"}  # shard name -> the list .cls indexes
 SAMPLE_PARTS = {"cls", "json"}  # what a sample holds besides its image
+FILENAME_WNID = re.compile(r"(n\d{8})_")  # a train image's original name: n01440764_10026.JPEG
 
 
 def no_images(source, found: str) -> str:
@@ -48,25 +52,24 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     return pa.concat_tables(tables), report
 
 
-def class_list(shard: str) -> ClassList:
-    """The class list a shard's `.cls` numbers index (sorted), by the release its name starts with."""
+def class_list(shard: str) -> ClassList | None:
+    """The class list a shard's `.cls` numbers index (sorted), by the release its name starts with; None for
+    a release curate has no list of."""
     release = SHARD_NAME.fullmatch(shard)["release"]
-    if release not in RELEASES:
-        known = " and ".join(f"{name}-*" for name in RELEASES)
-        raise BadImages(f"{shard} is a shard of {release}, whose class numbers curate has no list for: it reads {known} shards.")
-    return builtin_list(RELEASES[release])
+    return builtin_list(RELEASES[release]) if release in RELEASES else None
 
 
-def shard_rows(path: Path, shard: str, classes: ClassList, split: str, report: IndexReport) -> pa.Table:
-    """One row per image of the shard whose sample has a `.cls`, at the offset of the image's data."""
+def shard_rows(path: Path, shard: str, classes: ClassList | None, split: str, report: IndexReport) -> pa.Table:
+    """One row per image of the shard whose sample names its class, at the offset of the image's data."""
     members = tar_members(path, shard)
-    labels = {}
+    parts: dict[str, dict[str, tuple[bytes, str]]] = {}  # sample key -> part -> (text, where it is)
     with open(path, "rb") as handle:
         for info in members:
             key, part = sample_key(info.name)
-            if part == "cls":
+            if part in SAMPLE_PARTS and info.isfile():
                 handle.seek(info.offset_data)
-                labels[key] = class_of(handle.read(info.size), f"{info.name} in {shard}", classes)
+                parts.setdefault(key, {})[part] = handle.read(info.size), f"{info.name} in {shard}"
+    labels = {key: wnid for key, found in parts.items() if (wnid := label_of(found, shard, classes))}
     paths, wnids, sizes, offsets = [], [], [], []
     for info in members:
         key, part = sample_key(info.name)
@@ -92,6 +95,31 @@ def sample_key(name: str) -> tuple[str, str]:
     folder, slash, base = name.rpartition("/")
     stem, _, part = base.partition(".")
     return folder + slash + stem, part.lower()
+
+
+def label_of(parts: dict[str, tuple[bytes, str]], shard: str, classes: ClassList | None) -> str | None:
+    """The wnid a sample's `.cls` and `.json` name (they must agree where both do); None where neither does."""
+    numbered = class_of(*parts["cls"], classes) if "cls" in parts and classes is not None else None
+    named = filename_wnid(*parts["json"]) if "json" in parts else None
+    if numbered and named and numbered != named:
+        raise BadImages(f"{parts['cls'][1]} names {numbered} but the filename in its .json names {named}.")
+    if "cls" in parts and classes is None and named is None:
+        release = SHARD_NAME.fullmatch(shard)["release"]
+        known = " and ".join(f"{name}-*" for name in RELEASES)
+        raise BadImages(f"{shard} is a shard of {release}, whose class numbers curate has no list for (it numbers "
+                        f"{known} shards), and {parts['cls'][1]} has no .json whose filename names a wnid.")
+    return numbered or named
+
+
+def filename_wnid(text: bytes, where: str) -> str | None:
+    """The wnid a `.json` member's original filename starts with, if it does."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        raise BadImages(f"{where} is not JSON: {text[:20]!r}.") from None
+    filename = record.get("filename") if isinstance(record, dict) else None
+    match = FILENAME_WNID.match(filename) if isinstance(filename, str) else None
+    return match[1] if match else None
 
 
 def class_of(text: bytes, where: str, classes: ClassList) -> str:
