@@ -25,6 +25,7 @@ class IndexReport:
     damaged: list[str] = field(default_factory=list)  # tar archives that are truncated or not tar archives
     unlabelled: list[str] = field(default_factory=list)  # images whose class is not known
     missing: list[str] = field(default_factory=list)  # labelled or listed files that are not there
+    unlisted: list[str] = field(default_factory=list)  # images the download's own image list does not name
     broken: list[str] = field(default_factory=list)  # images that do not decode (verify only)
 
     PROBLEMS = {
@@ -36,6 +37,7 @@ class IndexReport:
         "damaged": "damaged archive",
         "unlabelled": "no class label",
         "missing": "labelled but missing",
+        "unlisted": "not in the image list",
         "broken": "broken image",
     }
 

@@ -222,8 +222,23 @@ def kaggle(tmp_path) -> Path:
     touch(root / CLS_LOC / "val" / "ILSVRC2012_val_00000001.JPEG", tiny_jpeg(3))
     touch(root / CLS_LOC / "val" / "ILSVRC2012_val_00000002.JPEG", tiny_jpeg(4))
     touch(root / CLS_LOC / "test" / "ILSVRC2012_test_00000001.JPEG", tiny_jpeg(5))
-    touch(root / "ILSVRC/ImageSets/CLS-LOC/train_cls.txt", f"{TENCH}/{TENCH}_1 1\n".encode())
     return root
+
+
+def test_kaggle_folders_are_checked_against_its_image_lists(curate_cli, tmp_path, kaggle):
+    lists = kaggle / "ILSVRC/ImageSets/CLS-LOC"
+    touch(lists / "train_cls.txt", f"{TENCH}/{TENCH}_1 1\n{GOLDFISH}/{GOLDFISH}_5 2\n".encode())
+    touch(lists / "val.txt", b"ILSVRC2012_val_00000001 1\nILSVRC2012_val_00000002 2\nILSVRC2012_val_00000003 3\n")
+    train, val = tmp_path / "train.json", tmp_path / "val.json"
+    assert curate_cli("images", "index", kaggle, "-o", tmp_path / "train.parquet", "--report", train, "-q").exit_code == 0
+    assert curate_cli("images", "index", kaggle, "--split", "val", "-o", tmp_path / "val.parquet", "--report", val,
+                      "-q").exit_code == 0
+    train, val = json.loads(train.read_text()), json.loads(val.read_text())
+    assert (train["missing"], train["unlisted"]) == ([f"{CLS_LOC}/train/{GOLDFISH}/{GOLDFISH}_5"],
+                                                     [f"{CLS_LOC}/train/{TENCH}/{TENCH}_2.JPEG"])
+    assert (val["missing"], val["unlisted"]) == ([f"{CLS_LOC}/val/ILSVRC2012_val_00000003"], [])
+    assert val["unlabelled"] == [f"{CLS_LOC}/val/ILSVRC2012_val_00000002.JPEG"]
+    assert ImageIndex.read(tmp_path / "train.parquet").rows.num_rows == 2
 
 
 def test_kaggle_train_is_its_class_folders_with_paths_from_the_root(curate_cli, tmp_path, kaggle):
