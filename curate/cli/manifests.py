@@ -51,7 +51,7 @@ def recipes():
 
 
 @app.command("git-setup")
-def git_setup():
+def git_setup(quiet: bool = QUIET_OPTION):
     """Make `git diff` show changed manifests as class lines, in the git repository of this folder.
 
     Sets the `curate` diff driver's textconv to `curate show` (in .git/config) and, where no attribute
@@ -60,7 +60,7 @@ def git_setup():
     from curate.gitdiff import configure_textconv
 
     for line in configure_textconv(Path.cwd()):
-        say(line)
+        say(line, quiet)
 
 
 @app.command()

@@ -15,7 +15,7 @@ NLTK_DATA_OPTION = typer.Option(None, "--nltk-data", help="An nltk_data folder t
 
 
 @app.command("install")
-def wordnet_install(nltk_data: Optional[Path] = NLTK_DATA_OPTION):
+def wordnet_install(nltk_data: Optional[Path] = NLTK_DATA_OPTION, quiet: bool = QUIET_OPTION):
     """Make WordNet 3.0 available to NLTK: download it, or copy Debian's wordnet-base package where offline."""
     from curate.wordnet.nltk_backend import DEFAULT_NLTK_DATA, install_wordnet
 
@@ -26,7 +26,7 @@ def wordnet_install(nltk_data: Optional[Path] = NLTK_DATA_OPTION):
         "download": "WordNet 3.0 downloaded into",
         "debian": "WordNet 3.0 copied from Debian's wordnet-base into",
     }
-    say(f"{messages[how]} {target}")
+    say(f"{messages[how]} {target}", quiet)
 
 
 @app.command("snapshot")

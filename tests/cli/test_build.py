@@ -90,8 +90,10 @@ def test_git_diff_shows_moved_classes(curate_cli, tmp_path, monkeypatch):
     git(repo, "config", "user.email", "t@example.com")
     git(repo, "config", "user.name", "t")
     monkeypatch.chdir(repo)
-    assert curate_cli("git-setup").exit_code == 0
+    setup = curate_cli("git-setup", "--quiet")
+    assert (setup.exit_code, setup.stdout, setup.stderr) == (0, "", "")
     assert (repo / ".gitattributes").read_text() == "*.parquet diff=curate\n"
+    assert curate_cli("git-setup").stderr.startswith("git config diff.curate.textconv ")
     assert curate_cli("coarsen", "--depth", "3", "-o", "labels.parquet").exit_code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "depth 3")
