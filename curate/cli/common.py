@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,10 +23,22 @@ def flag(*names: str, **options):
 QUIET_OPTION = flag("--quiet", "-q", help="Print no progress or summary on stderr.")
 
 
+def readable_help(text: str | None) -> str | None:
+    """A docstring as --help should show it: each paragraph one line for the terminal to wrap (Typer keeps
+    the source's line breaks), except a paragraph of examples, whose lines are one command each."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("Example") else " ".join(p.split("\n")) for p in paragraphs)
+
+
 class App(typer.Typer):
     """A Typer app whose commands turn a CurateError into `Error: <sentence>` on stderr and exit code 1, and
     an interrupt (SIGINT, SIGTERM) into `Interrupted.` / `Terminated.` and exit code 130 / 143, after every
-    output being written has been cleaned up."""
+    output being written has been cleaned up. Help texts read as `readable_help` makes them."""
+
+    def __init__(self, *, help: str | None = None, **options):
+        super().__init__(help=readable_help(help), **options)
 
     def command(self, *args, **kwargs):
         register = super().command(*args, **kwargs)
@@ -44,6 +57,7 @@ class App(typer.Typer):
                     typer.echo(sentence(interrupt), err=True)
                     raise typer.Exit(EXIT_CODES[sentence(interrupt)]) from None
 
+            run.__doc__ = readable_help(function.__doc__)
             return register(run)
 
         return decorate

@@ -21,7 +21,9 @@ def find(
     """Find synsets by lemma or gloss: wnid, name, depth, whether ILSVRC-2012 and ImageNet-22k classes.
 
     Synsets with every word in a lemma come first, then those with every word in their gloss.
-    Example:  curate find crane
+
+    Example:
+    $ curate find whooping crane
     """
     from curate.explore import find as find_synsets
     from curate.wordnet.snapshot import load_definitions, load_hierarchy
@@ -39,7 +41,8 @@ def path(
 ):
     """Print a synset's path from the root along the tree rule, then every one of its hypernym paths.
 
-    Example:  curate path n02084071
+    Example:
+    $ curate path n02084071
     """
     from curate.explore import paths
     from curate.wordnet.snapshot import load_hierarchy
@@ -57,7 +60,10 @@ def tree_command(
 ):
     """Print the subtree under a synset, with how many ILSVRC-2012 and ImageNet-22k classes lie under each node.
 
-    A node's counts include itself and everything under it along the tree rule.  Example:  curate tree n02084071 --depth 1
+    A node's counts include itself and everything under it along the tree rule.
+
+    Example:
+    $ curate tree n02084071 --depth 1
     """
     from curate.explore import subtree
     from curate.wordnet.snapshot import load_hierarchy

@@ -31,7 +31,9 @@ def class_map(manifest: Path = MANIFEST, output: Path = output_option("class map
     """Write a timm `--class-map` file: one label wnid per line, line i holding label i.
 
     With `curate export imagefolder`'s class folders, timm then uses curate's label numbers.
-    Example:  curate export class-map coarse-127.parquet -o coarse-127-classes.txt
+
+    Example:
+    $ curate export class-map coarse-127.parquet -o coarse-127-classes.txt
     """
     export_manifest(manifest, "class-map", output)
 
@@ -40,7 +42,8 @@ def class_map(manifest: Path = MANIFEST, output: Path = output_option("class map
 def labels_table(manifest: Path = MANIFEST, output: Path = output_option("table")):
     """Write `index<TAB>wnid<TAB>name` per label, so a checkpoint's output index maps back to a class.
 
-    Example:  curate export labels-table coarse-127.parquet -o coarse-127-labels.tsv
+    Example:
+    $ curate export labels-table coarse-127.parquet -o coarse-127-labels.tsv
     """
     export_manifest(manifest, "labels-table", output)
 
@@ -54,7 +57,9 @@ def imagefolder(
     """Write an ImageFolder tree `<label_wnid>/<image>` of symlinks to a table's images.
 
     Folders sort in label order. Images inside tar archives or Parquet shards cannot be symlinked: index extracted folders.
-    Example:  curate export imagefolder train-127.parquet -o train-127
+
+    Example:
+    $ curate export imagefolder train-127.parquet -o train-127
     """
     from curate.fileio import check_absent
     from curate.images.imagefolder import export_imagefolder

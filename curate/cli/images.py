@@ -31,8 +31,12 @@ def index(
 ):
     """Index images: one row per image (path, wnid, split, size; member offset for tar archives, row for Parquet shards).
 
-    Examples:  curate images index train/ -o train.parquet    curate images index val/ --val-labels LOC_val_solution.csv -o val.parquet
-    curate images index imagenet-object-localization-challenge/ --split val -o val.parquet    curate images index imagenet-1k/ -o train.parquet    curate images index imagenet-1k-wds/ --split val -o val.parquet
+    Examples:
+    $ curate images index train/ -o train.parquet
+    $ curate images index val/ --val-labels LOC_val_solution.csv -o val.parquet
+    $ curate images index imagenet-object-localization-challenge/ --split val -o val.parquet
+    $ curate images index imagenet-1k/ -o train.parquet
+    $ curate images index imagenet-1k-wds/ --split val -o val.parquet
     """
     from curate.errors import BadOutput
     from curate.images.index import ImageIndex
@@ -87,7 +91,10 @@ def subset(
     """Take a reproducible subset: each class's images ranked by a seeded hash of their path.
 
     Subsets nest (50 within 125 within 500 per class, for one seed), and adding images does not reshuffle them.
-    Examples:  curate images subset train.parquet --per-class 500 -o train-500.parquet    curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
+
+    Examples:
+    $ curate images subset train.parquet --per-class 500 -o train-500.parquet
+    $ curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
     """
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
@@ -111,7 +118,8 @@ def apply(
 ):
     """Label the images: the table training reads, one row per image with its integer label.
 
-    Example:  curate images apply --labels coarse-127.parquet --images train-500.parquet -o train-127.parquet
+    Example:
+    $ curate images apply --labels coarse-127.parquet --images train-500.parquet -o train-127.parquet
     """
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
@@ -155,7 +163,9 @@ def restrict(
 
     Classes without images are removed (each saying so); the labels that still hold a class are numbered
     afresh, and the manifest records what it was restricted from.
-    Example:  curate images restrict --labels manifests/coarse-127.parquet --images train.parquet -o coarse-mine.parquet
+
+    Example:
+    $ curate images restrict --labels manifests/coarse-127.parquet --images train.parquet -o coarse-mine.parquet
     """
     from curate.cli.labels import deliver
     from curate.images.index import ImageIndex
@@ -182,7 +192,10 @@ def pack(
 
     The store's index keeps each image's path, so every subset and label set of the index selects the same
     images from it. Interrupted, the same command goes on where it stopped.
-    Examples:  curate images pack train.parquet -o train-jpeg160    curate images pack train.parquet -f raw --size 64 -o train-raw64
+
+    Examples:
+    $ curate images pack train.parquet -o train-jpeg160
+    $ curate images pack train.parquet -f raw --size 64 -o train-raw64
     """
     import json
 

@@ -52,7 +52,10 @@ def coarsen(
 ):
     """Coarsen a class list into fewer labels along the WordNet tree.
 
-    Examples:  curate coarsen --depth 3    curate coarsen --lift 1 -o coarse-127.parquet    curate coarsen --classes 262
+    Examples:
+    $ curate coarsen --depth 3   # the paper's 9 labels, as a summary
+    $ curate coarsen --lift 1 -o coarse-127.parquet
+    $ curate coarsen --classes 262
     """
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import coarsen as coarsen_recipe
@@ -125,7 +128,10 @@ def exclude(
     The default, pascal-voc, removes the 229 ILSVRC-2012 classes under the 20 PASCAL VOC synsets and keeps
     771. coco, cifar10 and cifar100 map each category of those datasets to WordNet 3.0 synsets (files under
     curate/data/, which say why each synset was chosen). Each removed class says which target removed it.
-    Examples:  curate exclude --targets coco    curate exclude -s n02084071 (all dogs)
+
+    Examples:
+    $ curate exclude --targets coco
+    $ curate exclude -s n02084071   # every dog
     """
     from curate.labels.classlists import exclusion_targets, load_class_list
     from curate.labels.recipes import exclude as exclude_recipe
@@ -154,7 +160,10 @@ def extend(
 
     No added class is an ancestor or descendant of a base class or of another added class, so no two labels
     claim the same images. Classes are drawn round-robin over the branches, in seeded-hash order within
-    each.  Example (Oquab et al.'s PRE-1512):  curate extend --add 512 -o oquab-1512.parquet
+    each.
+
+    Example (Oquab et al.'s PRE-1512):
+    $ curate extend --add 512 --keep-base-order -o oquab-1512.parquet
     """
     from curate.images.index import ImageIndex
     from curate.labels.classlists import extension_branches, load_class_list
@@ -180,8 +189,9 @@ def sample(
 ):
     """Draw N classes at random (seeded), none an ancestor or descendant of another.
 
-    Example (Oquab et al.'s PRE-1000R):  curate sample --classes 1000 --seed 0.  From a base list:
-    curate sample --pool ilsvrc2012 --classes 100
+    Examples:
+    $ curate sample --classes 1000 --seed 0   # Oquab et al.'s PRE-1000R
+    $ curate sample --pool ilsvrc2012 --classes 100
     """
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import sample as sample_recipe
@@ -206,7 +216,9 @@ def split(
 
     natural-manmade on ILSVRC-2012 gives 449 natural and 551 man-made classes: artifacts are man-made,
     organisms natural, and 68 other classes follow Yosinski et al.'s hand assignment (shipped as a table).
-    Example:  curate split natural-manmade --part natural -o natural-449.parquet
+
+    Example:
+    $ curate split natural-manmade --part natural -o natural-449.parquet
     """
     from curate.labels.classlists import load_class_list
     from curate.labels.recipes import split as split_recipe

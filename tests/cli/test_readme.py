@@ -120,3 +120,25 @@ def test_a_short_letter_taken_back_is_refused(curate_cli, argv):
     """-b is train's --batch-size (not --base), -n is --classes (not --per-class), -s is --synset (not --seed)."""
     result = curate_cli(*argv)
     assert result.exit_code == 2 and f"No such option: {argv[-2]}" in result.stderr
+
+
+HELP_EXAMPLES = [(name, line[2:].split("  #")[0]) for name, command in all_commands(app)
+                 for line in command.help.splitlines() if line.startswith("$ curate ")]
+
+
+def test_help_prose_is_one_line_a_paragraph_and_examples_one_a_line(curate_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    lines = [line.strip() for line in curate_cli("exclude", "--help").stdout.splitlines()]
+    # the source breaks its lines after "keeps" and after "files under"; the terminal's width decides here
+    assert any("keeps 771. coco" in line and "(files under curate/data/" in line for line in lines)
+    assert lines[lines.index("Examples:") + 1:][:2] == ["$ curate exclude --targets coco",
+                                                        "$ curate exclude -s n02084071   # every dog"]
+    assert len(HELP_EXAMPLES) >= 20
+
+
+@pytest.mark.parametrize("name,example", HELP_EXAMPLES)
+def test_help_examples_name_real_options(name, example):
+    """Each `$ curate ...` example in a command's help parses as that command's arguments."""
+    command = dict(all_commands(app))[name]
+    args = shlex.split(example)[1 + len(name.split()):]
+    command.make_context(name, args)
