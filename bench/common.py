@@ -22,6 +22,19 @@ def timed_runs(work, repeat: int = 5, warmup: int = 1) -> list[float]:
     return times
 
 
+def interleaved_runs(works: dict[str, object], repeat: int = 5, warmup: int = 1) -> list[tuple[str, list[float]]]:
+    """Seconds per call of each `work()`, taking turns (one call of each per round), so that a noisy moment
+    of the machine falls on every variant alike rather than on whichever ran then."""
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for round in range(warmup + repeat):
+        for name, work in works.items():
+            start = time.perf_counter()
+            work()
+            if round >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return list(times.items())
+
+
 def run_python(code: str, *args: str) -> str:
     """Run `code` in a fresh interpreter (a cold process); return its stdout."""
     return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True).stdout
