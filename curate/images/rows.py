@@ -79,10 +79,18 @@ def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | N
 
 def shard_image(shard: Path, row: int) -> bytes:
     """The image bytes of row `row` (counted across row groups) of a Parquet shard with an `image` column."""
-    file, starts = open_shard(str(shard), threading.get_ident())
+    _, starts = open_shard(str(shard), threading.get_ident())
     group = bisect.bisect_right(starts, row) - 1
-    images = file.read_row_group(group, columns=["image"]).column(0)
-    return images[row - starts[group]]["bytes"].as_py()
+    return row_group_images(str(shard), threading.get_ident(), group)[row - starts[group]]["bytes"].as_py()
+
+
+@functools.lru_cache(maxsize=8)
+def row_group_images(shard: str, thread: int, group: int):
+    """The image column of one row group, kept for the rows that follow. Rows in index order sort as text
+    (1, 10, 100, 1000, 1001, ..., 101): with a few groups kept, reading them reads each group once, where
+    reading one group per image read a shard's every group hundreds of times."""
+    file, _ = open_shard(shard, thread)
+    return file.read_row_group(group, columns=["image"]).column(0)
 
 
 @functools.lru_cache(maxsize=32)
