@@ -65,9 +65,9 @@ class App(typer.Typer):
 
 def check_output(output: Path | None, *inputs: Path | str | None) -> None:
     """Check an output path before any work: writable, a regular file (or none yet), and not an input."""
-    from curate.fileio import check_not_input, check_writable
-
     if output is not None:
+        from curate.fileio import check_not_input, check_writable
+
         check_writable(output)
         check_not_input(output, list(inputs))
 

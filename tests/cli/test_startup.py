@@ -20,8 +20,8 @@ try:
     main()
 except SystemExit:
     pass
-loaded = [m for m in ("curate.cli.images", "curate.cli.manifests", "curate.cli.explore", "rich", "polars", "pyarrow")
-          if m in sys.modules]
+loaded = [m for m in ("curate.cli.images", "curate.cli.manifests", "curate.cli.explore", "rich", "polars", "pyarrow",
+                      "curate.fileio") if m in sys.modules]
 print(json.dumps(loaded), file=sys.stderr)
 """
 
@@ -31,7 +31,7 @@ def modules_loaded_by(*args: str) -> list[str]:
     return json.loads(run.stderr.splitlines()[-1])
 
 
-def test_coarsen_in_a_pipe_loads_neither_other_commands_nor_rich_nor_dataframes():
+def test_coarsen_in_a_pipe_loads_no_other_command_nor_rich_nor_dataframes_nor_file_writing():
     assert modules_loaded_by("coarsen", "--depth", "3") == []
 
 
