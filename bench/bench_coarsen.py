@@ -95,6 +95,9 @@ def run_on_terminal(code: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--back-to-back", action="store_true",
+                        help="Time each short variant's runs one after another (warm, as when a user repeats a "
+                        "command), instead of in turns with the others.")
     args = parser.parse_args()
     # An installed curate has bytecode; a checkout run with PYTHONDONTWRITEBYTECODE (as on the development
     # machine) would otherwise recompile every curate module in every timed process (~30 ms).
@@ -108,13 +111,17 @@ def main() -> None:
         "nltk: load WordNet + build paper sets": lambda: run_python(NLTK),
         "nltk: load WordNet only": lambda: run_python(NLTK_LOAD),
     }, args.repeat)
-    rows += interleaved_runs({
+    short = {
         "curate: load snapshot + build paper sets": lambda: run_python(CURATE),
         "curate coarsen --depth 3 (whole CLI)": lambda: run_python(CLI),
         "the same on a terminal (a rich table)": lambda: run_on_terminal(CLI),
         "typer alone (two commands, one option)": lambda: run_python(TYPER_FLOOR),
         "python -c pass (interpreter start)": lambda: run_python("pass"),
-    }, args.repeat)
+    }
+    if args.back_to_back:
+        rows += [(name, timed_runs(work, args.repeat)) for name, work in short.items()]
+    else:
+        rows += interleaved_runs(short, args.repeat)
     report(rows, baseline="nltk: load WordNet + build paper sets")
     print()
     with tempfile.TemporaryDirectory() as out:
