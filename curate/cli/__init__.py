@@ -57,18 +57,15 @@ class Commands(Mapping):
     the time)."""
 
     def __init__(self):
-        self._loaded: dict = {}
+        self._groups: dict[str, TyperGroup] = {}  # module -> the group of its commands, built once
 
     def __getitem__(self, name: str):
-        if name not in self._loaded:
-            module = COMMAND_MODULES[name]
-            group = typer.main.get_group(importlib.import_module(f"curate.cli.{module}").app)
-            if name == module:
-                group.name = name
-                self._loaded[name] = group
-            else:
-                self._loaded[name] = group.commands[name]
-        return self._loaded[name]
+        module = COMMAND_MODULES[name]
+        if module not in self._groups:
+            self._groups[module] = typer.main.get_group(importlib.import_module(f"curate.cli.{module}").app)
+            self._groups[module].name = module  # the name a command group (`images`) is listed by
+        group = self._groups[module]
+        return group if name == module else group.commands[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(COMMAND_MODULES)
