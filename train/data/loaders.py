@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
     vision_decode = None
 
-from curate.images.rows import SHARD_SUFFIX, shard_image
+from curate.images.rows import read_image_bytes
 from train.data.crops import CaffeCrop, SeededResizedCrop
 from train.errors import TrainError
 
@@ -37,18 +37,9 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 def read_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytearray:
-    """The encoded image: a file under the root, `size` bytes at `offset` of a tar archive under it, or row
-    `offset` of a Parquet shard under it (`curate.images.rows` says how a row points into its shard)."""
-    if archive is None:
-        with open(root / path, "rb") as f:
-            return bytearray(f.read())
-    if archive.endswith(SHARD_SUFFIX):
-        return bytearray(shard_image(root / archive, offset))
-    with open(root / archive, "rb") as f:
-        f.seek(offset)
-        data = bytearray(size)
-        f.readinto(data)
-        return data
+    """The encoded image of one row (`curate.images.rows.read_image_bytes`: a file, a tar member or a Parquet
+    shard's row), writable, as `torch.frombuffer` wants it."""
+    return bytearray(read_image_bytes(root, path, archive, offset, size))
 
 
 def decode(data: bytearray) -> torch.Tensor:
