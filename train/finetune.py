@@ -184,7 +184,8 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     # Data: the task's training split less a held-out validation share, and its test split.
     task = load_task(config.task, config.data, config.partition)
     check_images(task)
-    if saved is not None and saved["task_hash"] != task.fingerprint():
+    task_hash = task.fingerprint()  # hashes every sample: once, not at every checkpoint
+    if saved is not None and saved["task_hash"] != task_hash:
         raise TrainError(f"{config.resume} was fine-tuned on other {task.name} data than {config.data} holds "
                          "(its images or their labels differ): start a new run instead of --resume.")
     train_split, val_split = hold_out(task.train, config.val_fraction)
@@ -246,10 +247,10 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
                 checkpoint.save(output / "checkpoint.pt", kind="finetune", model=raw_model.state_dict(),
                                 optimizer=optimizer.state_dict(), lr_scheduler=scheduler.state_dict(),
                                 scaler=scaler.state_dict(), epoch=epoch, rng=rng, model_name=name,
-                                classes=list(task.classes), task_hash=task.fingerprint(), pretrained=pretrained_on,
+                                classes=list(task.classes), task_hash=task_hash, pretrained=pretrained_on,
                                 config=checkpoint.config_record(config), history=history)
                 write_log(output / "metrics.jsonl", [scalars(r) for r in history])
-    result = results(task, config, name, pretrained_on, history, output, (time.perf_counter() - started) / 60)
+    result = results(task, task_hash, config, name, pretrained_on, history, output, (time.perf_counter() - started) / 60)
     if run.is_main:
         with atomic_path(output / "results.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -272,8 +273,8 @@ def epoch_line(record: dict, epochs: int) -> str:
     return "  ".join(parts)
 
 
-def results(task: Task, config: FinetuneConfig, name: str, pretrained_on: dict, history: list[dict], output: Path,
-            minutes: float) -> dict:
+def results(task: Task, task_hash: str, config: FinetuneConfig, name: str, pretrained_on: dict, history: list[dict],
+            output: Path, minutes: float) -> dict:
     """What results.json says: the task and how it was scored, the settings, the pretrained network, the
     final metrics (per-class APs included)."""
     final = history[-1] if history else {}
@@ -284,7 +285,7 @@ def results(task: Task, config: FinetuneConfig, name: str, pretrained_on: dict, 
     return json_safe({"task": task.name, "evaluation": evaluation, "mode": config.mode, "model": name, "classes": len(task.classes),
             "pretrained": pretrained_on.get("checkpoint", "random init"),
             "pretrain_labels_recipe": pretrained_on.get("labels_recipe", ""),
-            "pretrain_labels_hash": pretrained_on.get("labels_hash", ""), "task_hash": task.fingerprint(), **task.notes,
+            "pretrain_labels_hash": pretrained_on.get("labels_hash", ""), "task_hash": task_hash, **task.notes,
             "settings": settings(config, task),
             "output_dir": str(output), "minutes": minutes,
             **{k: v for k, v in final.items() if k.startswith(("test_", "val_"))}})
