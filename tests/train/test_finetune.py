@@ -166,6 +166,25 @@ def test_resume_refuses_another_pretrained_network(coarse_run, shapes_task, tmp_
                     "fine-tunes a random init: leave --checkpoint out, or start a new run.")
 
 
+def test_resume_refuses_a_task_whose_labels_changed(shapes_task, tmp_path, capsys):
+    import shutil
+
+    from commands import error_of
+
+    data = tmp_path / "shapes"
+    shutil.copytree(shapes_task, data)
+    first = ["finetune", "--random-init", "--task", "imagefolder", "--data", str(data), "--epochs", "2",
+             "--output-dir", str(tmp_path / "run"), *FAST]
+    assert run(first)[0] == 0
+    tench, other = sorted((data / "train").iterdir())[:2]
+    moved = sorted(tench.iterdir())[0]
+    moved.rename(other / moved.name)  # the same images, one under another class
+    line = error_of([*first[:-len(FAST)], "--epochs", "3", "--resume", str(tmp_path / "run" / "checkpoint.pt"), *FAST],
+                    capsys)
+    assert line == (f"Error: {tmp_path / 'run' / 'checkpoint.pt'} was fine-tuned on other imagefolder data than {data} "
+                    "holds (its images or their labels differ): start a new run instead of --resume.")
+
+
 def test_ten_crops_see_a_corner_that_the_centre_crop_misses():
     """An 8x8 image, dark but for a red 2x2 patch in its top-left corner, scored by a 'network' that gives the
     mean red of what it sees: the centre 4x4 crop misses the patch; of the ten crops, the top-left one and the
