@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from curate.errors import BadImages
 from curate.images.layouts import class_folders, val_folder
-from curate.images.layouts.listing import read_text
+from curate.images.layouts.file_list import list_entries
 from curate.images.report import IndexReport
 from curate.progress import Progress
 
@@ -65,7 +65,7 @@ def check_listed(image_list: Path, rows: pa.Table, report: IndexReport) -> None:
     and each indexed image it does not name; images are compared without their extensions."""
     if not image_list.is_file():
         return
-    listed = {line.split()[0] for line in read_text(image_list, "read as an image list").splitlines() if line.strip()}
+    listed = set(list_entries(image_list).get_column("entry").to_list())
     indexed = rows["path"].to_pylist()
     held = {stem(path) for path in indexed + report.unlabelled}
     report.missing = sorted(set(report.missing) | (listed - held))
