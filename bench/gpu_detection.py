@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from train import checkpoint, finetune, synthetic_voc
-from train.config import FinetuneConfig
-from train.models import build_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))  # the tests' synthetic VOC data
+import synthetic_voc  # noqa: E402
+
+from train import checkpoint, finetune  # noqa: E402
+from train.config import FinetuneConfig  # noqa: E402
+from train.models import build_model  # noqa: E402
 
 MODELS = ("resnet50", "alexnet")
 

@@ -1,8 +1,18 @@
 """Errors a user can cause. Each carries one sentence the user can act on; the CLI prints it and exits 1."""
 
+import re
+from collections.abc import Mapping
+
+PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`")
+
 
 class CurateError(Exception):
-    """Base class: the message is shown to the user as is."""
+    """Base class: the message is shown to the user as is. A parameter it names is written in backquotes by the
+    library's name for it (`lift`); the layer that knows the user's words for it says them (`worded`)."""
+
+    def worded(self, words: Mapping[str, str]) -> str:
+        """The sentence with each parameter named in `words` as `words` names it (`lift` -> --lift)."""
+        return PARAMETER.sub(lambda match: words.get(match[1], match[0]), str(self))
 
 
 class BadWnid(CurateError):

@@ -1,8 +1,9 @@
 """The one owner of checkpoints: what a run saves, and what is checked when it is loaded again.
 
-A pretrain checkpoint carries the model, optimizer, scheduler, scaler, epoch, every rank's RNG state, the
-history of metrics, and what it was trained on (the image table's and the manifest's content hashes and
-recipe), so `--resume` continues the same run and a result always says what it was trained on.
+Every checkpoint carries the model, optimizer, scheduler, scaler, epoch, every rank's RNG state, the settings
+and history of the run, and what it was trained on (a pretrain checkpoint: the image table's and the
+manifest's content hashes and recipe; a fine-tune's: its task's samples), so `--resume` continues the same
+run (`resumed_config`, `restore`) and a result always says what it was trained on.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import torch.distributed as dist
 from torch import nn
 
 from curate.fileio import atomic_path
-from train.config import flag
 from train.distributed import Dist
 from train.errors import TrainError
 from train.models import build_model
-from train.rng import rng_state
+from train.rng import rng_state, set_rng_state
+from train.schedule import continue_schedule
+from train.settings import as_given, with_role
 
 
 def save(path: Path, **state) -> None:
@@ -72,12 +74,12 @@ def check_same_data(checkpoint: dict, path: Path, data: dict[str, str]) -> None:
     if old["labels_hash"] != data["labels_hash"]:
         raise TrainError(
             f"{path} was trained on another label set ({old['labels_recipe']}, {old['labels_hash'][:19]}) than "
-            f"{data['table']} ({data['labels_recipe']}, {data['labels_hash'][:19]}): start a new run instead of --resume."
+            f"{data['table']} ({data['labels_recipe']}, {data['labels_hash'][:19]}): start a new run instead of `resume`."
         )
     if old["table_hash"] != data["table_hash"]:
         raise TrainError(
             f"{path} was trained on another image table ({old['table_hash'][:19]}) than {data['table']} "
-            f"({data['table_hash'][:19]}): start a new run instead of --resume."
+            f"({data['table_hash'][:19]}): start a new run instead of `resume`."
         )
 
 
@@ -92,47 +94,28 @@ def every_rank_rng_state(run: Dist) -> list[dict]:
 
 # --- resuming: the same run, with the settings it was started with ---------------------------------------
 
-# What makes a run the run it is; a resumed run takes them from its checkpoint. (Others may change on
-# resume: --epochs, to lengthen the run; the data paths, whose content hashes are checked; workers, device,
-# compile, quiet, output folder.)
-RUN_SETTINGS = (
-    "model", "batch_size", "lr", "momentum", "wd", "nesterov", "label_smoothing", "lr_scheduler", "lr_step_size",
-    "lr_gamma", "lr_min", "lr_warmup_epochs", "lr_warmup_decay", "amp", "amp_dtype", "channels_last",
-    "augment", "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms",
-)
 
-
-def setting(name: str, value) -> str:
-    """A setting as a command line gives it: '--lr 0.1', '--amp', 'no --amp'."""
-    if isinstance(value, bool):
-        return flag(name) if value else f"no {flag(name)}"
-    return f"{flag(name)} {value}"
-
-
-# A fine-tune's too: what it transfers to, and how.
-FINETUNE_SETTINGS = RUN_SETTINGS + ("task", "mode", "random_init", "backbone_lr_scale", "partition", "val_fraction",
-                                    "test_crops", "min_size", "max_size")
-
-
-def resumed_config(config, given: frozenset[str], saved: dict, path: Path, settings: tuple[str, ...] = RUN_SETTINGS):
-    """`config` with the run settings of the checkpoint `saved`; a setting given on the command line that
-    contradicts the checkpoint is an error naming both. --epochs may change, to more than the epochs done."""
+def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
+    """`config` with the run settings of the checkpoint `saved` (those its declarations give the role "run");
+    a setting given on the command line that contradicts the checkpoint is an error naming both. The length
+    (`epochs`) may change, to more than the epochs done; the other settings (paths, workers, the device...)
+    are the caller's."""
     recorded = {"augment": "rrc", **saved.get("config", {})}  # checkpoints older than --augment were all rrc
     changes = {}
-    for name in settings:
+    for name in with_role(type(config), "run"):
         if name not in recorded:
             continue
         if name in given and getattr(config, name) != recorded[name]:
             raise TrainError(
-                f"{setting(name, getattr(config, name))} contradicts {path}, which was trained with "
-                f"{setting(name, recorded[name])}: a resumed run keeps the settings it started with "
-                "(leave the flag out, or start a new run)."
+                f"{as_given(name, getattr(config, name))} contradicts {path}, which was trained with "
+                f"{as_given(name, recorded[name])}: a resumed run keeps the settings it started with "
+                "(leave it out, or start a new run)."
             )
         changes[name] = recorded[name]
     done = saved["epoch"] + 1
     epochs = config.epochs if "epochs" in given else recorded.get("epochs", config.epochs)
     if epochs <= done and not getattr(config, "test_only", False):
-        raise TrainError(f"{path} has trained {done} epochs already: --epochs {epochs} leaves nothing to train; "
+        raise TrainError(f"{path} has trained {done} epochs already: `epochs` {epochs} leaves nothing to train; "
                          f"give more than {done} to go on.")
     return replace(config, **changes, epochs=epochs)
 
@@ -143,5 +126,20 @@ def check_world_size(saved: dict, path: Path, world_size: int) -> None:
     if trained_on != world_size:
         raise TrainError(
             f"{path} was trained on {trained_on} process{'es' * (trained_on != 1)} and this run has {world_size}: "
-            f"resume it on {trained_on} (torchrun --nproc-per-node {trained_on}), since each process takes -b images a step."
+            f"resume it on {trained_on} (torchrun --nproc-per-node {trained_on}), since each process takes "
+            "`batch_size` images a step."
         )
+
+
+def restore(saved: dict, path: Path, model: nn.Module, optimizer, scaler, config, rank: int):
+    """Everything a resumed run continues from, put back: the weights, the optimizer, the scaler and this
+    rank's RNGs; returns the schedule (laid out again if `epochs` changed), the first epoch to train, the
+    history so far, and a sentence on how the LR goes on when the length changed (else None)."""
+    load_weights(model, saved["model"], path)
+    optimizer.load_state_dict(saved["optimizer"])
+    start = saved["epoch"] + 1
+    epochs_before = saved.get("config", {}).get("epochs", config.epochs)
+    scheduler, change = continue_schedule(optimizer, config, saved["lr_scheduler"], start, epochs_before)
+    scaler.load_state_dict(saved["scaler"])
+    set_rng_state(saved["rng"][rank])
+    return scheduler, start, list(saved.get("history", [])), change

@@ -1,29 +1,51 @@
-"""What each `python -m train` command is told, as typed configs. The flags build them (`flags.py`); the demo
-and the experiment grid make them directly and call `run(config)`. Their defaults are the flags' defaults.
+"""What each `python -m train` command is told, as typed configs, each setting declared once (`settings.py`):
+the flags (`flags.py`), the checks, the grid's keys and the experiment file's words all come from here. The
+demo and the experiment grid make configs directly and call `run(config)`.
 
-Each config is made of the groups its command has: what every command that reads images shares
-(`Device`, `Sizes`), what training shares (`Training`), and which images (`Data`).
+Each config is made of the groups its command has: what every command that reads images shares (`Device`,
+`Sizes`), what training shares (`Training`), and which images (`Data`).
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from train.errors import TrainError
+from train.settings import check_values, defaults, inherited, setting
+from train.tasks import TASK
+
+MODELS = ("alexnet", "caffenet", "resnet18", "resnet50", "tiny")  # models.MODELS builds each (a test keeps them equal)
+CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
+
+
+def at_least(low, what: str | None = None):
+    return (lambda v: v >= low, what or f"{low} or more")
+
+
+UNIT = (lambda v: 0 <= v < 1, "at least 0 and below 1")
+FRACTION = (lambda v: 0 < v <= 1, "above 0 and at most 1")
+POSITIVE = (lambda v: v > 0, "above 0")
 
 
 @dataclass(kw_only=True)
 class Data:
     """The images and their labels: an image table, or a label manifest with an image index."""
 
-    table: Path | None = None
-    labels: Path | None = None
-    images: Path | None = None
-    root: Path | None = None
-    val_table: Path | None = None
-    val_images: Path | None = None
-    val_root: Path | None = None
-    store: Path | None = None  # a packed store (curate images pack) to read the images from
-    val_store: Path | None = None
+    table: Path | None = setting(None, "image table written by `curate images apply`", group="data")
+    labels: Path | None = setting(None, "label manifest (with --images, instead of --table)", group="data")
+    images: Path | None = setting(None, "image index (with --labels, instead of --table)", group="data")
+    root: Path | None = setting(None, "folder the table's paths are relative to", group="data",
+                                default_help="the table's own root")
+    val_table: Path | None = setting(None, "image table to validate on", group="data",
+                                     default_help="the table's val split")
+    val_images: Path | None = setting(None, "image index to validate on, labelled by --labels", group="data")
+    val_root: Path | None = setting(None, "root of the validation table's paths", group="data", default_help="its own root")
+    store: Path | None = setting(None, "read the table's images from this packed store (`curate images pack`)", group="data")
+    val_store: Path | None = setting(None, "read the validation table's images from this packed store", group="data")
+
+
+SIZES = "input size and augmentation"
 
 
 @dataclass(kw_only=True)
@@ -32,189 +54,180 @@ class Sizes:
     centre crop to evaluate; "caffe", Caffe's ImageNet recipe (resize to a square, random crop and mirror;
     the central crop to evaluate), whose crops are 227 px unless given (`implied_sizes`)."""
 
-    train_crop_size: int = 224
-    val_resize_size: int = 256
-    val_crop_size: int = 224
-    min_scale: float = 0.08
-    augment: str = "rrc"
+    train_crop_size: int = setting(224, "training crop size (227 with --augment caffe)", rule=at_least(1), role="run",
+                                   group=SIZES)
+    val_resize_size: int = setting(256, "short side before the centre crop; --augment caffe: both sides",
+                                   rule=at_least(1), role="run", group=SIZES)
+    val_crop_size: int = setting(224, "centre crop size (227 with --augment caffe)", rule=at_least(1), role="run",
+                                 group=SIZES)
+    min_scale: float = setting(0.08, "smallest crop area of the random-resized crop", rule=FRACTION, role="run", group=SIZES)
+    augment: str = setting(
+        "rrc", "rrc: torchvision's random-resized crop (--min-scale..1 of the area, aspect ratio 3/4..4/3) resized to "
+        "--train-crop-size, and a random flip; to evaluate, the short side resized to --val-resize-size and the central "
+        "--val-crop-size. caffe (pretrain, evaluate): Caffe's ImageNet recipe, as Huh et al. trained: the image resized "
+        "to a --val-resize-size square (aspect not kept), a random --train-crop-size crop and a random mirror; to "
+        "evaluate, the central --val-crop-size of that square; crop sizes not given are then 227",
+        choices=("rrc", "caffe"), role="run", group=SIZES)
 
 
 @dataclass(kw_only=True)
 class Device:
     """Where and how images are read and run: batch size per process, loader workers, device, precision."""
 
-    batch_size: int = 32
-    workers: int = 4
-    device: str = "auto"
-    amp: bool = False
-    channels_last: bool = False
-    quiet: bool = False
+    batch_size: int = setting(32, "images per process and step", flags=("-b", "--batch-size"), rule=at_least(1), role="run")
+    workers: int = setting(4, "data-loading processes per process", flags=("-j", "--workers"), rule=at_least(0))
+    device: str = setting("auto", "auto (CUDA when present), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    amp: bool = setting(False, "mixed precision: autocast to --amp-dtype", role="run")
+    amp_dtype: str = setting("bfloat16", "the autocast type (float16 adds a GradScaler, CUDA only)",
+                             choices=("bfloat16", "float16"), role="run")
+    channels_last: bool = setting(False, "channels-last memory format", role="run")
+    quiet: bool = setting(False, "no progress bar, epoch lines or summary on stderr", flags=("-q", "--quiet"))
+
+
+OPTIMISATION = "optimisation"
 
 
 @dataclass(kw_only=True)
 class Training(Device, Sizes):
     """The network, the optimiser, the schedule, and the run's output folder and seed."""
 
-    model: str = "resnet18"
-    epochs: int = 90
-    lr: float = 0.1
-    momentum: float = 0.9
-    wd: float = 1e-4
-    nesterov: bool = False
-    label_smoothing: float = 0.0
-    lr_scheduler: str = "step"
-    lr_step_size: int = 30
-    lr_gamma: float = 0.1
-    lr_min: float = 0.0
-    lr_warmup_epochs: int = 0
-    lr_warmup_decay: float = 0.01
-    amp_dtype: str = "bfloat16"
-    compile: bool = False
-    output_dir: Path | None = None  # None: runs/<command>-<date and time>, or a resumed checkpoint's folder
-    overwrite: bool = False  # replace a run the output folder already holds
-    seed: int = 0
-    use_deterministic_algorithms: bool = False
+    model: str = setting("resnet18", "network", choices=MODELS, role="run", group=OPTIMISATION)
+    epochs: int = setting(90, "number of epochs", rule=at_least(1), role="length", group=OPTIMISATION)
+    lr: float = setting(0.1, "learning rate", rule=at_least(0), role="run", group=OPTIMISATION)
+    momentum: float = setting(0.9, "SGD momentum", rule=UNIT, role="run", group=OPTIMISATION)
+    wd: float = setting(1e-4, "weight decay", flags=("--wd", "--weight-decay"), rule=at_least(0), role="run",
+                        group=OPTIMISATION)
+    nesterov: bool = setting(False, "Nesterov momentum", role="run", group=OPTIMISATION)
+    label_smoothing: float = setting(0.0, "label smoothing", rule=UNIT, role="run", group=OPTIMISATION)
+    lr_scheduler: str = setting("step", "LR schedule", choices=("step", "cosine", "constant"), role="run",
+                                group=OPTIMISATION)
+    lr_step_size: int = setting(30, "step schedule: epochs between decays", rule=at_least(1), role="run", group=OPTIMISATION)
+    lr_gamma: float = setting(0.1, "step schedule: decay factor", rule=POSITIVE, role="run", group=OPTIMISATION)
+    lr_min: float = setting(0.0, "cosine schedule: final LR", rule=at_least(0), role="run", group=OPTIMISATION)
+    lr_warmup_epochs: int = setting(0, "linear warm-up epochs", rule=at_least(0), role="run", group=OPTIMISATION)
+    lr_warmup_decay: float = setting(0.01, "warm-up starts at LR times this", rule=FRACTION, role="run", group=OPTIMISATION)
+    compile: bool = setting(False, "torch.compile the model")
+    output_dir: Path | None = setting(
+        None, "the run's folder: checkpoint.pt and metrics.jsonl",
+        default_help="a new runs/<command>-<date>-<time>; with --resume, the checkpoint's folder")
+    overwrite: bool = setting(False, "replace the run that --output-dir already holds")
+    seed: int = setting(0, "random seed", rule=at_least(0), role="run")
+    use_deterministic_algorithms: bool = setting(False, "bitwise-reproducible kernels (slower)", role="run")
 
 
 @dataclass(kw_only=True)
 class PretrainConfig(Training, Data):
-    resume: Path | None = None
-    test_only: bool = False
+    resume: Path | None = setting(None, "continue the run of this checkpoint (same model and manifest)", group="run")
+    test_only: bool = setting(False, "only evaluate (with --resume: the checkpoint)", group="run")
+
+
+TRANSFER = "transfer"
 
 
 @dataclass(kw_only=True)
 class FinetuneConfig(Training):
-    checkpoint: Path | None = None
-    random_init: bool = False
-    resume: Path | None = None
-    mode: str | None = None  # None: the task's (linear; full for voc07-det, voc12-action and --random-init)
-    backbone_lr_scale: float = 0.1
-    partition: int = 1
-    val_fraction: float = 0.1  # of the training data, held out to validate on each epoch
-    test_every_epoch: bool = False  # else the test set is scored once, after the last epoch
-    test_crops: str = "center"  # how val and test images are cropped to score them (`loaders.EvalTransform`)
-    min_size: int = 600  # detection: the shorter side images are resized to
-    max_size: int = 1000  # detection: the longer side at most
-    task: str
-    data: Path
-    # shorter than pretraining, at a lower learning rate that decays once, without weight decay; a task
-    # may have its own (`tasks.SETTINGS`)
-    epochs: int = 30
-    lr: float = 0.01
-    lr_step_size: int = 20
-    wd: float = 0.0
+    checkpoint: Path | None = setting(None, "pretrain checkpoint (required unless --random-init or --resume)", group=TRANSFER)
+    random_init: bool = setting(False, "the scratch baseline: an untrained --model, every layer trained at the full LR",
+                                role="run", group=TRANSFER)
+    resume: Path | None = setting(None, "continue the fine-tune of this checkpoint.pt, with its settings", group=TRANSFER)
+    task: str = setting(help="transfer task (see the list below)", choices=tuple(TASK), role="run", group=TRANSFER)
+    data: Path = setting(help="the task's data: " + "; ".join(f"{', '.join(t.name for t in TASK.values() if t.data == data)}: {data}"
+                                                             for data in dict.fromkeys(t.data for t in TASK.values())),
+                         group=TRANSFER)
+    mode: str | None = setting(None, "linear: frozen features, train the new classifier; full: train all layers",
+                               choices=("linear", "full"), role="run", group=TRANSFER,
+                               default_help="linear; full for voc07-det, voc12-action and --random-init")
+    backbone_lr_scale: float = setting(0.1, "full mode: pretrained layers learn at LR times this", rule=at_least(0),
+                                       role="run", group=TRANSFER)
+    partition: int = setting(1, "sun397: official partition", rule=(lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten "
+                             "official partitions)"), role="run", group=TRANSFER)
+    val_fraction: float = setting(0.1, "share of the training data held out to validate on each epoch; 0 trains on "
+                                  "all of it", rule=UNIT, role="run", group=TRANSFER)
+    test_every_epoch: bool = setting(False, "score the test set after every epoch, not only the last", group=TRANSFER)
+    test_crops: str = setting(
+        "center", "how val and test images are scored: center, resize the short side to --val-resize-size and take the "
+        "central --val-crop-size crop; whole, the whole image resized to a --val-crop-size square; ten, the four corners "
+        "and centre of the resized image and their mirrors, scores averaged", choices=("center", "whole", "ten"),
+        role="run", group=TRANSFER)
+    min_size: int = setting(600, "voc07-det: images resized to this shorter side (as Fast/Faster R-CNN)",
+                            rule=at_least(32), role="run", group=TRANSFER)
+    max_size: int = setting(1000, "voc07-det: and at most this longer side", rule=at_least(32), role="run", group=TRANSFER)
+    # shorter than pretraining, at a lower learning rate that decays once, without weight decay; a task may
+    # have its own (`tasks.TASKS`)
+    epochs: int = inherited(Training, "epochs", 30)
+    lr: float = inherited(Training, "lr", 0.01)
+    lr_step_size: int = inherited(Training, "lr_step_size", 20)
+    wd: float = inherited(Training, "wd", 0.0)
 
 
 @dataclass(kw_only=True)
 class EvaluateConfig(Device, Sizes, Data):
-    checkpoint: Path | None = None  # the flag is required; the demo scores an untrained network without one
-    knn_labels: Path | None = None
-    knn_k: int = 20
-    knn_temperature: float = 0.07
-    batch_size: int = 64
+    checkpoint: Path = setting(help="pretrain checkpoint", group="run")
+    knn_labels: Path | None = setting(None, "label manifest to score k-NN top-1 against (same images)", group="k-NN")
+    knn_k: int = setting(20, "neighbours", rule=at_least(1), role="run", group="k-NN")
+    knn_temperature: float = setting(0.07, "vote weight exp(sim/T)", rule=POSITIVE, role="run", group="k-NN")
+    batch_size: int = inherited(Device, "batch_size", 64)
 
 
 @dataclass(kw_only=True)
 class DemoConfig:
-    output_dir: Path = Path("runs/demo")
-    experiment: Path | None = None  # None: experiments/demo.toml
-    quiet: bool = False
+    output_dir: Path = setting(Path("runs/demo"), "the grid's folder")
+    experiment: Path | None = setting(None, "another experiment file to run as the demo",
+                                      default_help="experiments/demo.toml")
+    quiet: bool = setting(False, "no progress or table on stderr", flags=("-q", "--quiet"))
 
 
 @dataclass(kw_only=True)
 class GridConfig:
-    file: Path
-    output_dir: Path | None = None  # None: runs/grid-<the experiment's name>
-    dry_run: bool = False
-    launcher: str = "here"  # here (one cell after another), submitit-local, slurm
-    nproc_per_node: int | None = None  # None: the experiment file's (1 unless it says)
-    quiet: bool = False
+    file: Path = setting(help="the experiment file (TOML)", positional=True)
+    output_dir: Path | None = setting(None, "the grid's folder, shared by every machine that runs it",
+                                      default_help="runs/grid-NAME")
+    dry_run: bool = setting(False, "print the plan: every cell, what is done, what is left and its cost in images and "
+                            "GPU-hours; run nothing")
+    launcher: str = setting("here", "here: one cell after another on this machine; slurm: each cell a Slurm job through "
+                            "submitit (its [slurm] table: partition, gpus_per_node, timeout_min, ...); submitit-local: the "
+                            "same on this machine", choices=("here", "submitit-local", "slurm"))
+    nproc_per_node: int | None = setting(None, "run each cell under torchrun with N processes", rule=at_least(1),
+                                         default_help="the file's nproc_per_node, else 1")
+    quiet: bool = setting(False, "no progress on stderr", flags=("-q", "--quiet"))
 
 
 @dataclass(kw_only=True)
 class ReportConfig:
-    folder: Path
-    quiet: bool = False
+    folder: Path = setting(help="a grid's output folder (holding results.parquet)", positional=True)
+    quiet: bool = setting(False, "no table on stderr", flags=("-q", "--quiet"))
 
 
-COMMANDS = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "evaluate": EvaluateConfig, "demo": DemoConfig,
-            "grid": GridConfig, "report": ReportConfig}
+# --- checks: every setting, before any work ----------------------------------------------------------------
 
-
-def defaults(config: type) -> dict:
-    """Field name -> default, for the fields of `config` that have one."""
-    return {f.name: f.default for f in fields(config) if f.default is not MISSING}
-
-
-# --- checks: every option, before any work ---------------------------------------------------------------
-
-FLAGS = {"batch_size": "-b/--batch-size", "workers": "-j/--workers", "wd": "--wd"}
-RULES = {  # field -> (the test a value must pass, what the sentence asks for)
-    "batch_size": (lambda v: v >= 1, "1 or more"),
-    "workers": (lambda v: v >= 0, "0 or more"),
-    "epochs": (lambda v: v >= 1, "1 or more"),
-    "lr": (lambda v: v >= 0, "0 or more"),
-    "momentum": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
-    "wd": (lambda v: v >= 0, "0 or more"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
-    "lr_step_size": (lambda v: v >= 1, "1 or more"),
-    "lr_gamma": (lambda v: v > 0, "above 0"),
-    "lr_min": (lambda v: v >= 0, "0 or more"),
-    "lr_warmup_epochs": (lambda v: v >= 0, "0 or more"),
-    "lr_warmup_decay": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
-    "train_crop_size": (lambda v: v >= 1, "1 or more"),
-    "val_resize_size": (lambda v: v >= 1, "1 or more"),
-    "val_crop_size": (lambda v: v >= 1, "1 or more"),
-    "min_scale": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
-    "augment": (lambda v: v in ("rrc", "caffe"), "rrc or caffe"),
-    "backbone_lr_scale": (lambda v: v >= 0, "0 or more"),
-    "partition": (lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten official partitions)"),
-    "val_fraction": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
-    "test_crops": (lambda v: v in ("center", "whole", "ten"), "center, whole or ten"),
-    "min_size": (lambda v: v >= 32, "32 or more"),
-    "max_size": (lambda v: v >= 32, "32 or more"),
-    "knn_k": (lambda v: v >= 1, "1 or more"),
-    "knn_temperature": (lambda v: v > 0, "above 0"),
-    "device": (lambda v: v in ("auto", "cpu", "cuda"), "auto, cpu or cuda"),
-    "launcher": (lambda v: v in ("here", "submitit-local", "slurm"), "here, submitit-local or slurm"),
-    "nproc_per_node": (lambda v: v is None or v >= 1, "1 or more"),
-}
-EXCLUSIVE = [  # groups of fields at most one of which may be given
-    (("table", "labels"), "Give the images either as --table, or as --labels with --images, not both."),
-    (("table", "images"), "Give the images either as --table, or as --labels with --images, not both."),
-    (("val_table", "val_images"), "Give the validation images either as --val-table or as --val-images, not both."),
-    (("root", "store"), "Give either --root (where the table's images are) or --store (a store of them), not both."),
-    (("checkpoint", "random_init"), "Give either --checkpoint (transfer a pretrained network) or --random-init (the untrained baseline), not both."),
+EXCLUSIVE = [  # groups of settings at most one of which may be given
+    (("table", "labels"), "Give the images either as `table`, or as `labels` with `images`, not both."),
+    (("table", "images"), "Give the images either as `table`, or as `labels` with `images`, not both."),
+    (("val_table", "val_images"), "Give the validation images either as `val_table` or as `val_images`, not both."),
+    (("root", "store"), "Give either `root` (where the table's images are) or `store` (a store of them), not both."),
+    (("checkpoint", "random_init"), "Give either `checkpoint` (transfer a pretrained network) or `random_init` (the "
+                                    "untrained baseline), not both."),
 ]
 
 
-def flag(name: str) -> str:
-    """The flag that sets a config field, as sentences name it."""
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
 def check(config) -> None:
-    """Raise TrainError, in one sentence, for the first option of `config` that no run can use."""
-    from train.errors import TrainError
-
+    """Raise TrainError, in one sentence, for the first setting of `config` that no run can use."""
+    check_values(config)
     values = vars(config)
-    for name, (test, wanted) in RULES.items():
-        if name in values and not test(values[name]):
-            raise TrainError(f"{flag(name)} must be {wanted}, not {values[name]!r}.")
     if values.get("lr_warmup_epochs") and values["lr_warmup_epochs"] >= values["epochs"]:
-        raise TrainError(f"--lr-warmup-epochs {config.lr_warmup_epochs} leaves no epoch after the warm-up of a "
+        raise TrainError(f"`lr_warmup_epochs` {config.lr_warmup_epochs} leaves no epoch after the warm-up of a "
                          f"{config.epochs}-epoch run: give fewer warm-up epochs.")
     if values.get("min_size", 0) > values.get("max_size", 1 << 30):
-        raise TrainError(f"--min-size {config.min_size} is larger than --max-size {config.max_size}.")
+        raise TrainError(f"`min_size` {config.min_size} is larger than `max_size` {config.max_size}.")
     if values.get("val_resize_size", 1) < values.get("val_crop_size", 0):
-        raise TrainError(f"--val-crop-size {config.val_crop_size} is larger than the --val-resize-size "
+        raise TrainError(f"`val_crop_size` {config.val_crop_size} is larger than the `val_resize_size` "
                          f"{config.val_resize_size} it is cropped from.")
     if values.get("augment") == "caffe" and config.val_resize_size < config.train_crop_size:
-        raise TrainError(f"--train-crop-size {config.train_crop_size} is larger than the --val-resize-size "
-                         f"{config.val_resize_size} square that --augment caffe crops it from.")
+        raise TrainError(f"`train_crop_size` {config.train_crop_size} is larger than the `val_resize_size` "
+                         f"{config.val_resize_size} square that `augment` caffe crops it from.")
     if values.get("augment") == "caffe" and isinstance(config, FinetuneConfig):
-        raise TrainError("finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): "
-                         "leave the flag out.")
+        raise TrainError("finetune crops as `augment` rrc does (`augment` caffe is for pretrain and evaluate): "
+                         "leave it out.")
     for names, sentence in EXCLUSIVE:
         if all(values.get(name) for name in names):
             raise TrainError(sentence)
@@ -229,12 +242,29 @@ def explicit(config, given: frozenset[str] | None) -> frozenset[str]:
     return frozenset(name for name, value in vars(config).items() if name not in default or default[name] != value)
 
 
-CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
-
-
 def implied_sizes(config, given: frozenset[str]):
     """`config` with the crop sizes its augmentation implies where the caller set none (`given`, as from
     `explicit`): --augment caffe crops 227 px unless --train-crop-size or --val-crop-size says otherwise."""
     if getattr(config, "augment", "rrc") != "caffe":
         return config
     return replace(config, **{name: CAFFE_CROP for name in ("train_crop_size", "val_crop_size") if name not in given})
+
+
+def with_task_defaults(config: FinetuneConfig, given: frozenset[str]) -> FinetuneConfig:
+    """A fine-tune's `config` with its task's own defaults (`tasks.TASKS`) where the caller gave no value
+    (`given`), and the mode decided; a combination no run can use is an error."""
+    task = TASK[config.task] if config.task in TASK else None
+    config = replace(config, **{k: v for k, v in (task.defaults if task else {}).items() if k not in given})
+    if config.mode is None:
+        config = replace(config, mode="full" if config.random_init else "linear")
+    if config.random_init and "backbone_lr_scale" in given:
+        raise TrainError("`random_init` trains every layer at the full LR (there are no pretrained layers): "
+                         "leave `backbone_lr_scale` out.")
+    if task is not None and task.kind == "detection":
+        if config.mode != "full":
+            raise TrainError(f"{task.name} trains the whole detector: `mode` linear is for the classification tasks.")
+        if config.test_crops != "center":
+            raise TrainError(f"`test_crops` does not apply to {task.name}, which detects on whole images.")
+        if config.compile:
+            raise TrainError(f"`compile` does not apply to {task.name}, whose images come in many sizes.")
+    return config

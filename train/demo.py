@@ -1,7 +1,7 @@
 """`python -m train demo`: the demo grid on a CPU in a few minutes, with no downloads, then its report.
 
 The grid is experiments/demo.toml: a synthetic world of shapes and textures in ImageNet layout
-(`worlds.py`), curated into fine (12) and coarse (4, by WordNet) label sets with curate's recipes; a tiny
+(`world.py`), curated into fine (12) and coarse (4, by WordNet) label sets with curate's recipes; a tiny
 CNN pretrained on each at two sizes with three seeds, scored by k-NN on the fine labels and by a linear
 probe on new shape-texture combinations. The report prints mean ± std over the seeds and draws the
 figures into OUTPUT_DIR/figures/.

@@ -45,10 +45,8 @@ def setup(device: str = "auto") -> Dist:
     rank = int(os.environ.get("RANK", 0))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     world_size = int(os.environ.get("WORLD_SIZE", 1))
-    if device not in ("auto", "cpu", "cuda"):
-        raise TrainError(f"--device must be auto, cpu or cuda, not {device!r}.")
     if device == "cuda" and not torch.cuda.is_available():
-        raise TrainError("--device cuda was asked for, but this torch sees no CUDA device: use --device cpu.")
+        raise TrainError("`device` cuda was asked for, but this torch sees no CUDA device: use `device` cpu.")
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if use_cuda:
         torch.cuda.set_device(local_rank)

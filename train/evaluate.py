@@ -18,7 +18,7 @@ from train.config import EvaluateConfig, check, explicit, implied_sizes
 from train.data.tables import ImageRows, image_loader, knn_targets, load_tables
 from train.distributed import print0
 from train.errors import TrainError
-from train.loops import evaluate, extract_features
+from train.loops import evaluate, extract_features, precision
 from train.knn import knn_top1
 from train.models import backbone
 
@@ -35,7 +35,7 @@ def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows,
             raise TrainError(f"k-NN needs images in the {split} split of {source.source}, and it has none.")
         kept, targets, label_wnids = knn_targets(source, rows, labels_path)
         if split == "val" and len(set(targets)) < 2:
-            raise TrainError(f"--knn-labels {labels_path} labels the val images with {len(set(targets))} of its "
+            raise TrainError(f"`knn_labels` {labels_path} labels the val images with {len(set(targets))} of its "
                              f"{len(label_wnids)} labels: top-1 over one label is 100% whatever the features; give a "
                              "label set of the data's classes.")
         if split == "val" and 2 * len(kept) < len(rows) and run.is_main and not config.quiet:
@@ -43,15 +43,12 @@ def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows,
                    "are left out of k-NN.")
         counts[split] = (len(kept), len(rows))
         loader = image_loader(source, [rows[pos] for pos in kept], config, run, train=False, targets=targets)
-        scored[split] = extract_features(features_model, loader, run.device, amp_dtype(config), config.channels_last)
+        scored[split] = extract_features(features_model, loader, run.device, precision(config.amp, config.amp_dtype, run.device),
+                                         config.channels_last)
     top1 = knn_top1(*scored["train"], *scored["val"], k=config.knn_k, temperature=config.knn_temperature)
     return {"knn_top1": 100 * top1, "knn_label_count": len(label_wnids), "knn_k": config.knn_k,
             "knn_labels": str(labels_path), "knn_memory_images": counts["train"][0], "knn_query_images": counts["val"][0],
             "knn_query_images_left_out": counts["val"][1] - counts["val"][0]}
-
-
-def amp_dtype(config: EvaluateConfig) -> torch.dtype | None:
-    return torch.bfloat16 if config.amp else None
 
 
 TRAINED_SIZES = ("val_resize_size", "val_crop_size", "augment")
@@ -60,8 +57,6 @@ TRAINED_SIZES = ("val_resize_size", "val_crop_size", "augment")
 def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | None:
     given = explicit(config, given)
     check(implied_sizes(config, given))
-    if config.checkpoint is None:
-        raise TrainError("evaluate needs --checkpoint, a pretrain checkpoint.")
     run = distributed.setup(config.device)
     model, pretrained = checkpoint.pretrained_model(config.checkpoint)
     # Score at the sizes the network was validated at during pretraining, unless the flags say otherwise.
@@ -71,15 +66,15 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
     if table.labels_hash != pretrained["data"]["labels_hash"]:
         raise TrainError(
             f"{config.checkpoint} was trained on another label set ({pretrained['data']['labels_recipe']}) than "
-            f"{table.source} ({table.labels_recipe}): top-1 needs the same labels; use --knn-labels for another label set."
+            f"{table.source} ({table.labels_recipe}): top-1 needs the same labels; use `knn_labels` for another label set."
         )
     model = model.to(run.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
     if not val_rows:
-        raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with --val-table.")
+        raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with `val_table`.")
     loader = image_loader(val_table, val_rows, config, run, train=False)
     result = {"checkpoint": str(config.checkpoint), "model": pretrained["model_name"], **pretrained["data"],
               **{k: getattr(config, k) for k in TRAINED_SIZES},
-              **evaluate(model, loader, run.device, amp_dtype(config), config.channels_last)}
+              **evaluate(model, loader, run.device, precision(config.amp, config.amp_dtype, run.device), config.channels_last)}
     if config.knn_labels is not None:
         features = backbone(model, pretrained["model_name"])
         result.update(knn_score(features, table, val_table, val_rows, config.knn_labels, run, config))

@@ -3,77 +3,94 @@ k-NN evaluations; read and checked whole, in one sentence per mistake, before an
 
     name = "demo"
     throughput = 2000                        # images/s a GPU trains at, for --dry-run's cost (optional)
+    nproc_per_node = 1                       # processes per cell (torchrun), unless --nproc-per-node says
     [data]                                   # the images: curate image indexes, or a synthetic world
-    train_index = "train.parquet"            # (or: synthetic = "factors", train_per_class, val_per_class)
+    train_index = "train.parquet"            # (or: synthetic = "factors", train_per_class, val_per_class, seed)
     val_index = "val.parquet"
     root = "imagenet/train"
     val_root = "imagenet/val"
-    [options]                                # settings for every run (pretrain or finetune flags' fields)
+    [settings]                               # every run's settings, by their flags' names (where a command has them)
     device = "cuda"
-    [[pretrain]]                             # a variant; a list in images_per_class, budget or seeds makes one cell each
+    [[pretrain]]                             # a variant; a list in per_class, budget or seed makes one cell each
     name = "in1k"
-    labels = "in1k"                          # a curate preset, identity, "coarsen lift=1", "random 250", or a .parquet
-    images_per_class = [1000, 500]           # or budget = [500000], or neither: every image
-    model = "caffenet"
-    recipe = "caffe"                         # --augment
+    labels = "in1k"                          # as curate names a label set: a preset, identity, "coarsen --lift 1",
+                                             # "sample --classes 250 --base ilsvrc2012", or a .parquet manifest
+    per_class = [1000, 500]                  # or budget = [500000] (curate images subset's words), or neither: all
+    subset_seed = 0                          # the seed of the subset's choice
     iterations = 450000                      # SGD steps (the same for every data size), or epochs = 90
-    seeds = [0]
     series = "more images per class"         # how the report groups it (optional)
-    options = { lr = 0.01, batch_size = 256 }
+    model = "caffenet"                       # ... and any other pretrain setting, by its flag's name:
+    augment = "caffe"                        # python -m train pretrain --help
+    lr = 0.01
+    seed = [0]
     [[knn]]                                  # k-NN of every variant's features on these labels
     labels = "in1k"
+    knn_k = 20
     [[transfer]]                             # every variant is fine-tuned on this task, once per seed
     task = "voc07-det"
-    data = "VOCdevkit"
-    seeds = [0, 1, 2]
+    data = "VOCdevkit"                       # the task's folder ("synthetic": the synthetic world's task)
+    seed = [0, 1, 2]
     images_per_s = 20                        # for the cost (optional)
+    amp = true                               # ... and any other finetune setting (python -m train finetune --help)
+
+A key is a setting's own name (its flag without the dashes), so the file and the command line say the same
+thing the same way; the few keys that are the grid's own are listed in PRETRAIN_KEYS, TRANSFER_KEYS and
+KNN_KEYS. Keys of older files that were renamed are in RENAMED, and name their new key when given.
 """
 
 from __future__ import annotations
 
-import difflib
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from train.config import FinetuneConfig, PretrainConfig
-from train.errors import TrainError
-from train.tasks import TASKS
+from train.config import EvaluateConfig, FinetuneConfig, PretrainConfig, check, implied_sizes, with_task_defaults
+from train.errors import TrainError, sentence
+from train.settings import declared, suggestion, typed
 
-TOP = {"name", "description", "throughput", "data", "options", "pretrain", "knn", "transfer", "nproc_per_node", "slurm"}
+TOP = {"name", "description", "throughput", "nproc_per_node", "data", "settings", "pretrain", "knn", "transfer", "slurm"}
 DATA = {"synthetic", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root"}
-PRETRAIN = {"name", "labels", "images_per_class", "budget", "model", "recipe", "epochs", "iterations", "seeds", "series",
-            "options", "subset_seed"}
-TRANSFER = {"task", "data", "seeds", "options", "images_per_s"}
-KNN = {"labels", "k"}
 WORLDS = ("factors",)
-# Fields a grid sets itself for each run: not options.
-GRID_SET = {"table", "labels", "images", "val_table", "val_images", "store", "val_store", "output_dir", "resume",
-            "overwrite", "checkpoint", "task", "data", "seed", "epochs", "model", "augment", "quiet", "test_only"}
-PRETRAIN_OPTIONS = {f.name for f in fields(PretrainConfig)} - GRID_SET
-FINETUNE_OPTIONS = {f.name for f in fields(FinetuneConfig)} - GRID_SET | {"epochs"}
+# Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
+GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
+            "resume", "overwrite", "checkpoint", "test_only", "quiet"}
+PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series", "iterations"}
+TRANSFER_KEYS = {"images_per_s"}
+KNN_KEYS = {"labels"}
+LISTS = {"per_class", "budget", "seed"}  # keys whose list makes one cell per value
+RENAMED = {"recipe": "augment", "seeds": "seed", "images_per_class": "per_class", "k": "knn_k",
+           "options": "the settings themselves (lr = 0.01), in the entry or in [settings]"}
+
+
+def settings_of(config: type) -> set[str]:
+    """The settings of `config` an experiment file may give (the grid gives the others itself)."""
+    return {d.name for d in declared(config)} - GRID_OWN
+
+
+# [settings]: what every run takes where its command has the setting; a cell's own (its seed, its task) stay in its entry
+SHARED = (settings_of(PretrainConfig) | settings_of(FinetuneConfig) | settings_of(EvaluateConfig)) - {"seed", "task", "data"}
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One pretraining cell: a label set, the images (per class, a budget, or all), a recipe and a seed."""
+    """One pretraining cell: a label set, the images (per class, a budget, or all), and its settings."""
 
     entry: str
     labels: str
-    images_per_class: int | None
+    per_class: int | None
     budget: int | None
-    model: str
-    recipe: str
-    epochs: int | None
-    iterations: int | None
-    seed: int
-    series: str
     subset_seed: int
-    options: dict = field(default_factory=dict)
+    series: str
+    iterations: int | None
+    settings: dict  # its pretrain settings: the file's [settings], then the entry's own, its seed one of the list
+
+    @property
+    def seed(self) -> int:
+        return self.settings.get("seed", 0)
 
     @property
     def name(self) -> str:
-        size = (f"-{self.images_per_class}pc" if self.images_per_class else
+        size = (f"-{self.per_class}pc" if self.per_class else
                 f"-{self.budget // 1000}k" if self.budget and self.budget % 1000 == 0 else f"-{self.budget}" if self.budget else "")
         return f"{self.entry}{size}-s{self.seed}"
 
@@ -83,14 +100,14 @@ class Transfer:
     task: str
     data: str
     seeds: tuple[int, ...]
-    options: dict
+    settings: dict  # its finetune settings, the seed aside
     images_per_s: float | None
 
 
 @dataclass(frozen=True)
 class Knn:
     labels: str
-    k: int
+    settings: dict  # its evaluate settings (knn_k, knn_temperature, the sizes...)
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,6 @@ class Experiment:
     description: str
     source: Path
     data: dict
-    options: dict
     variants: tuple[Variant, ...]
     knn: tuple[Knn, ...]
     transfers: tuple[Transfer, ...]
@@ -119,98 +135,167 @@ def read_experiment(path: Path) -> Experiment:
         raise TrainError(f"{path} is not valid TOML: {error}.") from None
     where = str(path)
     known(spec, TOP, where)
-    data = spec.get("data")
-    if not isinstance(data, dict):
-        raise TrainError(f"{path} has no [data] table: say where the images are (train_index, or synthetic = \"factors\").")
+    data = table_of(spec, "data", where, required=True)
     known(data, DATA, f"{where} [data]")
+    data = {key: word(data, key, f"{where} [data]", **kind) for key, kind in DATA_KINDS.items() if key in data}
     if "synthetic" in data and data["synthetic"] not in WORLDS:
         raise TrainError(f"{where} [data]: unknown synthetic world {data['synthetic']!r}: choose {', '.join(WORLDS)}.")
     if "synthetic" not in data and "train_index" not in data:
         raise TrainError(f"{where} [data] needs train_index (a curate image index), or synthetic = \"factors\".")
-    options = spec.get("options", {})
-    check_options(options, PRETRAIN_OPTIONS | FINETUNE_OPTIONS, f"{where} [options]")
-    entries = spec.get("pretrain", [])
+    shared = table_of(spec, "settings", where)
+    known(shared, SHARED, f"{where} [settings]")
+    entries = entries_of(spec, "pretrain", where)
     if not entries:
         raise TrainError(f"{path} declares no [[pretrain]] variant: a grid needs at least one.")
-    variants = tuple(v for entry in entries for v in expand(entry, where))
+    variants = tuple(v for entry in entries for v in expand(entry, shared, where))
     names = [v.name for v in variants]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise TrainError(f"{where}: two [[pretrain]] cells are both named {twice[0]!r}: give each entry its own name.")
-    transfers = tuple(transfer(t, where) for t in spec.get("transfer", []))
-    knns = tuple(knn(k, where) for k in spec.get("knn", []))
-    return Experiment(name=str(spec.get("name", path.stem)), description=str(spec.get("description", "")), source=path,
-                      data=data, options=options, variants=variants, knn=knns, transfers=transfers,
-                      throughput=spec.get("throughput"), nproc_per_node=int(spec.get("nproc_per_node", 1)),
-                      slurm=spec.get("slurm", {}))
+    transfers = tuple(transfer(entry, shared, where) for entry in entries_of(spec, "transfer", where))
+    knns = tuple(knn(entry, shared, where) for entry in entries_of(spec, "knn", where))
+    return Experiment(name=word(spec, "name", where, kind=str, default=path.stem),
+                      description=word(spec, "description", where, kind=str, default=""), source=path, data=data,
+                      variants=variants, knn=knns, transfers=transfers,
+                      throughput=word(spec, "throughput", where, kind=float, default=None, low=0, strict=True),
+                      nproc_per_node=word(spec, "nproc_per_node", where, kind=int, default=1, low=1),
+                      slurm=table_of(spec, "slurm", where))
+
+
+# --- the grid's own words ---------------------------------------------------------------------------------
+
+DATA_KINDS = {"synthetic": {"kind": str}, "train_per_class": {"kind": int, "low": 1}, "val_per_class": {"kind": int, "low": 1},
+              "seed": {"kind": int}, "train_index": {"kind": str}, "val_index": {"kind": str}, "root": {"kind": str},
+              "val_root": {"kind": str}}
+KIND_WORDS = {int: "a whole number", float: "a number", str: "a string"}
+
+
+def word(table: dict, key: str, where: str, *, kind: type, default=None, low: float = 0, strict: bool = False):
+    """The value of one of the grid's own keys, checked: a string, or a number of at least `low` (above it, if
+    `strict`); `default` where the key is absent."""
+    if key not in table:
+        return default
+    value = table[key]
+    fits = isinstance(value, str) if kind is str else (
+        isinstance(value, int if kind is int else (int, float)) and not isinstance(value, bool))
+    if not fits:
+        raise TrainError(f"{where}: {key} must be {KIND_WORDS[kind]}, not {value!r}.")
+    if kind is not str and (value <= low if strict else value < low):
+        raise TrainError(f"{where}: {key} must be {'above' if strict else 'at least'} {low:g}, not {value!r}.")
+    return value
+
+
+def table_of(spec: dict, key: str, where: str, required: bool = False) -> dict:
+    value = spec.get(key, None if required else {})
+    if not isinstance(value, dict):
+        if value is None:
+            raise TrainError(f"{where} has no [{key}] table: say where the images are (train_index, or synthetic = "
+                             "\"factors\").")
+        raise TrainError(f"{where}: {key} must be a table ([{key}]), not {value!r}.")
+    return value
+
+
+def entries_of(spec: dict, key: str, where: str) -> list[dict]:
+    entries = spec.get(key, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise TrainError(f"{where}: {key} must be a list of tables ([[{key}]]), not {entries!r}.")
+    return entries
 
 
 def known(table: dict, keys: set[str], where: str) -> None:
     for key in table:
+        if key in RENAMED and key not in keys:
+            raise TrainError(f"{where}: {key!r} is now {RENAMED[key]}.")
         if key not in keys:
-            raise TrainError(f"{where}: unknown key {key!r}{suggestion(key, keys)}; the keys are {', '.join(sorted(keys))}.")
+            raise TrainError(f"{where}: unknown key {key!r}{suggestion(key, keys)}; the keys are the settings of the "
+                             "command's flags (python -m train pretrain --help / finetune --help), by their names, and "
+                             f"{', '.join(sorted(keys - settings_of(PretrainConfig) - settings_of(FinetuneConfig)))}.")
 
 
-def suggestion(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def check_options(options: dict, valid: set[str], where: str) -> None:
-    if not isinstance(options, dict):
-        raise TrainError(f"{where}: options must be a table of settings, such as {{ lr = 0.1 }}.")
-    for key in options:
-        if key not in valid:
-            raise TrainError(f"{where}: unknown option {key!r}{suggestion(key, valid)}; options are the fields of the "
-                             "command's flags (python -m train pretrain --help / finetune --help), such as lr or batch_size.")
-
-
-def as_list(value, where: str, what: str) -> list:
+def whole_numbers(value, where: str, key: str, low: int) -> list[int]:
+    """A whole number, or a list of them (one cell each), each at least `low`."""
     values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-        raise TrainError(f"{where}: {what} must be a whole number or a list of them, not {value!r}.")
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in values):
+        raise TrainError(f"{where}: {key} must be a whole number of at least {low}, or a list of them, not {value!r}.")
     return values
 
 
-def expand(entry: dict, where: str) -> list[Variant]:
+# --- the settings ------------------------------------------------------------------------------------------
+
+
+def settings_for(config: type, shared: dict, own: dict, where: str) -> dict:
+    """The settings a run of `config` takes: those of [settings] it has, then the entry's own; each typed."""
+    chosen = {key: value for key, value in shared.items() if key in settings_of(config)}
+    chosen.update({key: value for key, value in own.items() if key in settings_of(config) and key not in LISTS})
+    result = {}
+    for key, value in chosen.items():
+        try:
+            result[key] = typed(config, key, value)
+        except TrainError as error:
+            raise TrainError(f"{where}: {worded(error)}") from None
+    return result
+
+
+KEYS = {d.name: d.name for config in (PretrainConfig, FinetuneConfig, EvaluateConfig) for d in declared(config)}
+
+
+def worded(error: Exception) -> str:
+    """An error's sentence in an experiment file's words: each setting by its key."""
+    return sentence(error, KEYS)
+
+
+def checked(config, where: str):
+    """`config`, if every setting it was given passes its rules; else one sentence saying where it failed."""
+    try:
+        check(config)
+    except TrainError as error:
+        raise TrainError(f"{where}: {worded(error)}") from None
+    return config
+
+
+def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
     """The cells of one [[pretrain]] entry: one per size (images per class or budget) and seed."""
     name = entry.get("name")
     where = f"{where} [[pretrain]] {name!r}" if name else f"{where} [[pretrain]]"
-    known(entry, PRETRAIN, where)
-    if not name or "labels" not in entry:
-        raise TrainError(f"{where} needs a name and labels.")
-    if "images_per_class" in entry and "budget" in entry:
-        raise TrainError(f"{where}: give images_per_class or budget, not both.")
-    if ("epochs" in entry) == ("iterations" in entry):
+    known(entry, PRETRAIN_KEYS | settings_of(PretrainConfig), where)
+    if not isinstance(name, str) or not isinstance(entry.get("labels"), str):
+        raise TrainError(f"{where} needs a name and labels (strings).")
+    if "per_class" in entry and "budget" in entry:
+        raise TrainError(f"{where}: give per_class or budget, not both.")
+    length = [key for key in ("epochs", "iterations") if key in entry or key in shared]
+    if len(length) != 1:
         raise TrainError(f"{where}: give epochs, or iterations (SGD steps, the same for every data size), one of them.")
-    check_options(entry.get("options", {}), PRETRAIN_OPTIONS, where)
-    per_class = as_list(entry["images_per_class"], where, "images_per_class") if "images_per_class" in entry else [None]
-    budgets = as_list(entry["budget"], where, "budget") if "budget" in entry else [None]
-    recipe = entry.get("recipe", "rrc")
-    if recipe not in ("rrc", "caffe"):
-        raise TrainError(f"{where}: unknown recipe {recipe!r}: choose rrc (torchvision's) or caffe (Caffe's, the paper's).")
-    return [Variant(entry=str(name), labels=str(entry["labels"]), images_per_class=n, budget=b, model=str(entry.get("model", "resnet18")),
-                    recipe=recipe, epochs=entry.get("epochs"), iterations=entry.get("iterations"), seed=seed,
-                    series=str(entry.get("series", name)), subset_seed=int(entry.get("subset_seed", 0)),
-                    options=dict(entry.get("options", {})))
-            for n in per_class for b in budgets for seed in as_list(entry.get("seeds", [0]), where, "seeds")]
+    settings = settings_for(PretrainConfig, shared, entry, where)
+    per_class = whole_numbers(entry["per_class"], where, "per_class", 1) if "per_class" in entry else [None]
+    budgets = whole_numbers(entry["budget"], where, "budget", 1) if "budget" in entry else [None]
+    seeds = whole_numbers(entry.get("seed", 0), where, "seed", 0)
+    checked(implied_sizes(PretrainConfig(**settings), frozenset(settings)), where)
+    return [Variant(entry=name, labels=entry["labels"], per_class=n, budget=b,
+                    subset_seed=word(entry, "subset_seed", where, kind=int, default=0),
+                    series=word(entry, "series", where, kind=str, default=name),
+                    iterations=word(entry, "iterations", where, kind=int, default=None, low=1),
+                    settings={**settings, "seed": seed})
+            for n in per_class for b in budgets for seed in seeds]
 
 
-def transfer(entry: dict, where: str) -> Transfer:
+def transfer(entry: dict, shared: dict, where: str) -> Transfer:
     where = f"{where} [[transfer]] {entry.get('task', '')!r}"
-    known(entry, TRANSFER, where)
-    if entry.get("task") not in TASKS:
-        raise TrainError(f"{where}: unknown task {entry.get('task')!r}{suggestion(str(entry.get('task')), TASKS)}; "
-                         f"the tasks are {', '.join(TASKS)}.")
-    if "data" not in entry:
-        raise TrainError(f"{where} needs data: the task's folder (or \"synthetic\" for the synthetic world's task).")
-    check_options(entry.get("options", {}), FINETUNE_OPTIONS, where)
-    return Transfer(task=entry["task"], data=str(entry["data"]), seeds=tuple(as_list(entry.get("seeds", [0]), where, "seeds")),
-                    options=dict(entry.get("options", {})), images_per_s=entry.get("images_per_s"))
+    known(entry, TRANSFER_KEYS | settings_of(FinetuneConfig), where)
+    if "task" not in entry or "data" not in entry:
+        raise TrainError(f"{where} needs task and data: the task, and its folder (or \"synthetic\" for the synthetic "
+                         "world's task).")
+    settings = settings_for(FinetuneConfig, shared, entry, where)
+    seeds = tuple(whole_numbers(entry.get("seed", 0), where, "seed", 0))
+    checked(with_task_defaults(FinetuneConfig(**settings), frozenset(settings)), where)
+    return Transfer(task=settings.pop("task"), data=str(settings.pop("data")), seeds=seeds, settings=settings,
+                    images_per_s=word(entry, "images_per_s", where, kind=float, default=None, low=0, strict=True))
 
 
-def knn(entry: dict, where: str) -> Knn:
-    known(entry, KNN, f"{where} [[knn]]")
-    if "labels" not in entry:
-        raise TrainError(f"{where} [[knn]] needs labels: the label set the features are scored on.")
-    return Knn(labels=str(entry["labels"]), k=int(entry.get("k", 20)))
+def knn(entry: dict, shared: dict, where: str) -> Knn:
+    where = f"{where} [[knn]]"
+    known(entry, KNN_KEYS | {"knn_k", "knn_temperature"}, where)
+    if not isinstance(entry.get("labels"), str):
+        raise TrainError(f"{where} needs labels: the label set the features are scored on.")
+    settings = settings_for(EvaluateConfig, shared, entry, where)
+    checked(EvaluateConfig(checkpoint=Path("checkpoint.pt"), **settings), where)
+    return Knn(labels=entry["labels"], settings=settings)

@@ -2,41 +2,46 @@
 
 A grid has three kinds of cell: a pretraining variant (`experiment.Variant`), the k-NN score of a
 variant's features on another label set, and a transfer of a variant to a task with one seed. Pretraining
-cells run first, then the cells that need them, on this machine (under torchrun with --nproc-per-node N) or each as
-a job through submitit (Slurm, or its local executor).
+cells run first, then the cells that need them, on this machine (under torchrun with --nproc-per-node N) or
+each as a job through submitit (Slurm, or its local executor).
+
+Following one cell: the experiment file gives its settings (`experiment.py`), its images give its tables
+(`grid_images.py`); `Grid.config` makes its config once, `Grid.key` hashes what defines it, and
+`Grid.run_cell` runs that config through the command's own `run`.
 
 Everything the grid knows lives in its output folder, so a second machine (or a Slurm job) sees it too:
   tables/       the image tables each variant trains on, built through curate's library
   cells/<cell>-<key>/   one folder a cell: its run, and done.json (the result) or failed.json (the error)
   results.parquet       one row per cell x metric, with the hashes that say what was trained on what
-The key of a pretraining cell is the hash of its manifest, image tables and config; a transfer's or k-NN's
-adds its own config to its variant's key. A cell whose key has a done.json is not run again; one with a
-checkpoint and no done.json resumes; one that fails is recorded and the grid goes on (cells that needed
-it are skipped).
+The key of a pretraining cell is the hash of its manifest, image tables and the settings that define it
+(`settings.defining`); a transfer's or k-NN's adds its own to its variant's key. A cell whose key has a
+done.json is not run again; one with a checkpoint and no done.json resumes; one that fails is recorded and
+the grid goes on (cells that needed it are skipped).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from curate.errors import CurateError
-from curate.fileio import atomic_path
+from curate.fileio import atomic_path, make_folder
 from curate.labels.manifest import labels_hash
-from train import checkpoint as checkpoints
-from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, defaults
-from train.errors import TrainError, sentence
-from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment
-from train.output import check_folder, make_folder
-from train.worlds import Source, digest
+from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, with_task_defaults
+from train.errors import TrainError
+from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment, worded
+from train.grid_images import GridImages, digest
+from train.runs import check_folder
+from train.settings import argv_of, defaults, defining
+from train.tasks import TASK
 
-# Training images of the transfer tasks, for the cost of a plan made before their data is at hand.
-TASK_IMAGES = {"voc07-det": 5011, "voc12-action": 2296, "voc07-cls": 5011, "sun397": 19850}
-NOMINAL_PER_CLASS = 1281  # ILSVRC-2012 train images per class on average (1,281,167 / 1000)
+NOMINAL_PER_CLASS = 1281  # ILSVRC-2012 train images per class on average (1,281,167 / 1000), for a plan made before the data
+LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local executor kills a job after its timeout_min: give one no cell reaches
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,17 @@ class Cell:
         return None if self.kind == "pretrain" else self.variant.name
 
 
+def slug(text: str) -> str:
+    """`text` as a part of a folder name: letters, digits, dots, '=' and dashes."""
+    return re.sub(r"[^A-Za-z0-9.=]+", "-", text).strip("-")
+
+
 def cells_of(experiment: Experiment) -> list[Cell]:
     """Every cell, in the order they run: each variant, then its k-NN scores and transfers."""
     cells = []
     for variant in experiment.variants:
         cells.append(Cell(variant.name, "pretrain", variant))
-        cells += [Cell(f"{variant.name}.knn-{k.labels.replace(' ', '')}", "knn", variant, knn=k) for k in experiment.knn]
+        cells += [Cell(f"{variant.name}.knn-{slug(k.labels)}", "knn", variant, knn=k) for k in experiment.knn]
         cells += [Cell(f"{variant.name}.{t.task}-s{seed}", "transfer", variant, transfer=t, transfer_seed=seed)
                   for t in experiment.transfers for seed in t.seeds]
     return cells
@@ -72,72 +82,64 @@ class Grid:
     def __init__(self, experiment: Experiment, out: Path):
         self.experiment, self.out = experiment, Path(out)
         self.cells = cells_of(experiment)
-        self.data = Source(experiment, self.out)
+        self.images = GridImages(experiment.data, self.out,
+                                 {v.labels for v in experiment.variants} | {k.labels for k in experiment.knn})
+        self._configs: dict[str, object] = {}
 
-    # --- where things are --------------------------------------------------------------------------------
+    # --- each cell's config, key and folder ----------------------------------------------------------------
+
+    def config(self, cell: Cell):
+        """The config the cell runs (its run folder aside), made once."""
+        if cell.name not in self._configs:
+            self._configs[cell.name] = self.make_config(cell)
+        return self._configs[cell.name]
+
+    def make_config(self, cell: Cell):
+        tables = self.images.tables(cell.variant)
+        data = {"table": tables.train, "val_table": tables.val, "root": tables.root, "val_root": tables.val_root}
+        if cell.kind == "pretrain":
+            settings = cell.variant.settings
+            if cell.variant.iterations:  # the same SGD steps for every data size
+                batch = settings.get("batch_size", defaults(PretrainConfig)["batch_size"])
+                settings = {**settings, "epochs": max(1, math.ceil(cell.variant.iterations * batch / max(1, tables.train_images)))}
+            return PretrainConfig(**data, **settings, quiet=True)
+        checkpoint = self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
+        if cell.kind == "knn":
+            return EvaluateConfig(checkpoint=checkpoint, **data, knn_labels=self.images.manifest(cell.knn.labels),
+                                  **cell.knn.settings, quiet=True)
+        transfer = cell.transfer
+        return FinetuneConfig(task=transfer.task, data=self.images.task_folder(transfer.data), seed=cell.transfer_seed,
+                              checkpoint=checkpoint, **transfer.settings, quiet=True)
+
+    def key(self, cell: Cell) -> str:
+        """What makes the cell the cell it is: for a variant the hashes of its manifest and image tables and
+        the settings that define its run; for the others their variant's key and their own (never paths)."""
+        config = self.config(cell)
+        if cell.kind == "pretrain":
+            tables = self.images.tables(cell.variant)
+            return digest({"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash,
+                           "settings": defining(config)})
+        if cell.kind == "knn":
+            own = {"labels": labels_hash(self.images.label_set(cell.knn.labels)), **defining(config)}
+        else:
+            own = {"data": cell.transfer.data, **defining(config)}
+        return digest({"variant": self.key(self.pretrain_cell(cell)), cell.kind: own})
 
     def folder(self, cell: Cell) -> Path:
         return self.out / "cells" / f"{cell.name}-{self.key(cell)[:12]}"
 
-    def key(self, cell: Cell) -> str:
-        """What makes the cell the cell it is: for a variant the hashes of its manifest and image tables and
-        its run settings; for the others their variant's key and their own settings (never paths or workers)."""
-        if cell.kind == "pretrain":
-            tables = self.data.tables(cell.variant)
-            config = self.pretrain_config(cell, tables, self.out)
-            return digest({"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash,
-                           "settings": {k: getattr(config, k) for k in checkpoints.RUN_SETTINGS + ("epochs",)}})
-        variant = self.key(self.pretrain_cell(cell))
-        if cell.kind == "knn":
-            own = {"labels": labels_hash(self.data.label_set(cell.knn.labels)), "k": cell.knn.k}
-        else:
-            config = self.transfer_config(cell, self.out)
-            own = {"data": str(config.data), **{k: getattr(config, k) for k in checkpoints.FINETUNE_SETTINGS + ("epochs",)}}
-        return digest({"variant": variant, cell.kind: own})
+    def pretrain_cell(self, cell: Cell) -> Cell:
+        return Cell(cell.variant.name, "pretrain", cell.variant)
 
     def state(self, cell: Cell) -> str:
         """done, failed, started (a checkpoint to resume) or todo; 'no data' when its images are not at hand."""
-        if not self.data.available():
-            return "todo" if self.data.synthetic else "no data"  # a synthetic world is drawn by the run
+        if not self.images.available():
+            return "todo" if self.images.synthetic else "no data"  # a synthetic world is drawn by the run
         folder = self.folder(cell)
         for name in ("done", "failed"):
             if (folder / f"{name}.json").is_file():
                 return name
-        return "started" if run_folder(folder)["resume"] else "todo"
-
-    # --- the configs each cell runs ----------------------------------------------------------------------
-
-    def options(self, valid: type, own: dict) -> dict:
-        names = set(defaults(valid)) | {"device"}
-        return {k: v for k, v in {**self.experiment.options, **own}.items() if k in names}
-
-    def pretrain_config(self, cell: Cell, tables, folder: Path) -> PretrainConfig:
-        variant = cell.variant
-        options = self.options(PretrainConfig, variant.options)
-        batch = options.get("batch_size", defaults(PretrainConfig)["batch_size"])
-        epochs = variant.epochs or max(1, math.ceil(variant.iterations * batch / max(1, tables.train_images)))
-        return PretrainConfig(table=tables.train, val_table=tables.val, root=tables.root, val_root=tables.val_root,
-                              model=variant.model, augment=variant.recipe, epochs=epochs, seed=variant.seed,
-                              **run_folder(folder), quiet=True, **options)
-
-    def transfer_config(self, cell: Cell, folder: Path) -> FinetuneConfig:
-        transfer = cell.transfer
-        options = self.options(FinetuneConfig, transfer.options)
-        return FinetuneConfig(task=transfer.task, data=self.data.task_folder(transfer), seed=cell.transfer_seed,
-                              checkpoint=self.checkpoint_of(cell), **run_folder(folder), quiet=True, **options)
-
-    def knn_config(self, cell: Cell) -> EvaluateConfig:
-        tables = self.data.tables(cell.variant)
-        options = self.options(EvaluateConfig, {})
-        return EvaluateConfig(checkpoint=self.checkpoint_of(cell), table=tables.train, val_table=tables.val,
-                              root=tables.root, val_root=tables.val_root, knn_labels=self.data.manifest(cell.knn.labels),
-                              knn_k=cell.knn.k, quiet=True, **options)
-
-    def checkpoint_of(self, cell: Cell) -> Path:
-        return self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
-
-    def pretrain_cell(self, cell: Cell) -> Cell:
-        return Cell(cell.variant.name, "pretrain", cell.variant)
+        return "started" if (folder / "run" / "checkpoint.pt").is_file() else "todo"
 
     # --- running -----------------------------------------------------------------------------------------
 
@@ -147,34 +149,33 @@ class Grid:
         make_folder(folder)
         (folder / "failed.json").unlink(missing_ok=True)
         try:
-            result = self.execute(cell, folder)
+            result = self.execute(cell, folder / "run")
         except (CurateError, OSError, RuntimeError, ValueError) as error:
-            record = {"cell": cell.name, "error": sentence(error) if isinstance(error, CurateError) else f"{type(error).__name__}: {error}"}
+            record = {"cell": cell.name, "error": worded(error) if isinstance(error, CurateError) else f"{type(error).__name__}: {error}"}
             write_json(folder / "failed.json", record)
             return record
         record = {"cell": cell.name, "kind": cell.kind, "key": self.key(cell), "result": result}
         write_json(folder / "done.json", record)
         return record
 
-    def execute(self, cell: Cell, folder: Path) -> dict:
+    def execute(self, cell: Cell, run: Path) -> dict:
+        """The cell's command on its config: into the folder `run`, resumed from the checkpoint an earlier,
+        interrupted run left there."""
         from train import evaluate, finetune, pretrain
 
-        if cell.kind == "pretrain":
-            config = self.pretrain_config(cell, self.data.tables(cell.variant), folder)
-            return self.launch("pretrain", config) if self.nproc > 1 else pretrain.run(config)
+        config = self.config(cell)
         if cell.kind == "knn":
-            return evaluate.run(self.knn_config(cell))
-        config = self.transfer_config(cell, folder)
-        return self.launch("finetune", config) if self.nproc > 1 else finetune.run(config)
-
-    @property
-    def nproc(self) -> int:
-        return self.experiment.nproc_per_node
+            return evaluate.run(config)
+        resume = run / "checkpoint.pt"
+        config = replace(config, output_dir=run, resume=resume if resume.is_file() else None)
+        if self.experiment.nproc_per_node > 1:
+            return self.launch(cell.kind, config)
+        return (pretrain if cell.kind == "pretrain" else finetune).run(config)
 
     def launch(self, command: str, config) -> dict:
         """Run `command` under torchrun with the grid's processes per node; its result line."""
-        argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(self.nproc), "-m", "train", command,
-                *as_argv(config)]
+        argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(self.experiment.nproc_per_node),
+                "-m", "train", command, *argv_of(config)]
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
@@ -190,34 +191,37 @@ class Grid:
         for cell in self.cells:
             path = self.folder(cell) / "done.json"
             if path.is_file():
-                rows += result_rows(cell, json.loads(path.read_text()), self.data)
+                rows += self.result_rows(cell, json.loads(path.read_text()))
         table = pa.table({name: pa.array([row.get(name) for row in rows], type=kind) for name, kind in result_schema().items()})
         with atomic_path(self.out / "results.parquet") as tmp:
             pq.write_table(table, tmp)
         return self.out / "results.parquet"
 
-
-def run_folder(folder: Path) -> dict:
-    """A cell's run: folder/run, resumed from its checkpoint where an earlier, interrupted run left one."""
-    checkpoint = folder / "run" / "checkpoint.pt"
-    return {"output_dir": folder / "run", "resume": checkpoint if checkpoint.is_file() else None}
+    def result_rows(self, cell: Cell, record: dict) -> list[dict]:
+        """The rows of results.parquet that one done cell gives."""
+        variant, result = cell.variant, record["result"]
+        tables = self.images.tables(variant)
+        pretraining = self.config(self.pretrain_cell(cell))
+        base = {"cell": cell.name, "kind": cell.kind, "entry": variant.entry, "series": variant.series,
+                "labels": variant.labels, "label_count": tables.label_count, "per_class": variant.per_class,
+                "budget": variant.budget, "train_images": tables.train_images, "model": pretraining.model,
+                "augment": pretraining.augment, "seed": variant.seed, "labels_hash": tables.labels_hash,
+                "table_hash": tables.train_hash, "cell_key": record["key"]}
+        if cell.kind == "pretrain":
+            metrics = {k: result[k] for k in ("val_top1", "val_top5", "train_loss") if result.get(k) is not None}
+            task = "pretrain"
+        elif cell.kind == "knn":
+            metrics, task = {"knn_top1": result["knn_top1"]}, f"knn {cell.knn.labels}"
+        else:
+            metrics = {k: result[k] for k in ("test_map", "test_top1") if result.get(k) is not None}
+            task = cell.transfer.task
+        return [{**base, "task": task, "transfer_seed": cell.transfer_seed, "metric": metric, "value": float(value)}
+                for metric, value in metrics.items()]
 
 
 def write_json(path: Path, value: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def as_argv(config) -> list[str]:
-    """The flags that give `config` (its fields that differ from their defaults)."""
-    argv = []
-    for name, default in defaults(type(config)).items():
-        value = getattr(config, name)
-        if value == default or value is None:
-            continue
-        option = "--" + name.replace("_", "-")
-        argv += [option] if value is True else [option, str(value)]
-    return argv
 
 
 def result_schema() -> dict:
@@ -226,29 +230,9 @@ def result_schema() -> dict:
 
     text, number, whole = pa.string(), pa.float64(), pa.int64()
     return {"cell": text, "kind": text, "entry": text, "series": text, "labels": text, "label_count": whole,
-            "images_per_class": whole, "budget": whole, "train_images": whole, "model": text, "recipe": text,
+            "per_class": whole, "budget": whole, "train_images": whole, "model": text, "augment": text,
             "seed": whole, "task": text, "transfer_seed": whole, "metric": text, "value": number,
             "labels_hash": text, "table_hash": text, "cell_key": text}
-
-
-def result_rows(cell: Cell, record: dict, data) -> list[dict]:
-    """The rows of results.parquet that one done cell gives."""
-    variant, result = cell.variant, record["result"]
-    tables = data.tables(variant)
-    base = {"cell": cell.name, "kind": cell.kind, "entry": variant.entry, "series": variant.series, "labels": variant.labels,
-            "label_count": tables.label_count, "images_per_class": variant.images_per_class, "budget": variant.budget,
-            "train_images": tables.train_images, "model": variant.model, "recipe": variant.recipe, "seed": variant.seed,
-            "labels_hash": tables.labels_hash, "table_hash": tables.train_hash, "cell_key": record["key"]}
-    if cell.kind == "pretrain":
-        metrics = {k: result[k] for k in ("val_top1", "val_top5", "train_loss") if result.get(k) is not None}
-        task = "pretrain"
-    elif cell.kind == "knn":
-        metrics, task = {"knn_top1": result["knn_top1"]}, f"knn {cell.knn.labels}"
-    else:
-        metrics = {k: result[k] for k in ("test_map", "test_top1") if result.get(k) is not None}
-        task = cell.transfer.task
-    return [{**base, "task": task, "transfer_seed": cell.transfer_seed, "metric": metric, "value": float(value)}
-            for metric, value in metrics.items()]
 
 
 def run(config: GridConfig, given: frozenset[str] | None = None) -> dict:
@@ -263,8 +247,9 @@ def run(config: GridConfig, given: frozenset[str] | None = None) -> dict:
     if config.dry_run:
         return show_plan(grid, config.quiet)
     make_folder(out)
-    write_json(out / "experiment.json", {"file": str(Path(config.file).resolve()), "output_dir": str(out.resolve())})
-    grid.data.prepare()
+    write_json(out / "experiment.json", {"file": str(Path(config.file).resolve()), "output_dir": str(out.resolve()),
+                                         "nproc_per_node": experiment.nproc_per_node})
+    grid.images.prepare()
     return run_all(grid, config)
 
 
@@ -275,32 +260,32 @@ def cost(grid: Grid, cell: Cell) -> tuple[int, float | None]:
     """Images the cell processes (forward and backward; a k-NN's forward passes count a third) and its
     GPU-hours at the experiment's stated throughput (None where it states none)."""
     experiment, variant = grid.experiment, cell.variant
-    if grid.data.available():
-        train_images = grid.data.tables(variant).train_images
+    if grid.images.available():
+        train_images = grid.images.tables(variant).train_images
     else:  # before the data is at hand: the synthetic world's class size, or ImageNet's average
-        classes = len(grid.data.label_set(variant.labels).kept)
-        available = grid.data.world()["train_per_class"] if grid.data.synthetic else NOMINAL_PER_CLASS
-        train_images = variant.budget or classes * min(variant.images_per_class or available, available)
+        classes = len(grid.images.label_set(variant.labels).kept)
+        available = grid.images.world()["train_per_class"] if grid.images.synthetic else NOMINAL_PER_CLASS
+        train_images = variant.budget or classes * min(variant.per_class or available, available)
     rate = experiment.throughput
     if cell.kind == "pretrain":
-        batch = {**experiment.options, **variant.options}.get("batch_size", defaults(PretrainConfig)["batch_size"])
-        images = variant.iterations * batch if variant.iterations else train_images * variant.epochs
+        batch = variant.settings.get("batch_size", defaults(PretrainConfig)["batch_size"])
+        images = variant.iterations * batch if variant.iterations else train_images * variant.settings["epochs"]
     elif cell.kind == "knn":
         images = train_images // 3
     else:
-        from train.tasks import SETTINGS
-
         transfer = cell.transfer
-        epochs = transfer.options.get("epochs", SETTINGS.get(transfer.task, {}).get("epochs", defaults(FinetuneConfig)["epochs"]))
-        images = task_images(grid, transfer) * epochs
+        settled = with_task_defaults(FinetuneConfig(task=transfer.task, data=Path(transfer.data), **transfer.settings),
+                                     frozenset(transfer.settings))
+        images = task_images(grid, transfer) * settled.epochs
         rate = transfer.images_per_s or rate
     return images, images / rate / 3600 if rate else None
 
 
 def task_images(grid: Grid, transfer: Transfer) -> int:
-    if transfer.task in TASK_IMAGES:
-        return TASK_IMAGES[transfer.task]
-    folder = grid.data.task_folder(transfer) / "train"
+    """The training samples of a transfer's task: the task's own count, or those its class folders hold."""
+    if TASK[transfer.task].train_images is not None:
+        return TASK[transfer.task].train_images
+    folder = grid.images.task_folder(transfer.data) / "train"
     return sum(1 for _ in folder.glob("*/*")) if folder.is_dir() else 0
 
 
@@ -382,7 +367,7 @@ def run_cells(grid: Grid, todo: list, launcher: str, say) -> list[dict]:
     import submitit
 
     executor = submitit.AutoExecutor(folder=grid.out / "submitit", cluster="local" if launcher == "submitit-local" else "slurm")
-    executor.update_parameters(name=f"grid-{grid.experiment.name}", **grid.experiment.slurm)
+    executor.update_parameters(name=f"grid-{grid.experiment.name}", **{"timeout_min": LOCAL_TIMEOUT_MIN, **grid.experiment.slurm})
     jobs = [executor.submit(run_cell_job, str(grid.out), cell.name) for cell, _ in todo]
     say(f"submitted {len(jobs)} job(s) ({launcher}); waiting")
     records = []
@@ -397,5 +382,6 @@ def run_cells(grid: Grid, todo: list, launcher: str, say) -> list[dict]:
 def run_cell_job(out: str, name: str) -> dict:
     """A submitit job: the grid in `out` (as experiment.json names it), one cell of it."""
     meta = json.loads((Path(out) / "experiment.json").read_text())
-    grid = Grid(read_experiment(Path(meta["file"])), Path(out))
+    experiment = replace(read_experiment(Path(meta["file"])), nproc_per_node=meta.get("nproc_per_node", 1))
+    grid = Grid(experiment, Path(out))
     return grid.run_cell(next(cell for cell in grid.cells if cell.name == name))

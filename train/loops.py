@@ -18,6 +18,14 @@ from train.voc_eval import classification_ap, mean_ap
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def precision(amp: bool, amp_dtype: str, device: torch.device) -> torch.dtype | None:
+    """The type a run autocasts to (None: full precision); float16 only on CUDA, where a GradScaler goes with it."""
+    dtype = AMP_DTYPES[amp_dtype] if amp else None
+    if dtype == torch.float16 and device.type != "cuda":
+        raise TrainError("`amp_dtype` float16 needs CUDA; on the CPU use bfloat16.")
+    return dtype
+
+
 def autocast(device: torch.device, amp_dtype: torch.dtype | None):
     """The one mixed-precision path: autocast to `amp_dtype` (None: full precision)."""
     if amp_dtype is None:
@@ -85,7 +93,7 @@ def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, lo
 
 def check_finite(loss: float, epoch: int, step: int) -> None:
     if not math.isfinite(loss):
-        raise TrainError(f"The loss became {loss} by epoch {epoch + 1}, step {step + 1}: lower --lr.")
+        raise TrainError(f"The loss became {loss} by epoch {epoch + 1}, step {step + 1}: lower `lr`.")
 
 
 @torch.no_grad()

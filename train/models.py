@@ -87,14 +87,9 @@ MODELS: dict[str, tuple[Callable[[int], nn.Module], str]] = {
 }
 
 
-def check_model(name: str) -> str:
-    if name not in MODELS:
-        raise TrainError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
-    return name
-
-
 def build_model(name: str, num_classes: int) -> nn.Module:
-    model = MODELS[check_model(name)][0](num_classes)
+    """The network `name` (one of MODELS: a config's `model` setting is checked against them) for `num_classes`."""
+    model = MODELS[name][0](num_classes)
     set_classifier(model, name, score_layer(get_classifier(model, name)))
     return model
 
@@ -124,7 +119,7 @@ def check_input_size(model: nn.Module, name: str, size: int) -> None:
         with torch.no_grad():
             model(torch.zeros(1, 3, size, size, device=next(model.parameters()).device))
     except RuntimeError:
-        raise TrainError(f"--model {name} cannot take {size} px inputs: raise the crop sizes.") from None
+        raise TrainError(f"`model` {name} cannot take {size} px inputs: raise the crop sizes.") from None
     finally:
         model.train(was_training)
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from train.config import ReportConfig
 from train.errors import TrainError
+from train.tasks import TASKS
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "experiments" / "huh2016-published.csv"
-PAPER_TASKS = {"voc07-det": "PASCAL-DET", "voc12-action": "PASCAL-ACT-CLS", "sun397": "SUN-CLS"}
-GROUP = ("entry", "series", "labels", "label_count", "images_per_class", "budget", "model", "recipe", "task", "metric")
+PAPER_TASKS = {task.name: task.paper for task in TASKS if task.paper}
+GROUP = ("entry", "series", "labels", "label_count", "per_class", "budget", "model", "augment", "task", "metric")
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -47,8 +48,8 @@ def paper_value(row: dict, paper: dict) -> float | None:
 
 
 def size(row: dict) -> str:
-    if row["images_per_class"]:
-        return f"{row['images_per_class']}/class"
+    if row["per_class"]:
+        return f"{row['per_class']}/class"
     return f"{row['budget']:,} images" if row["budget"] else "all images"
 
 
@@ -86,7 +87,7 @@ def show(summary: list[dict]) -> None:
     table = Table(title="grid results: mean ± std over seeds (n runs)")
     for column in ("variant", "labels", "images", "task", "metric", "ours", "n", "paper"):
         table.add_column(column, justify="right" if column in ("ours", "n", "paper") else "left")
-    for row in sorted(summary, key=lambda r: (r["task"], r["metric"], r["entry"], -(r["images_per_class"] or r["budget"] or 0))):
+    for row in sorted(summary, key=lambda r: (r["task"], r["metric"], r["entry"], -(r["per_class"] or r["budget"] or 0))):
         table.add_row(row["entry"], f"{row['labels']} ({row['label_count']})", size(row), row["task"], row["metric"],
                       mean_std(row), str(row["n"]), "" if row["paper"] is None else f"{row['paper']:.1f}")
     Console(stderr=True, width=None if sys.stderr.isatty() else 160).print(table)
@@ -100,12 +101,12 @@ def panels(rows: list[dict]) -> list[tuple[str, str]]:
 def draw(summary: list[dict], paper: dict, folder: Path) -> list[Path]:
     """The paper's three figures, those the results have data for: score against images per class, against
     the number of labels, and the fixed budget spent on more images per class or more classes."""
-    per_class = [r for r in summary if r["images_per_class"]]
+    per_class = [r for r in summary if r["per_class"]]
     full = [r for r in summary if not r["budget"]]
     budget = [r for r in summary if r["budget"]]
     figures = []
     if per_class:
-        figures.append(figure(per_class, folder / "images_per_class.png", "images per class", "images_per_class",
+        figures.append(figure(per_class, folder / "images_per_class.png", "images per class", "per_class",
                               lambda r: r["entry"], log=True))
     if len({r["label_count"] for r in full}) > 1:
         figures.append(figure(full, folder / "label_count.png", "labels the network was pretrained on", "label_count",

@@ -44,15 +44,13 @@ def straight_and_resumed(args: list[str], folder: Path, stop_in_epoch: int, monk
     (KeyboardInterrupt: the machine goes away) during epoch `stop_in_epoch`, and resume it there. Returns the
     two final checkpoints. Deterministic kernels for both, so they can be compared bit for bit. `args`
     start with the command: pretrain or finetune."""
-    import importlib
-
     import torch
 
-    command = importlib.import_module(f"train.{args[0]}")
+    from train import runs
 
     try:
         assert run([*args, "--use-deterministic-algorithms", "--output-dir", str(folder / "straight")])[0] == 0
-        real, calls = command.train_one_epoch, []
+        real, calls = runs.train_one_epoch, []
 
         def interrupted(*a, **kw):
             calls.append(1)
@@ -60,9 +58,9 @@ def straight_and_resumed(args: list[str], folder: Path, stop_in_epoch: int, monk
                 raise KeyboardInterrupt
             return real(*a, **kw)
 
-        monkeypatch.setattr(command, "train_one_epoch", interrupted)
+        monkeypatch.setattr(runs, "train_one_epoch", interrupted)
         assert run([*args, "--use-deterministic-algorithms", "--output-dir", str(folder / "broken")])[0] == 130
-        monkeypatch.setattr(command, "train_one_epoch", real)
+        monkeypatch.setattr(runs, "train_one_epoch", real)
         assert torch.load(folder / "broken" / "checkpoint.pt", weights_only=True)["epoch"] == stop_in_epoch - 2
         assert run([*args, "--resume", str(folder / "broken" / "checkpoint.pt")])[0] == 0
     finally:

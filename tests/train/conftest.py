@@ -1,6 +1,6 @@
 """The synthetic data the training tests share, built once per session with curate's own calls.
 
-One small synthetic ImageNet (`train.synthetic`: 12 real ILSVRC wnids, shape = coarse class, texture = fine
+One small synthetic ImageNet (`synthetic_data.py`: 12 real ILSVRC wnids, shape = coarse class, texture = fine
 class, 32 px) with fine (12 labels) and coarse (4 labels) tables over 16 train and 6 val images per class;
 one pretraining run on the coarse labels; and held-out tasks the pretrained features can solve.
 """
@@ -14,7 +14,9 @@ pytest.importorskip("torchvision")
 
 from commands import FAST, run, tables  # noqa: E402
 
-from train import synthetic  # noqa: E402
+from synthetic_data import PRETRAIN_CLASSES, curate_tables  # noqa: E402
+
+from train.world import make_images  # noqa: E402
 
 torch.set_num_threads(1)
 # New images of the four coarse shapes, as an ImageFolder task: what coarse pretraining should transfer to.
@@ -25,8 +27,8 @@ SHAPES = {"circle": ("circle", "stripes"), "triangle": ("triangle", "solid"), "s
 @pytest.fixture(scope="session")
 def data(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("train-data")
-    synthetic.make_images(out / "images", synthetic.PRETRAIN_CLASSES, {"train": 16, "val": 6}, seed=0)
-    return {"out": out, **synthetic.curate_tables(out, out / "images")}
+    make_images(out / "images", PRETRAIN_CLASSES, {"train": 16, "val": 6}, seed=0)
+    return {"out": out, **curate_tables(out, out / "images")}
 
 
 @pytest.fixture(scope="session")
@@ -43,5 +45,5 @@ def coarse_run(data, tmp_path_factory) -> dict:
 def shapes_task(tmp_path_factory):
     """An ImageFolder task of 4 classes, 10 training and 20 test images each (chance: 25%)."""
     root = tmp_path_factory.mktemp("shapes")
-    synthetic.make_images(root, SHAPES, {"train": 10, "val": 20}, seed=5)
+    make_images(root, SHAPES, {"train": 10, "val": 20}, seed=5)
     return root

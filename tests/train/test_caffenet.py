@@ -262,13 +262,13 @@ def test_a_config_made_in_python_gets_the_same_sizes():
     config = PretrainConfig(augment="caffe", val_crop_size=200)
     expected = PretrainConfig(augment="caffe", train_crop_size=227, val_crop_size=200)
     assert implied_sizes(config, explicit(config, None)) == expected
-    with pytest.raises(TrainError, match=r"^--augment must be rrc or caffe, not 'fancy'\.$"):
+    with pytest.raises(TrainError, match=r"^`augment` must be rrc or caffe, not 'fancy'\.$"):
         check(PretrainConfig(augment="fancy"))
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 def test_the_loaders_crop_as_the_config_says(data, raw_table, train):
-    config = EvaluateConfig(augment="caffe", train_crop_size=24, val_resize_size=40, val_crop_size=28, workers=0)
+    config = EvaluateConfig(checkpoint="c.pt", augment="caffe", train_crop_size=24, val_resize_size=40, val_crop_size=28, workers=0)
     on_cpu = SimpleNamespace(device=torch.device("cpu"), rank=0, world_size=1)
     jpegs = load_table(data["coarse"]["train_table"])
     transform = image_loader(jpegs, [0, 1], config, on_cpu, train=train).dataset.transform
@@ -308,7 +308,7 @@ def test_resume_refuses_another_augmentation(caffe_run, few, capsys):
     line = error_of([*caffe_run["argv"], "--augment", "rrc", "--epochs", "3", "--resume", str(caffe_run["checkpoint"])],
                     capsys)
     assert line == (f"Error: --augment rrc contradicts {caffe_run['checkpoint']}, which was trained with --augment caffe: "
-                    "a resumed run keeps the settings it started with (leave the flag out, or start a new run).")
+                    "a resumed run keeps the settings it started with (leave it out, or start a new run).")
 
 
 def test_a_checkpoint_from_before_augment_resumes_as_rrc(caffe_run, tmp_path, capsys):

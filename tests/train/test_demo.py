@@ -8,8 +8,8 @@ from commands import REPO, run
 pq = pytest.importorskip("pyarrow.parquet")
 
 SMALL = open(REPO / "experiments" / "demo.toml").read()
-SMALL = (SMALL.replace("train_per_class = 60", "train_per_class = 30").replace("images_per_class = [60, 20]", "images_per_class = 30")
-         .replace("iterations = 270", "iterations = 60").replace("seeds = [0, 1, 2]", "seeds = [0]"))
+SMALL = (SMALL.replace("train_per_class = 60", "train_per_class = 30").replace("per_class = [60, 20]", "per_class = 30")
+         .replace("iterations = 270", "iterations = 60").replace("seed = [0, 1, 2]", "seed = [0]"))
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ def write_voc2007(root, per_class: dict[str, int], seed: int):
     import numpy as np
     from PIL import Image
 
-    from train import synthetic
+    from train.world import draw
     from train.tasks.voc import VOC_CLASSES
 
     voc = root / "VOCdevkit" / "VOC2007"
@@ -69,7 +69,7 @@ def write_voc2007(root, per_class: dict[str, int], seed: int):
             for i in range(count):
                 number += 1
                 image_id = f"{number:06d}"
-                image = synthetic.draw(shape, ("solid", "stripes", "checks")[i % 3], rng)
+                image = draw(shape, ("solid", "stripes", "checks")[i % 3], rng)
                 Image.fromarray(image).save(voc / "JPEGImages" / f"{image_id}.jpg", quality=95)
                 truth[split][image_id] = (name, number % 5 == 0 and name == "aeroplane")
     for split, images in truth.items():
@@ -84,10 +84,11 @@ VOC_SHAPES = {"aeroplane": "circle", "bicycle": "triangle", "bird": "square", "b
 
 
 def test_voc07_task_reads_the_devkit_layout(tmp_path):
-    from train.tasks.voc import VOC_CLASSES, voc07_classification
+    from train.tasks import TASK
+    from train.tasks.voc import VOC_CLASSES
 
     write_voc2007(tmp_path, {"trainval": 5, "test": 2}, seed=0)
-    task = voc07_classification(tmp_path)
+    task = TASK["voc07-cls"].load(tmp_path, None)
     (train_files, train_truth), (test_files, test_truth), classes = (task.train.files, task.train.targets), (task.test.files, task.test.targets), task.classes
     assert classes == VOC_CLASSES and classes[0] == "aeroplane" and len(classes) == 20
     assert [f.name for f in train_files] == [f"{n:06d}.jpg" for n in range(1, 21)]
@@ -109,7 +110,8 @@ def test_voc07_classification_learns_the_drawn_classes(coarse_run, tmp_path):
 def test_sun397_reads_the_official_partition_files(tmp_path):
     from PIL import Image
 
-    from train.tasks.sun397 import sun397_task
+    from train.config import FinetuneConfig
+    from train.tasks import TASK
 
     classes = ["/a/abbey", "/b/beach", "/b/bedroom"]
     (tmp_path / "Partitions").mkdir()
@@ -123,7 +125,7 @@ def test_sun397_reads_the_official_partition_files(tmp_path):
             lines[kind].append(f"{name}/sun_{c}{n}.jpg")
     for kind, entries in lines.items():
         (tmp_path / "Partitions" / f"{kind}_01.txt").write_text("\n".join(entries) + "\n")
-    task = sun397_task(tmp_path, 1)
+    task = TASK["sun397"].load(tmp_path, FinetuneConfig(task="sun397", data=tmp_path, partition=1))
     train_files, train_targets, test_files, test_targets, names = task.train.files, task.train.targets, task.test.files, task.test.targets, task.classes
     assert names == classes
     assert train_targets == [0, 0, 1, 1, 2, 2] and test_targets == [0, 1, 2]

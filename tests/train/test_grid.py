@@ -18,7 +18,7 @@ throughput = 1000
 synthetic = "factors"
 train_per_class = 8
 val_per_class = 3
-[options]
+[settings]
 device = "cpu"
 workers = 0
 batch_size = 16
@@ -29,18 +29,20 @@ min_scale = 0.35
 use_deterministic_algorithms = true
 [[pretrain]]
 name = "coarse"
-labels = "coarsen lift=1"
+labels = "coarsen --lift 1"
 model = "tiny"
 epochs = 2
-seeds = [0, 1]
-options = { lr = 0.05 }
+seed = [0, 1]
+lr = 0.05
 [[knn]]
 labels = "identity"
 [[transfer]]
 task = "imagefolder"
 data = "synthetic"
-seeds = [0]
-options = { mode = "linear", epochs = 2, lr = 0.1 }
+seed = [0]
+mode = "linear"
+epochs = 2
+lr = 0.1
 """
 
 
@@ -70,17 +72,17 @@ def test_a_grid_runs_every_cell_once_and_a_second_run_trains_nothing(tmp_path):
     assert code == 0 and (again["ran"], again["done_before"]) == (0, 6)
     assert [p.stat().st_mtime_ns for p in checkpoints] == stamps
     # A changed config is another cell: only the pretraining cells whose lr changed, and what needs them, run.
-    experiment(tmp_path, TINY.replace("options = { lr = 0.05 }", "options = { lr = 0.04 }"))
+    experiment(tmp_path, TINY.replace("lr = 0.05", "lr = 0.04"))
     code, changed = run(["grid", str(file), "--output-dir", str(out), "-q"])
     assert code == 0 and changed["ran"] == 6
 
 
 def test_an_interrupted_grid_finishes_only_what_was_left_and_ends_where_a_straight_one_does(tmp_path, monkeypatch):
-    from train import pretrain
+    from train import runs
 
     file = experiment(tmp_path)
     assert run(["grid", str(file), "--output-dir", str(tmp_path / "straight"), "-q"])[0] == 0
-    real, calls = pretrain.train_one_epoch, []
+    real, calls = runs.train_one_epoch, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -88,16 +90,16 @@ def test_an_interrupted_grid_finishes_only_what_was_left_and_ends_where_a_straig
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pretrain, "train_one_epoch", interrupted)
+    monkeypatch.setattr(runs, "train_one_epoch", interrupted)
     assert run(["grid", str(file), "--output-dir", str(tmp_path / "broken"), "-q"])[0] == 130
-    monkeypatch.setattr(pretrain, "train_one_epoch", real)
+    monkeypatch.setattr(runs, "train_one_epoch", real)
     code, resumed = run(["grid", str(file), "--output-dir", str(tmp_path / "broken"), "-q"])
     assert code == 0 and (resumed["done_before"], resumed["ran"]) == (1, 5)  # coarse-s0 was done; coarse-s1 resumed
     assert results_of(tmp_path / "broken") == results_of(tmp_path / "straight")
 
 
 def test_a_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
-    broken = TINY + '\n[[transfer]]\ntask = "sun397"\ndata = "no-such-folder"\nseeds = [0]\n'
+    broken = TINY + '\n[[transfer]]\ntask = "sun397"\ndata = "no-such-folder"\nseed = [0]\n'
     file, out = experiment(tmp_path, broken), tmp_path / "grid"
     line = error_of(["grid", str(file), "--output-dir", str(out), "-q"], capsys)
     assert re.fullmatch(r"Error: 2 of 8 cells failed \(first: coarse-s0\.sun397-s0: .*\); the others are in .*results\.parquet: "
@@ -110,7 +112,7 @@ def test_a_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
 
 def test_cells_run_as_submitit_jobs(tmp_path):
     pytest.importorskip("submitit")
-    file, out = experiment(tmp_path, TINY.replace("seeds = [0, 1]", "seeds = [0]")), tmp_path / "grid"
+    file, out = experiment(tmp_path, TINY.replace("seed = [0, 1]", "seed = [0]")), tmp_path / "grid"
     code, result = run(["grid", str(file), "--output-dir", str(out), "--launcher", "submitit-local", "-q"])
     assert code == 0 and result["ran"] == 3, result
     assert len(list((out / "submitit").glob("*_result.pkl"))) == 3  # each cell ran as its own job
@@ -137,8 +139,8 @@ def test_the_report_gives_mean_and_std_over_seeds_beside_the_papers_numbers(tmp_
 
     def row(entry, series, budget, task, metric, seed, value, per_class=None, label_count=1000):
         return {"cell": f"{entry}-s{seed}", "kind": "transfer", "entry": entry, "series": series, "labels": "in1k",
-                "label_count": label_count, "images_per_class": per_class, "budget": budget, "train_images": 0,
-                "model": "caffenet", "recipe": "caffe", "seed": 0, "task": task, "transfer_seed": seed, "metric": metric,
+                "label_count": label_count, "per_class": per_class, "budget": budget, "train_images": 0,
+                "model": "caffenet", "augment": "caffe", "seed": 0, "task": task, "transfer_seed": seed, "metric": metric,
                 "value": value, "labels_hash": "", "table_hash": "", "cell_key": ""}
 
     rows = [row("more", "more classes", 500000, "voc07-det", "test_map", s, v) for s, v in enumerate([50.0, 52.0, 54.0])]
@@ -161,18 +163,21 @@ BAD = [
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "coarse-999"\nepochs = 1\n',
      r"Error: Unknown label set 'coarse-999': give a curate preset \(in1k, coarse-127, .*"),
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\n[[transfer]]\ntask = "voc07"\ndata = "x"\n',
-     r"Error: .*\[\[transfer\]\] 'voc07': unknown task 'voc07' \(did you mean 'voc07-det'\?\); the tasks are imagefolder, .*"),
-    ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\nimages_per_clas = 5\n',
-     r"Error: .*\[\[pretrain\]\] 'a': unknown key 'images_per_clas' \(did you mean 'images_per_class'\?\); the keys are .*"),
-    ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\noptions = { lrr = 0.1 }\n',
-     r"Error: .*unknown option 'lrr' \(did you mean 'lr'\?\); options are the fields of the command's flags .*"),
+     r"Error: .*\[\[transfer\]\] 'voc07': task must be imagefolder, sun397, voc07-cls, voc07-det or voc12-action, not "
+     r"'voc07' \(did you mean 'voc07-det'\?\)\."),
+    ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\nper_clas = 5\n',
+     r"Error: .*\[\[pretrain\]\] 'a': unknown key 'per_clas' \(did you mean 'per_class'\?\); the keys are .*"),
+    ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\nrecipe = "caffe"\n',
+     r"Error: .*\[\[pretrain\]\] 'a': 'recipe' is now augment\."),
+    ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\nlrr = 0.1\n',
+     r"Error: .*unknown key 'lrr' \(did you mean 'lr'\?\); the keys are the settings of the command's flags .*"),
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "in1k"\nepochs = 1\n',
      r"Error: The label set 'in1k' is a preset of ILSVRC classes; the synthetic world takes identity, .*"),
 ]
 
 
 @pytest.mark.parametrize("text, sentence", BAD, ids=["malformed", "unknown preset", "unknown task", "unknown key",
-                                                      "unknown option", "preset on synthetic data"])
+                                                      "renamed key", "unknown setting", "preset on synthetic data"])
 def test_a_bad_experiment_file_is_one_sentence_and_writes_nothing(tmp_path, capsys, text, sentence):
     file = experiment(tmp_path, text, "bad.toml")
     line = error_of(["grid", str(file), "--output-dir", str(tmp_path / "out")], capsys)

@@ -59,7 +59,7 @@ def test_resume_refuses_a_checkpoint_of_another_model(coarse_run, data, capsys):
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--model", "resnet18", "--epochs", "20",
                      "--resume", str(coarse_run["checkpoint"])], capsys)
     assert line == (f"Error: --model resnet18 contradicts {coarse_run['checkpoint']}, which was trained with --model tiny: "
-                    "a resumed run keeps the settings it started with (leave the flag out, or start a new run).")
+                    "a resumed run keeps the settings it started with (leave it out, or start a new run).")
 
 
 # --- precision, memory format, distributed ---------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_an_empty_label_is_refused(data, tmp_path, capsys):
 
 def test_unknown_model_lists_the_valid_ones(data, capsys):
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--model", "vgg16"], capsys)
-    assert line == "Error: Unknown model 'vgg16': choose one of alexnet, caffenet, resnet18, resnet50, tiny."
+    assert line == "Error: --model must be alexnet, caffenet, resnet18, resnet50 or tiny, not 'vgg16'."
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -144,10 +144,10 @@ def test_cuda_asked_where_there_is_none(data, capsys):
 
 
 def test_the_real_command_line_prints_one_sentence_and_no_traceback(data):
-    done = subprocess.run([sys.executable, "-m", "train", "pretrain", *tables(data["coarse"]), "--model", "lenet"],
+    done = subprocess.run([sys.executable, "-m", "train", "pretrain", *tables(data["coarse"]), "--model", "vgg"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert done.stderr == "Error: Unknown model 'lenet': choose one of alexnet, caffenet, resnet18, resnet50, tiny.\n"
+    assert done.stderr == "Error: --model must be alexnet, caffenet, resnet18, resnet50 or tiny, not 'vgg'.\n"
     assert done.stdout == ""
 
 

@@ -84,7 +84,7 @@ def test_resume_takes_the_settings_of_the_checkpoint(data, two_epochs):
 def test_a_flag_that_contradicts_the_checkpoint_is_refused(data, two_epochs, capsys, flags, given, trained):
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, *flags, "--epochs", "4", "--resume", str(two_epochs / "checkpoint.pt")], capsys)
     assert line == (f"Error: {given} contradicts {two_epochs / 'checkpoint.pt'}, which was trained with {trained}: "
-                    "a resumed run keeps the settings it started with (leave the flag out, or start a new run).")
+                    "a resumed run keeps the settings it started with (leave it out, or start a new run).")
 
 
 def test_fewer_epochs_than_done_is_refused(data, two_epochs, capsys):
@@ -112,7 +112,7 @@ def test_another_number_of_processes_is_refused(data, two_epochs, tmp_path, caps
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "4", "--resume", str(tmp_path / "two.pt"),
                      "--output-dir", str(tmp_path / "again")], capsys)
     assert line == (f"Error: {tmp_path / 'two.pt'} was trained on 2 processes and this run has 1: resume it on 2 "
-                    "(torchrun --nproc-per-node 2), since each process takes -b images a step.")
+                    "(torchrun --nproc-per-node 2), since each process takes -b/--batch-size images a step.")
 
 
 def test_a_damaged_checkpoint_is_refused_before_the_table_is_read(tmp_path, capsys):
@@ -171,7 +171,7 @@ BAD_OPTIONS = [
     (["--min-scale", "0"], "--min-scale must be above 0 and at most 1, not 0.0."),
     (["--lr-warmup-epochs", "5", "--epochs", "5"],
      "--lr-warmup-epochs 5 leaves no epoch after the warm-up of a 5-epoch run: give fewer warm-up epochs."),
-    (["--device", "tpu"], "--device must be auto, cpu or cuda, not 'tpu'."),
+    (["--device", "tpu"], "--device must be auto, cpu or cuda, not 'tpu' (did you mean 'cpu'?)."),
     (["--augment", "caffe", "--train-crop-size", "40"],
      "--train-crop-size 40 is larger than the --val-resize-size 32 square that --augment caffe crops it from."),
 ]
@@ -190,7 +190,7 @@ def test_a_bad_training_option_is_one_sentence_before_any_work(data, tmp_path, c
     (["grid", "x.toml", "--nproc-per-node", "0"], "--nproc-per-node must be 1 or more, not 0."),
     (["evaluate", "--checkpoint", "c.pt", "--knn-k", "0"], "--knn-k must be 1 or more, not 0."),
     (["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder", "--data", "x", "--augment", "caffe"],
-     "finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): leave the flag out."),
+     "finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): leave it out."),
 ], ids=["finetune backbone lr scale", "grid processes", "evaluate knn-k", "finetune augment caffe"])
 def test_bad_options_of_the_other_commands(tmp_path, monkeypatch, capsys, argv, sentence):
     monkeypatch.chdir(tmp_path)

@@ -9,8 +9,9 @@ import shutil
 import pytest
 from commands import FAST, error_of, run
 
-from train import synthetic_voc
-from train.tasks.voc import ACTIONS, VOC_CLASSES, read_annotation, voc07_detection, voc12_action, with_context
+import synthetic_voc
+from train.tasks import TASK
+from train.tasks.voc import ACTIONS, VOC_CLASSES, read_annotation, with_context
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +44,8 @@ def test_an_annotation_gives_every_object_its_box_flags_and_number(tmp_path):
 
 
 def test_the_detection_task_reads_trainval_and_test(voc_world):
-    task = voc07_detection(voc_world)
-    assert task.kind == "detection" and task.rule == "voc07" and task.classes == VOC_CLASSES
+    task = TASK["voc07-det"].load(voc_world, None)
+    assert task.task.kind == "detection" and task.task.rule == "voc07" and task.classes == VOC_CLASSES
     assert (len(task.train), len(task.test)) == (60, 30)
     assert task.train.ids[:2] == ["000001", "000002"] and task.test.ids[0] == "000061"
     assert task.train.files[0] == voc_world / "VOCdevkit" / "VOC2007" / "JPEGImages" / "000001.jpg"
@@ -62,8 +63,8 @@ def test_the_action_task_takes_each_person_with_actions_and_some_context(tmp_pat
     (voc / "Annotations" / "2012_000001.xml").write_text(annotation(
         f"<object><name>person</name>{BOX}</object>"  # a person without <actions>: not a sample
         f"<object><name>person</name>{BOX}<actions><reading>1</reading><running>0</running></actions></object>"))
-    task = voc12_action(tmp_path)
-    assert task.kind == "map" and task.rule == "voc12" and task.classes == ACTIONS
+    task = TASK["voc12-action"].load(tmp_path, None)
+    assert task.task.kind == "map" and task.task.rule == "voc12" and task.classes == ACTIONS
     assert task.train.ids == ["2012_000001/2"]
     assert task.train.targets == [[1 if a == "reading" else -1 for a in ACTIONS]]
     assert task.train.regions == [(6, 11, 35, 70)]  # 20x40 grown 1.5 times: 5 px a side across, 10 down

@@ -99,12 +99,12 @@ def load_table(table_path: Path | None = None, labels_path: Path | None = None, 
         table = ImageIndex.read(Path(index_path)).label(read_labels(Path(labels_path)))  # what `curate images apply` writes
         source = f"{labels_path} + {index_path}"
     else:
-        raise TrainError("Give the image table with --table, or a label manifest and an image index with --labels and --images.")
+        raise TrainError("Give the image table with `table`, or a label manifest and an image index with `labels` and `images`.")
     if store_path is not None:
         table, root = from_store(table, source, Path(store_path)), None
     root = Path(root) if root is not None else Path(table.root)
     if not root.is_dir():
-        raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with --root.")
+        raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with `root`.")
     if not len(table):
         raise TrainError(f"{source} lists no images.")
     columns = table.rows.to_pydict()
@@ -144,7 +144,7 @@ def from_store(table: ImageTable, source: str, store_path: Path) -> ImageTable:
     try:
         store = ImageStore.open(store_path)
     except CurateError as error:
-        raise TrainError(f"--store: {error}") from None
+        raise TrainError(f"`store`: {error}") from None
     origin = table.metadata.get("origin_hash") or table.metadata.get("images_hash", "")
     if origin != store.origin_hash:
         raise TrainError(f"{source} was made from another image index ({origin[:19]}…) than the store {store_path} was "
@@ -198,7 +198,7 @@ def check_images(table: ImageRows) -> None:
     if missing:
         raise TrainError(
             f"{len(missing)} of the {len(table)} images of {table.source} are missing under {table.root} "
-            f"(for example {missing[0]}): pass the right folder with --root."
+            f"(for example {missing[0]}): pass the right folder with `root`."
         )
 
 
@@ -207,12 +207,12 @@ def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tupl
     try:
         other = read_labels(Path(labels_path))
     except CurateError as error:
-        raise TrainError(f"--knn-labels: {error}") from None
+        raise TrainError(f"`knn_labels`: {error}") from None
     label_of = other.label_index
     wnid_to_label = {row.wnid: label_of[row.label_wnid] for row in other.kept}
     kept = [pos for pos, i in enumerate(indices) if table.wnid(i) in wnid_to_label]
     if not kept:
-        raise TrainError(f"--knn-labels {labels_path} labels none of the images of {table.source}.")
+        raise TrainError(f"`knn_labels` {labels_path} labels none of the images of {table.source}.")
     return kept, [wnid_to_label[table.wnid(indices[pos])] for pos in kept], other.label_wnids
 
 

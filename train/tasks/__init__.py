@@ -1,27 +1,80 @@
-"""The transfer tasks `finetune` trains on: one module per layout, each read into one `Task`.
+"""The transfer tasks `finetune` trains on: one row of `TASKS` each, holding everything the code knows about
+the task; a module per layout reads its data (`Samples`).
 
-  imagefolder   train/ and val/ (or test/) class folders; top-1                           folders.py
-  sun397        SUN397 by its official Training_NN / Testing_NN partition files; top-1   sun397.py
-  voc07-cls     PASCAL VOC 2007 classification, trainval -> test; mAP, 11-point rule    voc.py
-  voc07-det     PASCAL VOC 2007 detection, trainval -> test; mAP, 11-point rule         voc.py
-  voc12-action  PASCAL VOC 2012 action classification of the person boxes, train -> val
-                (the test annotations are not public); mAP, area rule                   voc.py
+    TASK["voc07-det"].load(root, config)  -> Samples: the classes, the train and test splits
 
-A task also names its own defaults (`SETTINGS`): the ones a flag the user does not give takes.
+Adding a task is adding a row (its reader beside the others): the flags' choices and help, the task's own
+defaults, the grid's cost, the report's paper names and results.json all read the table.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from train.data.crops import uniforms
+from train.errors import TrainError
 
 KINDS = ("top1", "map", "detection")  # single-label, multi-label (one 1/-1/0 flag per class), boxes
+EVALUATION = {  # how each kind is scored, as results.json says it ({rule}: the task's AP rule)
+    "top1": "top-1 accuracy (percent)",
+    "map": "mean over classes of the VOC AP ({rule} rule, VOCevalcls.m / VOCevalaction.m), percent",
+    "detection": "mean over classes of the VOC detection AP ({rule} rule, VOCevaldet.m: overlap >= 0.5, difficult "
+                 "objects ignored), percent",
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A transfer task: how its data is read and scored, and what defaults it brings."""
+
+    name: str
+    about: str  # one line for --task's help
+    data: str  # what --data names for it
+    kind: str  # one of KINDS
+    reader: str  # "module:function" in train.tasks: (root, config) -> (classes, train split, test split, notes)
+    rule: str = ""  # the AP rule of a "map" or "detection" task: voc07 (11-point) or voc12 (area)
+    defaults: dict = field(default_factory=dict)  # its own defaults, where they differ from finetune's
+    train_images: int | None = None  # training samples, for a plan's cost before the data is at hand
+    paper: str | None = None  # Huh et al.'s name for the task
+
+    @property
+    def evaluation(self) -> str:
+        return EVALUATION[self.kind].format(rule=self.rule)
+
+    def load(self, root: Path, config) -> Samples:
+        """The task's data under `root` (`config`: the fine-tune's settings, for the few a reader needs)."""
+        module, function = self.reader.split(":")
+        classes, train, test, notes = getattr(importlib.import_module(f"train.tasks.{module}"), function)(Path(root), config)
+        return Samples(self, list(classes), train, test, notes)
+
+
+# Detection follows py-faster-rcnn's end-to-end Faster R-CNN recipe for VOC 2007: one image a step, LR
+# 0.001 for 50k of 70k iterations over the flipped trainval (about 10 and 14 epochs of random flips), weight
+# decay 5e-4, shorter side 600 (longer at most 1000). Action classification trains every layer, as the paper
+# fine-tunes.
+TASKS = (
+    Task("imagefolder", "train/ and val/ (or test/) class folders; top-1", "a folder with train/ and val/ class folders",
+         "top1", "folders:imagefolder"),
+    Task("sun397", "SUN397 by its official partition files (--partition); top-1", "a folder with SUN397/ and Partitions/",
+         "top1", "sun397:sun397", train_images=19850, paper="SUN-CLS"),
+    Task("voc07-cls", "PASCAL VOC 2007 classification, trainval -> test; mean AP (VOC 2007 11-point rule)",
+         "the folder holding VOCdevkit/VOC2007 (or that folder)", "map", "voc:voc07_classification", rule="voc07",
+         train_images=5011),
+    Task("voc07-det", "PASCAL VOC 2007 detection with Faster R-CNN, trainval -> test; mean AP (11-point rule)",
+         "the folder holding VOCdevkit/VOC2007 (or that folder)", "detection", "voc:voc07_detection", rule="voc07",
+         defaults={"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4},
+         train_images=5011, paper="PASCAL-DET"),
+    Task("voc12-action", "PASCAL VOC 2012 action classification of person boxes, train -> val; mean AP (area rule)",
+         "the folder holding VOCdevkit/VOC2012 (or that folder)", "map", "voc:voc12_action", rule="voc12",
+         defaults={"mode": "full", "epochs": 20, "lr": 0.001, "lr_step_size": 15, "wd": 5e-4},
+         train_images=2296, paper="PASCAL-ACT-CLS"),
+)
+TASK = {task.name: task for task in TASKS}
 
 
 @dataclass
@@ -37,29 +90,37 @@ class Split:
     def __len__(self) -> int:
         return len(self.files)
 
-    def subset(self, positions) -> "Split":
+    def subset(self, positions) -> Split:
         pick = [int(p) for p in positions]
         regions = [self.regions[p] for p in pick] if self.regions is not None else None
         return Split([self.files[p] for p in pick], [self.targets[p] for p in pick], [self.ids[p] for p in pick], regions)
 
 
 @dataclass
-class Task:
-    name: str
-    kind: str  # one of KINDS
+class Samples:
+    """A task's data: its classes, its train and test splits, and what a result should say about how they
+    were read."""
+
+    task: Task
     classes: list[str]
     train: Split
     test: Split
-    rule: str = ""  # the AP rule of a "map" or "detection" task: voc07 (11-point) or voc12 (area)
-    notes: dict = field(default_factory=dict)  # what a result should say about how the task was read
+    notes: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """A hash of every sample's name and target: a resumed run checks it trains on the same task."""
-        digest = hashlib.sha256(json.dumps([self.name, self.classes], sort_keys=True).encode())
+        digest = hashlib.sha256(json.dumps([self.task.name, self.classes], sort_keys=True).encode())
         for split in (self.train, self.test):
             for sample_id, target in zip(split.ids, split.targets):
                 digest.update(f"{sample_id}\t{json.dumps(target, sort_keys=True, default=str)}\n".encode())
         return "sha256:" + digest.hexdigest()
+
+    def check_files(self) -> None:
+        files = self.train.files + self.test.files
+        missing = [f for f in dict.fromkeys(files) if not f.is_file()]
+        if missing:
+            raise TrainError(f"{len(missing)} of the {len(set(files))} images of the {self.task.name} task are missing "
+                             f"(for example {missing[0]}).")
 
 
 HOLD_OUT_KEY = 0x7A11  # fixed, so every run (any --seed) holds out the same validation samples
@@ -68,34 +129,10 @@ HOLD_OUT_KEY = 0x7A11  # fixed, so every run (any --seed) holds out the same val
 def hold_out(split: Split, fraction: float) -> tuple[Split, Split]:
     """The split without a validation share, and that share: `fraction` of its samples (at least one when
     the fraction is above 0, and never all), chosen by a fixed hash of their positions."""
+    from train.data.crops import uniforms
+
     count = min(len(split) - 1, max(1, round(fraction * len(split)))) if fraction > 0 else 0
     keys = uniforms(HOLD_OUT_KEY, 0, np.arange(len(split)), 1)[:, 0]
     held = np.sort(np.argsort(keys, kind="stable")[:count])
     kept = np.setdiff1d(np.arange(len(split)), held)
     return split.subset(kept), split.subset(held)
-
-
-def load_task(name: str, data: Path, partition: int = 1) -> Task:
-    from train.tasks import folders, sun397, voc
-
-    readers = {"imagefolder": folders.imagefolder_task, "sun397": lambda root: sun397.sun397_task(root, partition),
-               "voc07-cls": voc.voc07_classification, "voc07-det": voc.voc07_detection, "voc12-action": voc.voc12_action}
-    return readers[name](Path(data))
-
-
-TASKS = {  # name -> what --task says about it
-    "imagefolder": "train/ and val/ (or test/) class folders; top-1",
-    "sun397": "SUN397 by its official partition files (--partition); top-1",
-    "voc07-cls": "PASCAL VOC 2007 classification, trainval -> test; mean AP (VOC 2007 11-point rule)",
-    "voc07-det": "PASCAL VOC 2007 detection with Faster R-CNN, trainval -> test; mean AP (11-point rule)",
-    "voc12-action": "PASCAL VOC 2012 action classification of person boxes, train -> val; mean AP (area rule)",
-}
-
-# The defaults of each task, where they differ from finetune's own. Detection follows py-faster-rcnn's
-# end-to-end Faster R-CNN recipe for VOC 2007: one image a step, LR 0.001 for 50k of 70k iterations over
-# the flipped trainval (about 10 and 14 epochs of random flips), weight decay 5e-4, shorter side 600
-# (longer at most 1000). Action classification trains every layer, as the paper fine-tunes.
-SETTINGS: dict[str, dict] = {
-    "voc07-det": {"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4},
-    "voc12-action": {"mode": "full", "epochs": 20, "lr": 0.001, "lr_step_size": 15, "wd": 5e-4},
-}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from train.errors import TrainError
-from train.tasks import Split, Task
+from train.tasks import Split
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
-def imagefolder_task(root: Path) -> Task:
+def imagefolder(root: Path, config=None) -> tuple:
     """Classes in sorted order, named by the training split's folders; top-1."""
     splits = [root / "train", root / "val" if (root / "val").is_dir() else root / "test"]
     for split in splits:
@@ -33,4 +33,4 @@ def imagefolder_task(root: Path) -> Task:
         if not files:
             raise TrainError(f"{split} holds no .jpg, .jpeg or .png images.")
         result.append(Split(files, targets, [str(f.relative_to(split)) for f in files]))
-    return Task("imagefolder", "top1", classes, result[0], result[1])
+    return classes, result[0], result[1], {}

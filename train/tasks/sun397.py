@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from train.errors import TrainError
-from train.tasks import Split, Task
+from train.tasks import Split
 
 
-def sun397_task(root: Path, partition: int) -> Task:
-    if not 1 <= partition <= 10:
-        raise TrainError(f"--partition must be 1..10 (SUN397 has ten official partitions), not {partition}.")
+def sun397(root: Path, config) -> tuple:
+    """The official partition `config.partition` (1..10)."""
+    partition = config.partition
     candidates = (root / "Partitions", root / "SUN397" / "Partitions", root)
     parts = next((p for p in candidates if (p / "Training_01.txt").is_file()), None)
     images = next((p for p in (root / "SUN397", root) if (p / "a").is_dir()), None)
@@ -20,7 +20,7 @@ def sun397_task(root: Path, partition: int) -> Task:
     for kind in ("Training", "Testing"):
         path = parts / f"{kind}_{partition:02d}.txt"
         if not path.is_file():
-            raise TrainError(f"{path} is missing: --partition {partition} needs SUN397's {kind}_{partition:02d}.txt "
+            raise TrainError(f"{path} is missing: `partition` {partition} needs SUN397's {kind}_{partition:02d}.txt "
                              "(the ten partitions come in Partitions.zip).")
         lists.append(path.read_text().split())
         if not lists[-1]:
@@ -35,4 +35,4 @@ def sun397_task(root: Path, partition: int) -> Task:
             raise TrainError(f"{unknown} in {parts} is of a class that {names_file.name} does not list.")
         files = [images / line.lstrip("/") for line in lines]
         result.append(Split(files, [index[line.rsplit("/", 1)[0]] for line in lines], [line.lstrip("/") for line in lines]))
-    return Task("sun397", "top1", classes, result[0], result[1], notes={"partition": partition})
+    return classes, result[0], result[1], {"partition": partition}

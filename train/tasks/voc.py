@@ -18,7 +18,7 @@ from pathlib import Path
 
 from curate.labels.classlists import PASCAL_VOC
 from train.errors import TrainError
-from train.tasks import Split, Task
+from train.tasks import Split
 
 VOC_CLASSES = list(PASCAL_VOC)  # VOC's own order: aeroplane, bicycle, ..., tvmonitor
 ACTIONS = ["jumping", "phoning", "playinginstrument", "reading", "ridingbike", "ridinghorse", "running",
@@ -46,7 +46,7 @@ def year_folder(root: Path, year: int, parts: tuple[str, ...], task: str) -> Pat
     candidates = (root / "VOCdevkit" / f"VOC{year}", root / f"VOC{year}", root)
     voc = next((p for p in candidates if any((p / part).is_dir() for part in ("JPEGImages", "Annotations", "ImageSets"))), None)
     if voc is None:
-        raise TrainError(f"{root} holds no VOCdevkit/VOC{year}: point --data at the folder holding VOCdevkit.")
+        raise TrainError(f"{root} holds no VOCdevkit/VOC{year}: point `data` at the folder holding VOCdevkit.")
     missing = [part for part in parts if not (voc / part).is_dir()]
     if missing:
         raise TrainError(f"{voc} lacks {' and '.join(missing)}: {task} reads {', '.join(parts)}.")
@@ -105,7 +105,7 @@ def read_annotation(path: Path) -> Annotation:
     return Annotation(width, height, tuple(objects))
 
 
-def voc07_classification(root: Path) -> Task:
+def voc07_classification(root: Path, config=None) -> tuple:
     """Ground truth per class from ImageSets/Main/<class>_<set>.txt: 1 present, -1 absent, 0 only
     `difficult` objects of that class (ignored by the metric and the loss)."""
     voc = year_folder(root, 2007, ("JPEGImages", "ImageSets/Main"), "voc07-cls")
@@ -125,10 +125,10 @@ def voc07_classification(root: Path) -> Task:
             raise TrainError(f"{voc / 'ImageSets' / 'Main'} lists no {split} images.")
         ids = sorted(truth)
         splits.append(Split([voc / "JPEGImages" / f"{i}.jpg" for i in ids], [truth[i] for i in ids], ids))
-    return Task("voc07-cls", "map", VOC_CLASSES, splits[0], splits[1], rule="voc07")
+    return VOC_CLASSES, splits[0], splits[1], {}
 
 
-def voc07_detection(root: Path) -> Task:
+def voc07_detection(root: Path, config=None) -> tuple:
     """Every object of the 20 classes with its box; `difficult` ones kept (the evaluation ignores them,
     training leaves them out)."""
     voc = year_folder(root, 2007, ("JPEGImages", "Annotations", "ImageSets/Main"), "voc07-det")
@@ -142,7 +142,7 @@ def voc07_detection(root: Path) -> Task:
                 raise TrainError(f"{voc / 'Annotations' / image_id}.xml: object {unknown.number} is a {unknown.name!r}, "
                                  "not one of the 20 VOC classes.")
         splits.append(Split([voc / "JPEGImages" / f"{i}.jpg" for i in ids], annotations, ids))
-    return Task("voc07-det", "detection", VOC_CLASSES, splits[0], splits[1], rule="voc07")
+    return VOC_CLASSES, splits[0], splits[1], {}
 
 
 PERSON_CONTEXT = 1.5  # the region an action is classified from: the person's box grown this much
@@ -156,7 +156,7 @@ def with_context(box: tuple[float, ...], width: int, height: int, scale: float =
             min(width, math.ceil(xmax + grow_x)), min(height, math.ceil(ymax + grow_y)))
 
 
-def voc12_action(root: Path) -> Task:
+def voc12_action(root: Path, config=None) -> tuple:
     """One sample per person with <actions> in the images of ImageSets/Action/<set>.txt: the person's box
     with some context (`PERSON_CONTEXT`) as the region to classify, and per action 1 (flagged) or -1.
     Trains on train, scores on val."""
@@ -176,5 +176,4 @@ def voc12_action(root: Path) -> Task:
         if not files:
             raise TrainError(f"The images of {voc / 'ImageSets' / 'Action' / split}.txt hold no person with <actions>.")
         splits.append(Split(files, targets, ids, regions))
-    return Task("voc12-action", "map", ACTIONS, splits[0], splits[1], rule="voc12",
-                notes={"region": f"the person box grown {PERSON_CONTEXT}x about its centre, clipped to the image"})
+    return ACTIONS, splits[0], splits[1], {"region": f"the person box grown {PERSON_CONTEXT}x about its centre, clipped to the image"}

@@ -1,49 +1,50 @@
-"""A small synthetic ImageNet for the tests (the demo's world is `worlds.py`'s): real ILSVRC-2012 wnids, drawn images, and the
-label sets and tables curate makes of them.
+"""The demo's synthetic world ("factors"): images composed of two visual factors, a shape (circle, triangle,
+square, cross) and a texture (solid, stripes, checks, dots), colour and position random, in ImageNet's class
+folder layout; and the drawing the tests' synthetic data shares.
 
-Twelve classes: three toy dogs, three domestic cats, three finches, three trucks. The coarse class is
-visible as a shape (toy dog = circle, cat = triangle, finch = square, truck = cross), the fine class as a
-texture of the shape (solid, stripes, checks); colour and position are random nuisances. The held-out
-transfer task: four fruit classes drawn as new shapes (ring, diamond) in two textures.
+The twelve pretraining classes are real ILSVRC wnids, so curate's recipes group them as WordNet does: three toy
+dogs, three domestic cats, three finches, three trucks (`coarsen --lift 1`). Each fine class is one
+shape-texture combination, and each coarse label merges three combinations that share neither shape nor
+texture (label g holds (g, g+1), (g+1, g+3) and (g+3, g+2), mod 4): no one factor tells the coarse labels
+apart, and both tell the fine ones apart, so whether coarse training learns what separates fine classes is for
+the experiment to show, not the world. The transfer task classifies the four combinations no pretraining class
+has, (s, s): known factors, new combinations.
 """
 
 from __future__ import annotations
 
 import colorsys
+import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from curate.images.index import ImageIndex
-from curate.labels.classlists import ClassList
-from curate.labels.manifest import labels_hash, write_labels
-from curate.labels.recipes import coarsen, identity
-from curate.wordnet.snapshot import load_hierarchy
-
 SIZE = 32
-# wnid -> (shape, texture). Coarse groups by shape; fine classes by texture within a group.
-PRETRAIN_CLASSES = {
-    "n02085620": ("circle", "solid"),     # Chihuahua          } toy dog
-    "n02085782": ("circle", "stripes"),   # Japanese spaniel   }
-    "n02085936": ("circle", "checks"),    # Maltese dog        }
-    "n02123045": ("triangle", "solid"),   # tabby              } domestic cat
-    "n02123159": ("triangle", "stripes"), # tiger cat          }
-    "n02123394": ("triangle", "checks"),  # Persian cat        }
-    "n01530575": ("square", "solid"),     # brambling          } finch
-    "n01531178": ("square", "stripes"),   # goldfinch          }
-    "n01532829": ("square", "checks"),    # house finch        }
-    "n03417042": ("cross", "solid"),      # garbage truck      } truck
-    "n03796401": ("cross", "stripes"),    # moving van         }
-    "n04467665": ("cross", "checks"),     # trailer truck      }
-}
-# The held-out task: new shapes, known textures.
-TRANSFER_CLASSES = {
-    "n07747607": ("ring", "solid"),       # orange
-    "n07749582": ("diamond", "solid"),    # lemon
-    "n07753592": ("ring", "stripes"),     # banana
-    "n07742313": ("diamond", "stripes"),  # Granny Smith
-}
+SHAPES = ("circle", "triangle", "square", "cross")
+TEXTURES = ("solid", "stripes", "checks", "dots")
+# WordNet's coarse groups of the twelve classes (`coarsen --lift 1` finds them), in the order g = 0..3.
+GROUPS = (("n02085620", "n02085782", "n02085936"),  # Chihuahua, Japanese spaniel, Maltese dog: toy dog
+          ("n02123045", "n02123159", "n02123394"),  # tabby, tiger cat, Persian cat: domestic cat
+          ("n01530575", "n01531178", "n01532829"),  # brambling, goldfinch, house finch: finch
+          ("n03417042", "n03796401", "n04467665"))  # garbage truck, moving van, trailer truck: truck
+FACTOR_CLASSES = {wnid: (SHAPES[s % 4], TEXTURES[t % 4])
+                  for g, group in enumerate(GROUPS)
+                  for wnid, (s, t) in zip(group, ((g, g + 1), (g + 1, g + 3), (g + 3, g + 2)))}
+NEW_COMBINATIONS = {wnid: (SHAPES[s], TEXTURES[s]) for s, wnid in  # orange, lemon, banana, Granny Smith
+                    enumerate(("n07747607", "n07749582", "n07753592", "n07742313"))}
+
+
+def draw_world(folder: Path, train_per_class: int, val_per_class: int, seed: int) -> None:
+    """The world into `folder` (imagenet/{train,val}/<wnid>/ and the transfer task's transfer/{train,val}/),
+    drawn in a sibling folder and renamed into place when whole."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    make_images(partial / "imagenet", FACTOR_CLASSES, {"train": train_per_class, "val": val_per_class}, seed)
+    # few training images: a linear probe on them shows how far the features carry a new combination
+    make_images(partial / "transfer", NEW_COMBINATIONS, {"train": 5, "val": 40}, seed + 1)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
 
 
 def shape_mask(shape: str, x: np.ndarray, y: np.ndarray, r: float) -> np.ndarray:
@@ -121,33 +122,3 @@ def make_images(root: Path, classes: dict[str, tuple[str, str]], per_split: dict
             folder.mkdir(parents=True, exist_ok=True)
             for n in range(count):
                 Image.fromarray(draw(shape, texture, rng)).save(folder / f"{wnid}_{n}.JPEG", quality=95)
-
-
-def curate_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str]] = PRETRAIN_CLASSES) -> dict[str, dict]:
-    """Curate fine and coarse label sets of the pretraining classes; index the images of each split; label
-    each index with each label set: the tables training reads (what `curate images apply` writes), under
-    OUT/manifests."""
-    hierarchy = load_hierarchy()
-    base = ClassList(f"demo-{len(classes)}", tuple(sorted(classes)))
-    label_sets = {
-        "fine": identity(hierarchy, base),  # each class is its own label
-        "coarse": coarsen(hierarchy.tree(), base, lift=1),  # the paper's top-down cut, one lift
-    }
-    folder = out / "manifests"
-    folder.mkdir(parents=True, exist_ok=True)
-    indexes = {}
-    for split in ("train", "val"):
-        indexes[split] = ImageIndex.build(image_root / split, split=split)
-        indexes[split].write(folder / f"images-{split}.parquet")
-    tables = {}
-    for name, labels in label_sets.items():
-        labels_path = folder / f"{name}.parquet"
-        write_labels(labels, labels_path)
-        info = {"labels": labels_path, "label_count": labels.label_count, "recipe": labels.describe(),
-                "labels_hash": labels_hash(labels),
-                "groups": {lw: [r.name for r in rows] for lw, rows in labels.members().items()}}
-        for split, index in indexes.items():
-            info[f"{split}_table"] = folder / f"{name}-{split}.parquet"
-            index.label(labels).write(info[f"{split}_table"])
-        tables[name] = info
-    return tables

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from train.synthetic import background, fill, finish, object_colour, shape_mask, texture_mask
+from train.world import background, fill, finish, object_colour, shape_mask, texture_mask
 
 SHAPES = {"aeroplane": ("circle", "solid"), "bicycle": ("triangle", "stripes"), "bird": ("square", "checks"),
           "boat": ("cross", "solid")}
