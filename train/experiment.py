@@ -144,6 +144,7 @@ def read_experiment(path: Path) -> Experiment:
         raise TrainError(f"{where} [data] needs train_index (a curate image index), or synthetic = \"factors\".")
     shared = table_of(spec, "settings", where)
     known(shared, SHARED, f"{where} [settings]")
+    shared = {key: typed_once(key, value, f"{where} [settings]") for key, value in shared.items()}
     entries = entries_of(spec, "pretrain", where)
     if not entries:
         raise TrainError(f"{path} declares no [[pretrain]] variant: a grid needs at least one.")
@@ -223,6 +224,15 @@ def whole_numbers(value, where: str, key: str, low: int) -> list[int]:
 # --- the settings ------------------------------------------------------------------------------------------
 
 
+def typed_once(key: str, value, where: str):
+    """A value of [settings], as the commands that have the setting `key` hold it."""
+    config = next(c for c in (PretrainConfig, FinetuneConfig, EvaluateConfig) if key in settings_of(c))
+    try:
+        return typed(config, key, value)
+    except TrainError as error:
+        raise TrainError(f"{where}: {worded(error)}") from None
+
+
 def settings_for(config: type, shared: dict, own: dict, where: str) -> dict:
     """The settings a run of `config` takes: those of [settings] it has, then the entry's own; each typed."""
     chosen = {key: value for key, value in shared.items() if key in settings_of(config)}
@@ -244,13 +254,13 @@ def worded(error: Exception) -> str:
     return sentence(error, KEYS)
 
 
-def checked(config, where: str):
-    """`config`, if every setting it was given passes its rules; else one sentence saying where it failed."""
+def checked(make, where: str) -> None:
+    """Check the config `make()` makes as its command would, before anything runs: one sentence saying where
+    a setting broke a rule."""
     try:
-        check(config)
+        check(make())
     except TrainError as error:
         raise TrainError(f"{where}: {worded(error)}") from None
-    return config
 
 
 def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
@@ -269,7 +279,7 @@ def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
     per_class = whole_numbers(entry["per_class"], where, "per_class", 1) if "per_class" in entry else [None]
     budgets = whole_numbers(entry["budget"], where, "budget", 1) if "budget" in entry else [None]
     seeds = whole_numbers(entry.get("seed", 0), where, "seed", 0)
-    checked(implied_sizes(PretrainConfig(**settings), frozenset(settings)), where)
+    checked(lambda: implied_sizes(PretrainConfig(**settings), frozenset(settings)), where)
     return [Variant(entry=name, labels=entry["labels"], per_class=n, budget=b,
                     subset_seed=word(entry, "subset_seed", where, kind=int, default=0),
                     series=word(entry, "series", where, kind=str, default=name),
@@ -286,7 +296,7 @@ def transfer(entry: dict, shared: dict, where: str) -> Transfer:
                          "world's task).")
     settings = settings_for(FinetuneConfig, shared, entry, where)
     seeds = tuple(whole_numbers(entry.get("seed", 0), where, "seed", 0))
-    checked(with_task_defaults(FinetuneConfig(**settings), frozenset(settings)), where)
+    checked(lambda: with_task_defaults(FinetuneConfig(**settings), frozenset(settings)), where)
     return Transfer(task=settings.pop("task"), data=str(settings.pop("data")), seeds=seeds, settings=settings,
                     images_per_s=word(entry, "images_per_s", where, kind=float, default=None, low=0, strict=True))
 
@@ -297,5 +307,5 @@ def knn(entry: dict, shared: dict, where: str) -> Knn:
     if not isinstance(entry.get("labels"), str):
         raise TrainError(f"{where} needs labels: the label set the features are scored on.")
     settings = settings_for(EvaluateConfig, shared, entry, where)
-    checked(EvaluateConfig(checkpoint=Path("checkpoint.pt"), **settings), where)
+    checked(lambda: EvaluateConfig(checkpoint=Path("checkpoint.pt"), **settings), where)
     return Knn(labels=entry["labels"], settings=settings)

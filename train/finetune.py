@@ -145,6 +145,11 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
         raise TrainError(f"{config.resume} was fine-tuned on other {task.task.name} data than {config.data} holds "
                          "(its images or their labels differ): start a new run instead of `resume`.")
     train_split, val_split = hold_out(task.train, config.val_fraction)
+    if len(train_split) < 2:  # batch norm cannot train on a batch of one
+        why = (f"`val_fraction` {config.val_fraction} leaves {len(train_split)} of its {len(task.train)} training samples"
+               if len(task.train) > 1 else f"it has {len(task.train)} training sample")
+        raise TrainError(f"{config.data} cannot train {task.task.name}: {why}, and a training batch needs 2"
+                         + (": give a smaller `val_fraction`." if len(task.train) > 1 else "."))
     splits = {"train": train_split, **({"val": val_split} if len(val_split) else {}), "test": task.test}
 
     # Model: the pretrained network made into the task's model.

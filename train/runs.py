@@ -112,8 +112,7 @@ class Run:
                 scheduler.step()
                 history.append({"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in trained.items()},
                                 **scores(epoch)})
-                if not self.quiet:
-                    progress.console.print(epoch_line(history[-1], config.epochs), highlight=False)
+                self.say(epoch_line(history[-1], config.epochs))
                 rng = checkpoint.every_rank_rng_state(self.dist)  # so a resumed run draws what this one would have
                 if self.dist.is_main:
                     make_folder(self.folder)

@@ -77,6 +77,16 @@ def test_a_grid_runs_every_cell_once_and_a_second_run_trains_nothing(tmp_path):
     assert code == 0 and changed["ran"] == 6
 
 
+def test_a_longer_run_is_another_cell(tmp_path):
+    file, out = experiment(tmp_path, TINY.replace("seed = [0, 1]", "seed = [0]")), tmp_path / "grid"
+    assert run(["grid", str(file), "--output-dir", str(out), "-q"])[1]["ran"] == 3
+    longer_transfer = TINY.replace("seed = [0, 1]", "seed = [0]").replace('mode = "linear"\nepochs = 2', 'mode = "linear"\nepochs = 3')
+    experiment(tmp_path, longer_transfer)
+    assert run(["grid", str(file), "--output-dir", str(out), "-q"])[1]["ran"] == 1  # the transfer alone
+    experiment(tmp_path, longer_transfer.replace('model = "tiny"\nepochs = 2', 'model = "tiny"\nepochs = 3'))
+    assert run(["grid", str(file), "--output-dir", str(out), "-q"])[1]["ran"] == 3  # the variant and what needs it
+
+
 def test_an_interrupted_grid_finishes_only_what_was_left_and_ends_where_a_straight_one_does(tmp_path, monkeypatch):
     from train import runs
 
@@ -110,10 +120,14 @@ def test_a_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
     assert "coarse-s1.imagefolder-s0" in cells and not any("sun397" in c for c in cells)
 
 
-def test_cells_run_as_submitit_jobs(tmp_path):
-    pytest.importorskip("submitit")
+def test_cells_run_as_submitit_jobs(tmp_path, monkeypatch):
+    submitit = pytest.importorskip("submitit")
+    given = {}
+    real = submitit.AutoExecutor.update_parameters
+    monkeypatch.setattr(submitit.AutoExecutor, "update_parameters", lambda self, **kw: given.update(kw) or real(self, **kw))
     file, out = experiment(tmp_path, TINY.replace("seed = [0, 1]", "seed = [0]")), tmp_path / "grid"
     code, result = run(["grid", str(file), "--output-dir", str(out), "--launcher", "submitit-local", "-q"])
+    assert given["timeout_min"] >= 24 * 60  # submitit's local default would kill a longer cell
     assert code == 0 and result["ran"] == 3, result
     assert len(list((out / "submitit").glob("*_result.pkl"))) == 3  # each cell ran as its own job
     assert {r["cell"] for r in pq.read_table(out / "results.parquet").to_pylist()} == {

@@ -49,6 +49,17 @@ def test_resume_after_interruption_gives_the_same_weights(data, tmp_path, monkey
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
 
 
+@pytest.mark.parametrize("scheduler", ["constant", "cosine"])
+def test_a_resume_after_the_warm_up_goes_on_at_the_learning_rate_the_straight_run_had(data, tmp_path, monkeypatch, scheduler):
+    args = ["pretrain", *tables(data["fine"]), *FAST, "--epochs", "3", "--lr", "0.05", "--lr-scheduler", scheduler,
+            "--lr-warmup-epochs", "1", "--seed", "4"]
+    straight, resumed = straight_and_resumed(args, tmp_path, 3, monkeypatch)  # interrupted in epoch 3, after the warm-up
+    assert [h["lr"] for h in resumed["history"]] == [h["lr"] for h in straight["history"]]
+    assert straight["history"][2]["lr"] == pytest.approx(0.05 if scheduler == "constant" else 0.025)
+    for name, tensor in straight["model"].items():
+        assert torch.equal(tensor, resumed["model"][name]), name
+
+
 def test_resume_refuses_a_checkpoint_of_another_manifest(coarse_run, data, capsys):
     line = error_of(["pretrain", *tables(data["fine"]), *FAST, "--epochs", "20", "--resume", str(coarse_run["checkpoint"])], capsys)
     assert "was trained on another label set (up-down lift=1" in line

@@ -172,6 +172,7 @@ BAD_OPTIONS = [
     (["--lr-warmup-epochs", "5", "--epochs", "5"],
      "--lr-warmup-epochs 5 leaves no epoch after the warm-up of a 5-epoch run: give fewer warm-up epochs."),
     (["--device", "tpu"], "--device must be auto, cpu or cuda, not 'tpu' (did you mean 'cpu'?)."),
+    (["--seed", "-1"], "--seed must be 0 or more, not -1."),
     (["--augment", "caffe", "--train-crop-size", "40"],
      "--train-crop-size 40 is larger than the --val-resize-size 32 square that --augment caffe crops it from."),
 ]
@@ -191,7 +192,9 @@ def test_a_bad_training_option_is_one_sentence_before_any_work(data, tmp_path, c
     (["evaluate", "--checkpoint", "c.pt", "--knn-k", "0"], "--knn-k must be 1 or more, not 0."),
     (["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder", "--data", "x", "--augment", "caffe"],
      "finetune crops as --augment rrc does (--augment caffe is for pretrain and evaluate): leave it out."),
-], ids=["finetune backbone lr scale", "grid processes", "evaluate knn-k", "finetune augment caffe"])
+    (["finetune", "--random-init", "--model", "tiny", "--task", "imagefolder", "--data", "x", "--val-fraction", "1"],
+     "--val-fraction must be at least 0 and below 1, not 1.0."),
+], ids=["finetune backbone lr scale", "grid processes", "evaluate knn-k", "finetune augment caffe", "val fraction"])
 def test_bad_options_of_the_other_commands(tmp_path, monkeypatch, capsys, argv, sentence):
     monkeypatch.chdir(tmp_path)
     assert error_of(argv, capsys) == f"Error: {sentence}"
@@ -246,3 +249,14 @@ def test_knn_with_a_label_set_that_barely_overlaps_the_data(coarse_run, data, tm
                      "--device", "cpu", "-j", "0", *SIZES], capsys)
     assert line == (f"Error: --knn-labels {one} labels the val images with 1 of its 2 labels: top-1 over one label is 100% "
                     "whatever the features; give a label set of the data's classes.")
+
+
+def test_a_held_out_share_that_leaves_one_training_sample_is_refused(tmp_path, capsys):
+    from train.world import NEW_COMBINATIONS, make_images
+
+    make_images(tmp_path / "task", dict(list(NEW_COMBINATIONS.items())[:2]), {"train": 1, "val": 2}, seed=0)
+    line = error_of(["finetune", "--random-init", "--task", "imagefolder", "--data", str(tmp_path / "task"), *FAST,
+                     "--mode", "linear", "--val-fraction", "0.9", "--output-dir", str(tmp_path / "ft")], capsys)
+    assert line == (f"Error: {tmp_path / 'task'} cannot train imagefolder: --val-fraction 0.9 leaves 1 of its 2 training "
+                    "samples, and a training batch needs 2: give a smaller --val-fraction.")
+    assert not (tmp_path / "ft").exists()
