@@ -15,7 +15,7 @@ from torch import nn
 
 from train import checkpoint, distributed
 from train.config import EvaluateConfig, check, explicit, implied_sizes
-from train.data.tables import ImageRows, image_loader, knn_targets, load_tables
+from train.data.tables import TrainingTable, image_loader, knn_targets, load_tables
 from train.distributed import print0
 from train.errors import TrainError
 from train.loops import evaluate, extract_features, precision
@@ -23,7 +23,7 @@ from train.knn import knn_top1
 from train.models import backbone
 
 
-def knn_score(features_model: nn.Module, table: ImageRows, val_table: ImageRows, val_rows: list[int],
+def knn_score(features_model: nn.Module, table: TrainingTable, val_table: TrainingTable, val_rows: list[int],
               labels_path: Path, run: distributed.Dist, config: EvaluateConfig) -> dict:
     """k-NN top-1 (percent) of `features_model` (a backbone) on the labels of another manifest: the train
     split of `table` is the memory, the rows `val_rows` of `val_table` the queries. Says how many images of

@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from curate.wording import has
 from train import checkpoint, distributed
 from train.config import PretrainConfig, implied_sizes
 from train.data.tables import image_loader, load_tables
@@ -36,6 +38,12 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     if config.test_only and not val_rows:
         raise TrainError(f"{val_table.source} has no images in the val split to test on: give one with `val_table`.")
     train_rows = table.indices("train")
+    empty = np.flatnonzero(np.bincount(table.labels[train_rows], minlength=table.num_labels) == 0)
+    if len(empty) and not config.test_only:  # a table curate's ImageIndex.label made has none; one written otherwise may
+        name = table.label_wnids[empty[0]] or "with no rows at all"
+        raise TrainError(f"{len(empty)} of the {table.num_labels} labels of {table.source} {has(len(empty))} no training "
+                         f"images (label {empty[0]}, {name}): a net cannot learn an empty label; drop it from the label "
+                         "set or add its images.")
     train_loader = image_loader(table, train_rows, config, run.dist, train=True)
     val_loader = image_loader(val_table, val_rows, config, run.dist, train=False)
     if not val_rows and not config.test_only:  # even under -q: a long run that reports nothing is a lost run

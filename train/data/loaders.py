@@ -28,19 +28,12 @@ try:
 except ImportError:  # pragma: no cover - a torchvision without image decoding: fall back to Pillow
     vision_decode = None
 
-from curate.images.rows import read_image_bytes
 from train.data.crops import CaffeCrop, SeededResizedCrop
 from train.errors import TrainError
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io.image")
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-
-def read_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytearray:
-    """The encoded image of one row (`curate.images.rows.read_image_bytes`: a file, a tar member or a Parquet
-    shard's row), writable, as `torch.frombuffer` wants it."""
-    return bytearray(read_image_bytes(root, path, archive, offset, size))
-
 
 def decode(data: bytearray) -> torch.Tensor:
     """uint8 RGB tensor (3, H, W) from JPEG/PNG bytes."""
@@ -114,7 +107,7 @@ class CroppedDataset(Dataset):
 
 
 class ImageDataset(CroppedDataset):
-    """(uint8 image, target) for the rows `indices` of an image table (`tables.ImageRows`); targets default
+    """(uint8 image, target) for the rows `indices` of an image table (`tables.TrainingTable`); targets default
     to its labels; crops are drawn by table row."""
 
     def __init__(self, table, indices: list[int], transform, targets: list[int] | None = None):
@@ -170,8 +163,7 @@ class FileDataset(CroppedDataset):
 def read_image(path: Path) -> torch.Tensor:
     """The uint8 RGB tensor of an image file; one sentence when it cannot be read as an image."""
     try:
-        with open(path, "rb") as f:
-            return decode(bytearray(f.read()))
+        return decode(bytearray(Path(path).read_bytes()))
     except (RuntimeError, OSError, ValueError) as error:
         raise TrainError(f"{path} cannot be read as an image ({first_line(error)}).") from None
 

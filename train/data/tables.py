@@ -1,7 +1,8 @@
 """The image table training reads, as numpy buffers, checked against the data root before any work.
 
 The table is keyed by image path; a label set only relabels the same images, so every label set of one
-image index reads the same files (and shares the OS page cache).
+image index reads the same files (and shares the OS page cache). What curate's ImageTable guarantees (each
+label one wnid, every label with training images or none of them) is not checked again here.
 """
 
 from __future__ import annotations
@@ -11,32 +12,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import CurateError
 from curate.images.index import ImageIndex
+from curate.images.rows import read_image_bytes
 from curate.images.store import ImageStore
 from curate.images.table import ImageTable
 from curate.labels.manifest import read_labels
-from curate.wording import has
 from train.config import Data
-from train.data.loaders import ImageDataset, eval_transform, make_loader, read_bytes, train_transform
+from train.data.loaders import ImageDataset, eval_transform, make_loader, train_transform
 from train.data.stores import RawBatches
 from train.errors import TrainError
 
 
-def packed(values: list[str | None]) -> np.ndarray:
-    """UTF-8 strings in one fixed-width numpy buffer (None as b"")."""
-    return np.array([(v or "").encode() for v in values], dtype=np.bytes_)
-
-
-def numbers(values: list[int | None]) -> np.ndarray:
-    return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+def buffer(column: pa.ChunkedArray, null) -> np.ndarray:
+    """One column as one numpy buffer: text as fixed-width UTF-8 bytes, numbers as int64; nulls as `null`."""
+    if pa.types.is_string(column.type):
+        return pc.cast(column.fill_null(""), pa.binary()).to_numpy().astype(np.bytes_)
+    return column.fill_null(null).to_numpy().astype(np.int64)
 
 
 @dataclass
-class ImageRows:
-    """The rows of one image table as numpy buffers, and what the table says about its labels.
+class TrainingTable:
+    """An image table as training reads it: its rows as numpy buffers, and what it says about its labels.
 
     Numpy buffers, not Python lists: DataLoader workers fork from the main process, and touching millions
     of Python objects there (reference counts) would copy their pages into every worker."""
@@ -49,13 +49,27 @@ class ImageRows:
     wnids: np.ndarray  # bytes
     splits: np.ndarray  # bytes
     labels: np.ndarray  # int64
-    label_wnids: list[str]  # label id -> label wnid
+    label_wnids: list[str | None]  # label id -> label wnid (None: a label without rows, in a table to validate on)
     labels_hash: str
     labels_recipe: str
     content_hash: str
     source: str
     store_format: str = ""  # "jpeg" or "raw" for the rows of a packed store; "" for the original images
     store_size: int = 0
+
+    @classmethod
+    def of(cls, table: ImageTable, root: Path, source: str) -> TrainingTable:
+        rows, meta = table.rows, table.metadata
+        label_count = int(meta.get("label_count") or 0) or (pc.max(rows["label"]).as_py() + 1)
+        label_wnids: list[str | None] = [None] * label_count
+        pairs = rows.group_by("label").aggregate([("label_wnid", "min")])
+        for label, label_wnid in zip(pairs["label"].to_pylist(), pairs["label_wnid_min"].to_pylist()):
+            label_wnids[label] = label_wnid
+        columns = {name: buffer(rows[name], -1) for name in ("path", "archive", "offset", "size", "wnid", "split", "label")}
+        return cls(root, columns["path"], columns["archive"], columns["offset"], columns["size"], columns["wnid"],
+                   columns["split"], columns["label"], label_wnids, meta.get("labels_hash", ""),
+                   meta.get("labels_recipe", ""), table.content_hash, source, meta.get("store_format", ""),
+                   int(meta.get("store_size", 0)))
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -68,9 +82,11 @@ class ImageRows:
         return np.flatnonzero(self.splits == split.encode()).tolist()
 
     def read(self, i: int) -> bytearray:
-        """The encoded bytes of row `i`."""
-        archive = self.archives[i].decode() or None
-        return read_bytes(self.root, self.paths[i].decode(), archive, int(self.offsets[i]), int(self.sizes[i]))
+        """The encoded bytes of row `i` (a file, a tar member, a store's or a Parquet shard's row), writable, as
+        `torch.frombuffer` wants it."""
+        offset, size = int(self.offsets[i]), int(self.sizes[i])
+        return bytearray(read_image_bytes(self.root, self.paths[i].decode(), self.archives[i].decode() or None,
+                                          offset if offset >= 0 else None, size if size >= 0 else None))
 
     def wnid(self, i: int) -> str:
         return self.wnids[i].decode()
@@ -85,13 +101,38 @@ class ImageRows:
             "table": self.source,
         }
 
+    def check_files(self) -> None:
+        """Fail when paths (or archives) of the table do not exist under the root: say how many and show one.
+
+        One directory listing per folder, not one stat per image: 1.28 M ImageNet paths live in 1000 folders."""
+        missing = []
+        listings: dict[str, set[str] | None] = {}
+
+        def present(relative: str) -> bool:
+            folder, _, name = relative.rpartition("/")
+            if folder not in listings:
+                try:
+                    listings[folder] = {e.name for e in os.scandir(self.root / folder) if not e.is_dir()}
+                except OSError:  # no such folder, or not a folder
+                    listings[folder] = None
+            return listings[folder] is not None and name in listings[folder]
+
+        for path, archive in zip(self.paths.tolist(), self.archives.tolist()):
+            where = (archive or path).decode()
+            if not present(where):
+                missing.append(where)
+        if missing:
+            raise TrainError(
+                f"{len(missing)} of the {len(self)} images of {self.source} are missing under {self.root} "
+                f"(for example {missing[0]}): pass the right folder with `root`."
+            )
+
 
 def load_table(table_path: Path | None = None, labels_path: Path | None = None, index_path: Path | None = None,
-               root: Path | None = None, check_files: bool = True, training: bool = True,
-               store_path: Path | None = None) -> ImageRows:
+               root: Path | None = None, check_files: bool = True, store_path: Path | None = None) -> TrainingTable:
     """The image table at `table_path`, or the manifest at `labels_path` applied to the image index at
-    `index_path`; checked for use. A training table must give every label an image of the "train" split.
-    With `store_path`, the table's images are read from that packed store instead (matched by path)."""
+    `index_path`, for training. With `store_path`, the table's images are read from that packed store instead
+    (matched by path)."""
     if table_path is not None:
         table = ImageTable.read(table_path)
         source = str(table_path)
@@ -107,34 +148,9 @@ def load_table(table_path: Path | None = None, labels_path: Path | None = None, 
         raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with `root`.")
     if not len(table):
         raise TrainError(f"{source} lists no images.")
-    columns = table.rows.to_pydict()
-    label_count = int(table.metadata.get("label_count") or 0) or (pc.max(table.rows["label"]).as_py() + 1)
-    label_wnids: list[str | None] = [None] * label_count  # labels a val table lacks stay None
-    for label, label_wnid in zip(columns["label"], columns["label_wnid"]):
-        if not 0 <= label < label_count:
-            raise TrainError(f"{source} has label {label}, outside 0..{label_count - 1} for its {label_count} labels.")
-        if not label_wnid:
-            raise TrainError(f"{source} has an empty label_wnid for label {label}.")
-        if label_wnids[label] is None:
-            label_wnids[label] = label_wnid
-        elif label_wnids[label] != label_wnid:
-            raise TrainError(f"{source} gives label {label} two wnids, {label_wnids[label]} and {label_wnid}.")
-    empty = [label for label, count in enumerate(table.training_images_per_label(label_count)) if not count]
-    if training and empty:
-        name = label_wnids[empty[0]] or "with no rows at all"
-        raise TrainError(
-            f"{len(empty)} of the {label_count} labels of {source} {has(len(empty))} no training "
-            f"images (label {empty[0]}, {name}): "
-            "a net cannot learn an empty label; drop it from the label set or add its images."
-        )
-    result = ImageRows(
-        root, packed(columns["path"]), packed(columns["archive"]), numbers(columns["offset"]),
-        numbers(columns["size"]), packed(columns["wnid"]), packed(columns["split"]), numbers(columns["label"]),
-        label_wnids, table.metadata.get("labels_hash", ""), table.metadata.get("labels_recipe", ""), table.content_hash, source,
-        table.metadata.get("store_format", ""), int(table.metadata.get("store_size", 0)),
-    )
+    result = TrainingTable.of(table, root, source)
     if check_files:
-        check_images(result)
+        result.check_files()
     return result
 
 
@@ -159,7 +175,7 @@ def from_store(table: ImageTable, source: str, store_path: Path) -> ImageTable:
     return ImageTable(rows, metadata)
 
 
-def load_tables(data: Data, check_files: bool = True) -> tuple[ImageRows, ImageRows, list[int]]:
+def load_tables(data: Data, check_files: bool = True) -> tuple[TrainingTable, TrainingTable, list[int]]:
     """The training table, and the table and rows to validate on: --val-table (or --labels with --val-images)
     when given, else the training table's "val" split (possibly empty). --store / --val-store: read their
     images from packed stores."""
@@ -167,42 +183,14 @@ def load_tables(data: Data, check_files: bool = True) -> tuple[ImageRows, ImageR
     if data.val_table is None and data.val_images is None:
         return table, table, table.indices("val")
     labels = data.labels if data.val_images is not None else None
-    val = load_table(data.val_table, labels, data.val_images, data.val_root, check_files, training=False,
-                     store_path=data.val_store)
+    val = load_table(data.val_table, labels, data.val_images, data.val_root, check_files, store_path=data.val_store)
     if val.labels_hash != table.labels_hash:
         raise TrainError(f"The validation table {val.source} carries another label set ({val.labels_recipe}) than "
                          f"{table.source} ({table.labels_recipe}): apply the same label manifest to both.")
     return table, val, list(range(len(val)))
 
 
-def check_images(table: ImageRows) -> None:
-    """Fail when paths (or archives) of the table do not exist under the root: say how many and show one.
-
-    One directory listing per folder, not one stat per image: 1.28 M ImageNet paths live in 1000 folders."""
-    missing = []
-    listings: dict[str, set[str] | None] = {}
-
-    def present(relative: str) -> bool:
-        folder, _, name = relative.rpartition("/")
-        if folder not in listings:
-            try:
-                listings[folder] = {e.name for e in os.scandir(table.root / folder) if not e.is_dir()}
-            except OSError:  # no such folder, or not a folder
-                listings[folder] = None
-        return listings[folder] is not None and name in listings[folder]
-
-    for path, archive in zip(table.paths.tolist(), table.archives.tolist()):
-        where = (archive or path).decode()
-        if not present(where):
-            missing.append(where)
-    if missing:
-        raise TrainError(
-            f"{len(missing)} of the {len(table)} images of {table.source} are missing under {table.root} "
-            f"(for example {missing[0]}): pass the right folder with `root`."
-        )
-
-
-def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tuple[list[int], list[int], list[str]]:
+def knn_targets(table: TrainingTable, indices: list[int], labels_path: Path) -> tuple[list[int], list[int], list[str]]:
     """Relabel rows of a table with another label manifest (by wnid): kept positions, targets, label wnids."""
     try:
         other = read_labels(Path(labels_path))
@@ -216,7 +204,7 @@ def knn_targets(table: ImageRows, indices: list[int], labels_path: Path) -> tupl
     return kept, [wnid_to_label[table.wnid(indices[pos])] for pos in kept], other.label_wnids
 
 
-def image_loader(table: ImageRows, rows: list[int], config, run, *, train: bool, targets=None):
+def image_loader(table: TrainingTable, rows: list[int], config, run, *, train: bool, targets=None):
     """Batches of the rows `rows` of `table` for a run (`config`: its sizes, augmentation, batch size and workers):
     a raw store in batches cropped on the device; anything else one image at a time in worker processes."""
     targets = table.labels[np.asarray(rows, dtype=np.int64)] if targets is None else targets
