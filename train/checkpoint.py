@@ -98,8 +98,8 @@ def every_rank_rng_state(run: Dist) -> list[dict]:
 def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
     """`config` with the run settings of the checkpoint `saved` (those its declarations give the role "run");
     a setting given on the command line that contradicts the checkpoint is an error naming both. The length
-    (`epochs`) may change, to more than the epochs done; the other settings (paths, workers, the device...)
-    are the caller's."""
+    (`epochs`, or `iterations`) may change, to more than is done, in the unit the run has; the other settings
+    (paths, workers, the device...) are the caller's."""
     recorded = {"augment": "rrc", **saved.get("config", {})}  # checkpoints older than --augment were all rrc
     changes = {}
     for name in with_role(type(config), "run"):
@@ -112,12 +112,19 @@ def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
                 "(leave it out, or start a new run)."
             )
         changes[name] = recorded[name]
-    done = saved["epoch"] + 1
-    epochs = config.epochs if "epochs" in given else recorded.get("epochs", config.epochs)
-    if epochs <= done and not getattr(config, "test_only", False):
-        raise TrainError(f"{path} has trained {done} epochs already: `epochs` {epochs} leaves nothing to train; "
+    length = {name: getattr(config, name) if name in given else recorded.get(name, getattr(config, name))
+              for name in ("epochs", "iterations")}
+    if bool(length["iterations"]) != bool(recorded.get("iterations")):
+        unit = "`iterations`" if recorded.get("iterations") else "`epochs`"
+        raise TrainError(f"{path} was trained for a length in {unit}: a resumed run keeps the unit of its length "
+                         "(give that, or start a new run).")
+    name = "iterations" if length["iterations"] else "epochs"
+    done = saved.get("steps", 0) if name == "iterations" else saved["epoch"] + 1
+    if length[name] <= done and not getattr(config, "test_only", False):
+        unit = "steps" if name == "iterations" else "epochs"
+        raise TrainError(f"{path} has trained {done} {unit} already: `{name}` {length[name]} leaves nothing to train; "
                          f"give more than {done} to go on.")
-    return replace(config, **changes, epochs=epochs)
+    return replace(config, **changes, **length)
 
 
 def check_world_size(saved: dict, path: Path, world_size: int) -> None:
@@ -138,8 +145,12 @@ def restore(saved: dict, path: Path, model: nn.Module, optimizer, scaler, config
     load_weights(model, saved["model"], path)
     optimizer.load_state_dict(saved["optimizer"])
     start = saved["epoch"] + 1
-    epochs_before = saved.get("config", {}).get("epochs", config.epochs)
-    scheduler, change = continue_schedule(optimizer, config, saved["lr_scheduler"], start, epochs_before)
+    recorded = saved.get("config", {})
+    if config.iterations:  # the schedule counts steps
+        done, before = saved["steps"], recorded["iterations"]
+    else:
+        done, before = start, recorded.get("epochs", config.epochs)
+    scheduler, change = continue_schedule(optimizer, config, saved["lr_scheduler"], done, before)
     scaler.load_state_dict(saved["scaler"])
     set_rng_state(saved["rng"][rank])
     return scheduler, start, list(saved.get("history", [])), change

@@ -93,6 +93,10 @@ class Training(Device, Sizes):
 
     model: str = setting("resnet18", "network", choices=MODELS, role="run", group=OPTIMISATION)
     epochs: int = setting(90, "number of epochs", rule=at_least(1), role="length", group=OPTIMISATION)
+    iterations: int | None = setting(
+        None, "the run's length in SGD steps instead of --epochs (the last epoch stops at the step); the schedule "
+        "then counts steps: --lr-step-size, --lr-warmup-epochs and the cosine's length", rule=at_least(1), role="length",
+        group=OPTIMISATION, default_help="none: --epochs")
     lr: float = setting(0.1, "learning rate", rule=at_least(0), role="run", group=OPTIMISATION)
     momentum: float = setting(0.9, "SGD momentum", rule=UNIT, role="run", group=OPTIMISATION)
     wd: float = setting(1e-4, "weight decay", flags=("--wd", "--weight-decay"), rule=at_least(0), role="run",
@@ -214,9 +218,11 @@ def check(config) -> None:
     """Raise TrainError, in one sentence, for the first setting of `config` that no run can use."""
     check_values(config)
     values = vars(config)
-    if values.get("lr_warmup_epochs") and values["lr_warmup_epochs"] >= values["epochs"]:
-        raise TrainError(f"`lr_warmup_epochs` {config.lr_warmup_epochs} leaves no epoch after the warm-up of a "
-                         f"{config.epochs}-epoch run: give fewer warm-up epochs.")
+    if values.get("lr_warmup_epochs"):
+        length, unit = length_of(config)
+        if config.lr_warmup_epochs >= length:
+            raise TrainError(f"`lr_warmup_epochs` {config.lr_warmup_epochs} leaves no {unit} after the warm-up of a "
+                             f"{length}-{unit} run: give fewer warm-up {unit}s.")
     if values.get("min_size", 0) > values.get("max_size", 1 << 30):
         raise TrainError(f"`min_size` {config.min_size} is larger than `max_size` {config.max_size}.")
     if values.get("val_resize_size", 1) < values.get("val_crop_size", 0):
@@ -231,6 +237,12 @@ def check(config) -> None:
     for names, sentence in EXCLUSIVE:
         if all(values.get(name) for name in names):
             raise TrainError(sentence)
+
+
+def length_of(config) -> tuple[int, str]:
+    """A training run's length and its unit, which the schedule counts in too: (iterations, "step") or
+    (epochs, "epoch")."""
+    return (config.iterations, "step") if config.iterations else (config.epochs, "epoch")
 
 
 def explicit(config, given: frozenset[str] | None) -> frozenset[str]:

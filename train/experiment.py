@@ -54,7 +54,7 @@ WORLDS = ("factors",)
 # Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
 GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
             "resume", "overwrite", "checkpoint", "test_only", "quiet"}
-PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series", "iterations"}
+PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series"}
 TRANSFER_KEYS = {"images_per_s"}
 KNN_KEYS = {"labels"}
 LISTS = {"per_class", "budget", "seed"}  # keys whose list makes one cell per value
@@ -81,7 +81,6 @@ class Variant:
     budget: int | None
     subset_seed: int
     series: str
-    iterations: int | None
     settings: dict  # its pretrain settings: the file's [settings], then the entry's own, its seed one of the list
 
     @property
@@ -283,7 +282,6 @@ def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
     return [Variant(entry=name, labels=entry["labels"], per_class=n, budget=b,
                     subset_seed=word(entry, "subset_seed", where, kind=int, default=0),
                     series=word(entry, "series", where, kind=str, default=name),
-                    iterations=word(entry, "iterations", where, kind=int, default=None, low=1),
                     settings={**settings, "seed": seed})
             for n in per_class for b in budgets for seed in seeds]
 

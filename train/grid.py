@@ -22,7 +22,6 @@ the grid goes on (cells that needed it are skipped).
 from __future__ import annotations
 
 import json
-import math
 import re
 import subprocess
 import sys
@@ -98,11 +97,7 @@ class Grid:
         tables = self.images.tables(cell.variant)
         data = {"table": tables.train, "val_table": tables.val, "root": tables.root, "val_root": tables.val_root}
         if cell.kind == "pretrain":
-            settings = cell.variant.settings
-            if cell.variant.iterations:  # the same SGD steps for every data size
-                batch = settings.get("batch_size", defaults(PretrainConfig)["batch_size"])
-                settings = {**settings, "epochs": max(1, math.ceil(cell.variant.iterations * batch / max(1, tables.train_images)))}
-            return PretrainConfig(**data, **settings, quiet=True)
+            return PretrainConfig(**data, **cell.variant.settings, quiet=True)
         checkpoint = self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
         if cell.kind == "knn":
             return EvaluateConfig(checkpoint=checkpoint, **data, knn_labels=self.images.manifest(cell.knn.labels),
@@ -269,7 +264,8 @@ def cost(grid: Grid, cell: Cell) -> tuple[int, float | None]:
     rate = experiment.throughput
     if cell.kind == "pretrain":
         batch = variant.settings.get("batch_size", defaults(PretrainConfig)["batch_size"])
-        images = variant.iterations * batch if variant.iterations else train_images * variant.settings["epochs"]
+        iterations = variant.settings.get("iterations")
+        images = iterations * batch if iterations else train_images * variant.settings["epochs"]
     elif cell.kind == "knn":
         images = train_images // 3
     else:

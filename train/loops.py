@@ -51,14 +51,17 @@ def classification_step(model: nn.Module, criterion, device: torch.device, amp_d
 
 
 def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, loader, device: torch.device, epoch: int,
-                    scaler: torch.amp.GradScaler, progress=None, status_every: int = 50) -> dict[str, float]:
-    """One pass over `loader`, each batch through `step(*batch)` -> (loss, samples, correct top-1 or None);
-    returns mean loss, top-1 (percent, where the step counts it) and samples/s.
+                    scaler: torch.amp.GradScaler, progress=None, status_every: int = 50, steps: int | None = None,
+                    after_step=None) -> dict[str, float]:
+    """One pass over `loader` (its first `steps` batches, if given), each batch through `step(*batch)` ->
+    (loss, samples, correct top-1 or None), then `after_step()` if given (a schedule counting steps); returns
+    mean loss, top-1 (percent, where the step counts it) and samples/s.
 
     Sums stay on the device, so the host never waits for the GPU within a step; it reads the loss every
     `status_every` steps (progress bar, divergence check) and once at the end."""
     model.train()
-    task = progress.add_task(f"epoch {epoch + 1}", total=len(loader), status="") if progress is not None else None
+    total = len(loader) if steps is None else min(steps, len(loader))
+    task = progress.add_task(f"epoch {epoch + 1}", total=total, status="") if progress is not None else None
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
@@ -70,6 +73,8 @@ def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, lo
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if after_step is not None:
+            after_step()
         loss_sum += loss.detach() * samples
         single_label = right is not None
         if single_label:
@@ -81,7 +86,9 @@ def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, lo
                 progress.update(task, status=f"loss {loss.item():.3f}")
         if task is not None:
             progress.update(task, advance=1)
-    check_finite(loss_sum.item(), epoch, len(loader) - 1)
+        if number + 1 == total:  # the last step of a run counted in steps; else the loader's end
+            break
+    check_finite(loss_sum.item(), epoch, total - 1)
     broadcast_buffers(model)
     elapsed = time.perf_counter() - start
     if task is not None:

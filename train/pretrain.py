@@ -79,7 +79,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     history = run.fit(model, raw_model, optimizer, step, train_loader, scores,
                       state={"model_name": config.model, "num_labels": table.num_labels, "label_wnids": table.label_wnids,
                              "data": identity})
-    final = {"model": config.model, "augment": config.augment, "epochs": config.epochs, **identity,
+    final = {"model": config.model, "augment": config.augment, "epochs": run.epochs, "iterations": config.iterations, **identity,
              "label_count": table.num_labels, "output_dir": str(run.folder),
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
     if run.dist.is_main and not config.quiet:

@@ -13,6 +13,7 @@ carries, so it never holds an epoch the checkpoint does not, and a resumed run n
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Run:
     folder: Path
     dist: distributed.Dist
     amp_dtype: torch.dtype | None
+    epochs: int = 0  # the epochs the run trains: its `epochs`, or as many as its `iterations` take (`fit` knows)
 
     @classmethod
     def start(cls, kind: str, config, given: frozenset[str] | None, settle: Callable = lambda config, given: config) -> Run:
@@ -54,6 +56,8 @@ class Run:
         resumed run takes its run settings from the checkpoint instead), check the folder, start the processes,
         seed every RNG. `given`: the fields the command line set (None: those that differ from their defaults)."""
         given = explicit(config, given)
+        if {"epochs", "iterations"} <= given:
+            raise TrainError("Give the run's length as `epochs` or as `iterations`, not both.")
         saved = checkpoint.load(config.resume, kind) if config.resume else None  # before any data is read
         check(config)  # what the caller gave; then what it implies (a resumed run's were checked when it started)
         if saved is not None:
@@ -95,31 +99,38 @@ class Run:
         checkpoint holding `state` (what this kind of run records besides the weights and the schedule) and
         the history so far. Returns the history, one record per epoch."""
         config = self.config
+        per_epoch = len(loader)
+        self.epochs = math.ceil(config.iterations / per_epoch) if config.iterations else config.epochs
         scaler = torch.amp.GradScaler(self.dist.device.type, enabled=self.amp_dtype == torch.float16)
         if self.saved is None:
             scheduler, first, history = make_scheduler(optimizer, config), 0, []
         else:
             scheduler, first, history, change = checkpoint.restore(self.saved, Path(config.resume), raw_model, optimizer,
                                                                    scaler, config, self.dist.rank)
-            self.say(f"resumed from {config.resume} after epoch {first} of {config.epochs}")
+            self.say(f"resumed from {config.resume} after epoch {first} of {self.epochs}")
             if change and self.dist.is_main:
                 print0(f"Note: {change}")
+        by_step = scheduler.step if config.iterations else None  # a run counted in steps steps its schedule each step
         with progress_bar(not self.quiet) as progress:
-            for epoch in range(first, config.epochs):
+            for epoch in range(first, self.epochs):
                 set_epoch(loader, epoch)
                 lr = optimizer.param_groups[-1]["lr"]  # the new layers' LR where pretrained ones learn slower
-                trained = train_one_epoch(model, step, optimizer, loader, self.dist.device, epoch, scaler, progress)
-                scheduler.step()
+                limit = config.iterations - epoch * per_epoch if config.iterations else None
+                trained = train_one_epoch(model, step, optimizer, loader, self.dist.device, epoch, scaler, progress,
+                                          steps=limit, after_step=by_step)
+                if by_step is None:
+                    scheduler.step()
                 history.append({"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in trained.items()},
                                 **scores(epoch)})
-                self.say(epoch_line(history[-1], config.epochs))
+                self.say(epoch_line(history[-1], self.epochs))
                 rng = checkpoint.every_rank_rng_state(self.dist)  # so a resumed run draws what this one would have
+                steps = min((epoch + 1) * per_epoch, config.iterations or (epoch + 1) * per_epoch)  # SGD steps done
                 if self.dist.is_main:
                     make_folder(self.folder)
                     checkpoint.save(self.folder / "checkpoint.pt", kind=self.kind, model=raw_model.state_dict(),
                                     optimizer=optimizer.state_dict(), lr_scheduler=scheduler.state_dict(),
-                                    scaler=scaler.state_dict(), epoch=epoch, rng=rng, config=checkpoint.config_record(config),
-                                    history=history, **state)
+                                    scaler=scaler.state_dict(), epoch=epoch, steps=steps, rng=rng,
+                                    config=checkpoint.config_record(config), history=history, **state)
                     write_log(self.folder / "metrics.jsonl", history)  # after the checkpoint: never ahead of it
         return history
 

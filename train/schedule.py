@@ -1,5 +1,5 @@
-"""The learning-rate schedule, per epoch: optional linear warm-up, then step, cosine or constant
-(torchvision's reference options)."""
+"""The learning-rate schedule: optional linear warm-up, then step, cosine or constant (torchvision's reference
+options), stepped once an epoch, or once an SGD step for a run whose length is in `iterations`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import warnings
 
 import torch
 
-from train.config import Training
+from train.config import Training, length_of
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: Training):
+    """The schedule over the run's length, in the run's unit (`length_of`)."""
+    length, _ = length_of(config)
     warmup = config.lr_warmup_epochs
     if config.lr_scheduler == "step":
         main = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_size, gamma=config.lr_gamma)
     elif config.lr_scheduler == "cosine":
-        main = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs - warmup), eta_min=config.lr_min)
+        main = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, length - warmup), eta_min=config.lr_min)
     else:
         main = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
     if warmup <= 0:
@@ -24,12 +26,13 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Training):
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [first, main], milestones=[warmup])
 
 
-def continue_schedule(optimizer: torch.optim.Optimizer, config: Training, state: dict, done: int, epochs_before: int):
-    """The schedule of a resumed run that has done `done` epochs, its optimizer state loaded: the checkpoint's
-    own schedule (`state`) when the run keeps its length; laid out again over the new --epochs and stepped
-    to epoch `done` when it does not. Returns the scheduler, and a sentence saying how the LR goes on when
-    the length changed (else None)."""
-    if config.epochs == epochs_before:
+def continue_schedule(optimizer: torch.optim.Optimizer, config: Training, state: dict, done: int, before: int):
+    """The schedule of a resumed run that has done `done` epochs (or steps, `length_of`), its optimizer state
+    loaded: the checkpoint's own schedule (`state`) when the run keeps its length (`before`); laid out again over
+    the new length and stepped `done` times when it does not. Returns the scheduler, and a sentence saying how
+    the LR goes on when the length changed (else None)."""
+    length, unit = length_of(config)
+    if length == before:
         scheduler = make_scheduler(optimizer, config)
         scheduler.load_state_dict(state)
         for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
@@ -45,5 +48,6 @@ def continue_schedule(optimizer: torch.optim.Optimizer, config: Training, state:
     lr = optimizer.param_groups[0]["lr"]
     how = ("is laid out again over" if config.lr_scheduler == "cosine"
            else "does not depend on the run's length: it goes on as it would have, now over")
-    return scheduler, (f"--epochs {config.epochs} changes the run's length from {epochs_before} epochs: the "
-                       f"{config.lr_scheduler} schedule {how} {config.epochs} epochs, and epoch {done + 1} starts at LR {lr:.4g}.")
+    flag = "--iterations" if config.iterations else "--epochs"
+    return scheduler, (f"{flag} {length} changes the run's length from {before} {unit}s: the {config.lr_scheduler} "
+                       f"schedule {how} {length} {unit}s, and {unit} {done + 1} starts at LR {lr:.4g}.")

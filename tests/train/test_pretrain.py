@@ -49,6 +49,32 @@ def test_resume_after_interruption_gives_the_same_weights(data, tmp_path, monkey
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
 
 
+def test_a_run_in_iterations_takes_exactly_that_many_steps_and_its_schedule_counts_steps(data, tmp_path):
+    # 192 training images in batches of 32: 6 steps an epoch, so 8 steps are one epoch and two steps of a second
+    code, result = run(["pretrain", *tables(data["coarse"]), *FAST, "--iterations", "8", "--lr", "0.05",
+                        "--lr-scheduler", "step", "--lr-step-size", "7", "--output-dir", str(tmp_path)])
+    assert code == 0 and (result["epochs"], result["iterations"]) == (2, 8)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert (saved["epoch"], saved["steps"], saved["lr_scheduler"]["last_epoch"]) == (1, 8, 8)
+    assert [h["lr"] for h in saved["history"]] == [0.05, 0.05]  # the decay comes at step 7, inside the second epoch
+    assert saved["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.005)
+
+
+def test_a_run_in_iterations_resumes_exactly_in_its_last_short_epoch(data, tmp_path, monkeypatch):
+    args = ["pretrain", *tables(data["coarse"]), *FAST, "--iterations", "14", "--lr", "0.05", "--lr-scheduler", "step",
+            "--lr-step-size", "5", "--seed", "2"]
+    straight, resumed = straight_and_resumed(args, tmp_path, 3, monkeypatch)  # epochs of 6, 6 and 2 steps
+    assert (resumed["epoch"], resumed["steps"]) == (straight["epoch"], straight["steps"]) == (2, 14)
+    assert resumed["lr_scheduler"] == straight["lr_scheduler"]
+    for name, tensor in straight["model"].items():
+        assert torch.equal(tensor, resumed["model"][name]), name
+
+
+def test_a_length_in_both_epochs_and_iterations_is_refused(data, capsys):
+    line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "2", "--iterations", "8"], capsys)
+    assert line == "Error: Give the run's length as --epochs or as --iterations, not both."
+
+
 @pytest.mark.parametrize("scheduler", ["constant", "cosine"])
 def test_a_resume_after_the_warm_up_goes_on_at_the_learning_rate_the_straight_run_had(data, tmp_path, monkeypatch, scheduler):
     args = ["pretrain", *tables(data["fine"]), *FAST, "--epochs", "3", "--lr", "0.05", "--lr-scheduler", scheduler,
