@@ -209,6 +209,7 @@ def test_reading_a_curate_file_starts_no_arrow_thread():
     assert after == before
 
 
+@pytest.mark.slow
 def test_show_and_diff_never_abort_at_exit():
     """Before the fix, 1 run in 200 of `curate show` on this machine (1.5-7% in the issue) ended in
     'terminate called without an active exception' and exit status 134, after printing all its output."""
