@@ -1,5 +1,6 @@
 """Subsets of an image index: N images of every class, or a fixed budget spread over the labels of a label
-set and then over each label's classes; each class's images taken in the seeded order (`order`).
+set and then over each label's classes; each class's images taken in the seeded order of their paths
+(`seeded.path_scores`).
 
 Pure functions over pyarrow tables of image rows."""
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import BadImages
-from curate.images.order import path_scores
+from curate.seeded import path_scores
 from curate.labels.labelset import LabelSet
 from curate.wording import has, plural, some
 
@@ -19,7 +20,7 @@ def ranked(rows: pa.Table, seed: int):
     which is path order in an index."""
     import polars as pl
 
-    frame = pl.DataFrame({"wnid": pl.from_arrow(rows["wnid"]), "score": pl.from_arrow(path_scores(rows["path"], seed))})
+    frame = pl.DataFrame({"wnid": pl.from_arrow(rows["wnid"]), "score": pl.Series(path_scores(rows["path"], seed))})
     return frame.with_row_index("row").select("row", "wnid", rank=pl.col("score").rank("ordinal").over("wnid"))
 
 

@@ -5,12 +5,12 @@ Each recipe names its source and its expected class count on ILSVRC-2012 in its 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from curate.errors import BadRecipe
 from curate.labels.classlists import DATA, ClassList
 from curate.labels.labelset import LabelRow, LabelSet
+from curate.seeded import text_key
 from curate.wordnet.hierarchy import Hierarchy, Tree
 
 HUH_2016 = "Huh, Agrawal & Efros 2016, What makes ImageNet good for transfer learning? (arXiv 1608.08614)"
@@ -56,11 +56,6 @@ def removed(hierarchy: Hierarchy, node: int, reason: str) -> LabelRow:
 
 def named(hierarchy: Hierarchy, node: int) -> str:
     return f"{hierarchy.wnid(node)} {hierarchy.lemma(node)}"
-
-
-def seeded_key(seed: int, text: str) -> str:
-    """A stable pseudo-random sort key: the same order on every machine, and adding items does not reorder."""
-    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()
 
 
 def identity(hierarchy: Hierarchy, base: ClassList) -> LabelSet:
@@ -290,7 +285,7 @@ def extend(
             continue
         queues[branch].append(node)
     for queue in queues:
-        queue.sort(key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
+        queue.sort(key=lambda node: text_key(seed, hierarchy.wnid(node)))
     drawn = draw_unnested(hierarchy, queues, add, base_nodes)
     if len(drawn) < add:
         eligible = sum(map(len, queues))
@@ -316,7 +311,7 @@ def sample(hierarchy: Hierarchy, pool: ClassList, count: int, seed: int) -> Labe
     """`count` classes of `pool` in seeded-hash order, none an ancestor or descendant of another.
 
     Preset random-1000: 1000 classes of the ImageNet 22k list, seed 0 (Oquab et al.'s PRE-1000R rule)."""
-    nodes = sorted(class_nodes(hierarchy, pool), key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
+    nodes = sorted(class_nodes(hierarchy, pool), key=lambda node: text_key(seed, hierarchy.wnid(node)))
     if count < 1 or count > len(nodes):
         raise BadRecipe(f"--classes must be between 1 and the {len(nodes)} classes of {pool.name}, not {count}.")
     drawn = draw_unnested(hierarchy, [nodes], count, set())
@@ -390,7 +385,7 @@ def split(hierarchy: Hierarchy, base: ClassList, method: str, part: str, seed: i
     nodes = class_nodes(hierarchy, base)
     if method == "random":
         seed = seed or 0
-        order = sorted(nodes, key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
+        order = sorted(nodes, key=lambda node: text_key(seed, hierarchy.wnid(node)))
         half = (len(order) + 1) // 2
         part_of = {node: "a" if i < half else "b" for i, node in enumerate(order)}
         params, source = {"method": method, "part": part, "seed": seed}, "curate: seeded random halves"

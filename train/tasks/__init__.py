@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data.crops import uniforms
+from curate.seeded import uniforms
 
 KINDS = ("top1", "map", "detection")  # single-label, multi-label (one 1/-1/0 flag per class), boxes
 
