@@ -1,10 +1,10 @@
-"""What every curate command shares: error translation, the stderr console, the progress bar, options."""
+"""What every curate command shares: error translation, the stderr console, options. (The progress bar is
+`curate.progress.progress_bar`.)"""
 
 from __future__ import annotations
 
 import functools
 import inspect
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -84,24 +84,3 @@ def stderr_console(quiet: bool = False):
 
     return Console(stderr=True, quiet=quiet)
 
-
-@contextmanager
-def progress_bar(console):
-    """A progress(description, total) -> advance(n) for the library; a rich bar on a terminal, else nothing."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-
-        def start(description: str, total: int | None):
-            task = bar.add_task(description, total=total)
-            return lambda n=1: bar.advance(task, n)
-
-        yield start
-
-
-def track(items, description: str, console, total: int | None = None):
-    """Iterate `items` behind a transient rich bar on `console` (shown only on a terminal)."""
-    from rich.progress import track as rich_track
-
-    return rich_track(items, description, total=total, console=console, transient=True)

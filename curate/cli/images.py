@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, flag, progress_bar, say, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, say, stderr_console
+from curate.progress import progress_bar
 
 app = App(
     help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console
 
 app = App()
 
@@ -19,18 +19,18 @@ def build(
 ):
     """Write every preset manifest (see `curate recipes`) with its text sidecar, or check they are current."""
     from curate.labels.presets import PRESETS, build_presets, check_presets
+    from curate.progress import progress_bar
     from curate.wordnet.snapshot import load_hierarchy
 
     console = stderr_console(quiet)
-
-    def progress(items):
-        return track(items, "Building presets", console)
-
     if check:
-        check_presets(load_hierarchy(), out, progress)
+        with progress_bar(console) as progress:
+            check_presets(load_hierarchy(), out, progress)
         console.print(f"All {len(PRESETS)} presets in {out} are current.", highlight=False)
         return
-    for path in build_presets(load_hierarchy(), out, progress):
+    with progress_bar(console) as progress:
+        written = build_presets(load_hierarchy(), out, progress)
+    for path in written:
         typer.echo(str(path))
 
 

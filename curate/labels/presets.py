@@ -17,6 +17,7 @@ from curate.labels.classlists import BRANCH_SETS, PASCAL_VOC, builtin_list
 from curate.labels.labelset import LabelSet
 from curate.labels.manifest import read_labels, write_labels
 from curate.labels.textform import sidecar_text, write_sidecar
+from curate.progress import Progress, no_progress, track
 from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, Hierarchy
 
 
@@ -82,11 +83,11 @@ PRESETS = (
 )
 
 
-def build_presets(hierarchy: Hierarchy, out: Path, track=iter) -> list[Path]:
+def build_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progress) -> list[Path]:
     """Write every preset as OUT/NAME.parquet with its text sidecar OUT/NAME.txt; return the paths. Every
     preset is built (and its label count checked) before the first file is written."""
     check_folder_writable(out)
-    built = [(preset, preset.build(hierarchy)) for preset in track(PRESETS)]
+    built = [(preset, preset.build(hierarchy)) for preset in track(PRESETS, "Building presets", progress)]
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for preset, labels in built:
@@ -96,12 +97,12 @@ def build_presets(hierarchy: Hierarchy, out: Path, track=iter) -> list[Path]:
     return written
 
 
-def stale_presets(hierarchy: Hierarchy, out: Path, track=iter) -> list[str]:
+def stale_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progress) -> list[str]:
     """The files under OUT that a fresh build would write differently (by content, not bytes), or that are
     missing."""
     check_folder_writable(out)
     stale = []
-    for preset in track(PRESETS):
+    for preset in track(PRESETS, "Building presets", progress):
         labels = preset.build(hierarchy)
         manifest, sidecar = out / f"{preset.name}.parquet", out / f"{preset.name}.txt"
         try:
@@ -114,9 +115,9 @@ def stale_presets(hierarchy: Hierarchy, out: Path, track=iter) -> list[str]:
     return stale
 
 
-def check_presets(hierarchy: Hierarchy, out: Path, track=iter) -> None:
+def check_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progress) -> None:
     """Raise StaleManifests, naming the files, unless OUT holds what a fresh build writes."""
-    stale = stale_presets(hierarchy, out, track)
+    stale = stale_presets(hierarchy, out, progress)
     if stale:
         raise StaleManifests(
             f"{len(stale)} files are not what `curate build` writes ({', '.join(stale)}): run `curate build --out {out}`."

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from curate.errors import WordNetMissing
 from curate.fileio import check_folder_writable
-from curate.wordnet.snapshot import WORDNET_VERSION, NounSynset
+from curate.progress import Progress, no_progress, track
+from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, WORDNET_VERSION, NounSynset
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 DEFAULT_NLTK_DATA = Path.home() / "nltk_data"
@@ -52,8 +53,8 @@ def nltk_wordnet(data_dir: Path | None = None):
     return wordnet
 
 
-def synsets_from_nltk(wordnet, track=iter) -> list[NounSynset]:
-    """Every noun synset as NLTK reports it (`track` wraps the iteration, e.g. in a progress bar).
+def synsets_from_nltk(wordnet, progress: Progress = no_progress) -> list[NounSynset]:
+    """Every noun synset as NLTK reports it.
 
     Hypernyms are sorted by offset: NLTK returns them in set order, which changes with PYTHONHASHSEED."""
     return sorted(
@@ -66,7 +67,7 @@ def synsets_from_nltk(wordnet, track=iter) -> list[NounSynset]:
                 tuple(sorted(h.offset() for h in s.instance_hypernyms())),
                 s.definition(),
             )
-            for s in track(wordnet.all_synsets("n"))
+            for s in track(wordnet.all_synsets("n"), "Reading WordNet", progress, NOUN_SYNSET_COUNT)
         ),
         key=lambda s: s.offset,
     )
