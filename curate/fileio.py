@@ -51,13 +51,13 @@ def check_absent(path: Path) -> None:
         raise BadOutput(f"{path} exists already: an export never replaces anything, so remove it or name another.")
 
 
-def check_not_input(output: Path, inputs: list[Path | str | None], flag: str = "-o") -> None:
+def check_not_input(output: Path, inputs: list[Path | str | None]) -> None:
     """Refuse an output that is also one of the command's input files: writing it would destroy the input."""
     for given in inputs:
         if given is None or not Path(given).is_file() or not Path(output).exists():
             continue
         if Path(output).samefile(given):
-            raise BadOutput(f"{flag} {output} is also an input of this command ({given}): write to another file.")
+            raise BadOutput(f"{output} is also an input of this command ({given}): write to another file.")
 
 
 def check_folder_writable(folder: Path, what: str = "manifests") -> None:

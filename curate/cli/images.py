@@ -84,7 +84,7 @@ def subset(
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("subset (an image index)")),
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Take N images of every class."),
     budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
-    labels_path: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
     seed: int = typer.Option(0, "--seed", help="Seed of the path hash that ranks each class's images."),
     allow_short: bool = flag("--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
     quiet: bool = QUIET_OPTION,
@@ -100,10 +100,10 @@ def subset(
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_output(output, index_path, labels_path)
+    check_output(output, index_path, labels)
     whole = ImageIndex.read(index_path)
-    labels = read_labels(labels_path) if labels_path is not None else None
-    chosen = whole.subset(per_class=per_class, budget=budget, labels=labels, seed=seed, allow_short=allow_short)
+    label_set = read_labels(labels) if labels is not None else None
+    chosen = whole.subset(per_class=per_class, budget=budget, labels=label_set, seed=seed, allow_short=allow_short)
     digest = chosen.write(output)
     typer.echo(str(output))
     say(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", quiet)

@@ -71,7 +71,10 @@ def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> 
     one-line summary on stderr. A note on how the set came out goes to stderr either way, even with
     --quiet."""
     if labels.note:
-        typer.echo(f"Note: {labels.note}", err=True)
+        from curate.cli.common import command_words
+        from curate.errors import worded
+
+        typer.echo(f"Note: {worded(labels.note, command_words())}", err=True)
     if output is None:
         from curate.labels.summary import summarize
 
@@ -149,7 +152,7 @@ def extend(
     base: str = typer.Option(DEFAULT_BASE, "--base", help=BASE_HELP),
     pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
-    index_path: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
+    images: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
     min_images: Optional[int] = typer.Option(None, "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
     keep_base_order: bool = flag("--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
     output: Optional[Path] = OUTPUT_OPTION,
@@ -169,9 +172,9 @@ def extend(
     from curate.labels.classlists import extension_branches, load_class_list
     from curate.labels.recipes import extend as extend_recipe
 
-    hierarchy = prepare(output, base, pool, index_path)
+    hierarchy = prepare(output, base, pool, images)
     wnids = extension_branches(branches, branch or [])
-    counts = ImageIndex.read(index_path).class_counts() if index_path is not None else None
+    counts = ImageIndex.read(images).class_counts() if images is not None else None
     labels = extend_recipe(
         hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images, keep_base_order
     )

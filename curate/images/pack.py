@@ -60,12 +60,12 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     The workers are forkserver processes, which import the calling script's main module: a script that calls
     this needs the `if __name__ == "__main__":` guard, as multiprocessing asks."""
     if fmt not in FORMATS:
-        raise BadImages(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+        raise BadImages(f"`fmt` must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if size < SMALLEST:
-        raise BadImages(f"--size {size} px is too small to train on: give {SMALLEST} or more (32 and 64 are the "
+        raise BadImages(f"`size` is {size} px, too small to train on: give {SMALLEST} or more (32 and 64 are the "
                         "downsampled-ImageNet sizes).")
     if not 1 <= quality <= 100:
-        raise BadImages(f"--quality must be 1 to 100, not {quality}.")
+        raise BadImages(f"`quality` must be 1 to 100, not {quality}.")
     pillow()
     out = Path(out)
     settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
@@ -104,7 +104,7 @@ def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
     finished store is replaced only with `overwrite`; a folder that is not a store is never touched."""
     store_files = [out / "index.parquet", out / "shards", out / PIXELS, out / PARTS, out / SETTINGS]
     if out.exists() and not out.is_dir():
-        raise BadImages(f"-o {out} is a file: a store is a folder.")
+        raise BadImages(f"{out} is a file: a store is a folder.")
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p not in store_files)
         if others:
@@ -113,7 +113,7 @@ def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
         if (out / "index.parquet").exists() or ((out / SETTINGS).exists() and not unfinished):
             if not overwrite:
                 what = "a store" if (out / "index.parquet").exists() else "a store being packed with other settings"
-                raise BadImages(f"{out} already holds {what}: give --overwrite to replace it, or another folder.")
+                raise BadImages(f"{out} already holds {what}: give `overwrite` to replace it, or another folder.")
             for path in store_files:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     check_folder_writable(out, "a store")

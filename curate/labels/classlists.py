@@ -70,7 +70,7 @@ def extension_branches(name: str, branches: list[str]) -> list[str]:
     """The branches to extend under: the given wnids, or else the built-in branch set `name`."""
     if branches:
         return sorted(set(branches))
-    check_named(name, BRANCH_SETS, "branch set", "--branch")
+    check_named(name, BRANCH_SETS, "branch set", "`branch`")
     return list(BRANCH_SETS[name].values())
 
 
@@ -86,7 +86,7 @@ def read_targets(path: Path) -> dict[str, tuple[str, ...]]:
 
 def target_set(name: str) -> dict[str, tuple[str, ...]]:
     """The categories of a built-in target set, each with its wnids."""
-    check_named(name, TARGET_SETS, "target set", "--synset")
+    check_named(name, TARGET_SETS, "target set", "`synset`")
     if name == "pascal-voc":
         return {category: (wnid,) for category, wnid in PASCAL_VOC.items()}
     return read_targets(TARGET_FILES[name])
@@ -96,7 +96,7 @@ def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path |
     """The wnids to exclude and the name the manifest records for them: the given synsets (and those of a
     file), or else the built-in target set `name` (pascal-voc when none is named)."""
     if name is not None and (synsets or synsets_file):
-        raise BadClassList("Give either a built-in target set (--targets) or your own targets (--synset, --synsets-file), not both.")
+        raise BadClassList("Give either a built-in target set (`targets`) or your own targets (`synset`, `synsets_file`), not both.")
     custom = sorted(set(synsets) | set(load_class_list(str(synsets_file)).wnids if synsets_file else []))
     if custom:
         return custom, "custom: " + " ".join(custom)

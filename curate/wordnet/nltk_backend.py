@@ -30,12 +30,12 @@ LEXNAMES = (
 LEXNAME_CATEGORY = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 
 
-def nltk_wordnet(data_dir: Path | None = None):
+def nltk_wordnet(nltk_data: Path | None = None):
     """NLTK's WordNet reader, checked to be version 3.0."""
     import nltk
 
-    if data_dir is not None and str(data_dir) not in nltk.data.path:
-        nltk.data.path.insert(0, str(data_dir))
+    if nltk_data is not None and str(nltk_data) not in nltk.data.path:
+        nltk.data.path.insert(0, str(nltk_data))
     from nltk.corpus import wordnet
 
     try:
@@ -43,7 +43,7 @@ def nltk_wordnet(data_dir: Path | None = None):
     except LookupError:
         raise WordNetMissing(
             "NLTK cannot find WordNet 3.0: run `curate wordnet install` (it downloads it, or copies "
-            "Debian's wordnet-base package), or point --nltk-data at an nltk_data folder."
+            "Debian's wordnet-base package), or point `nltk_data` at an nltk_data folder."
         ) from None
     if wordnet.get_version() != WORDNET_VERSION:
         raise WordNetMissing(

@@ -64,8 +64,8 @@ def test_a_huge_lift_stops_at_the_fixed_point_and_says_so(tmp_path):
     done = subprocess.run([sys.executable, "-m", "curate", "coarsen", "--lift", "1000000000", "-o", out, "-q"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    assert done.stderr.strip() == ("Note: --lift 1000000000 stops at the fixed point: after 3 lifts, lifting again "
-                                   "changes nothing, so the manifest records lift=3.")
+    assert done.stderr.strip() == ("Note: --lift is 1000000000, but lifting stops at the fixed point after 3: lifting "
+                                   "again changes nothing, so the manifest records lift=3.")
     labels = read_labels(out)
     assert labels.params == {"lift": 3} and labels.label_count == 2
 
@@ -79,7 +79,7 @@ CONFLICTS = [
     (["split", "natural-manmade", "--part", "natural", "--seed", "5"],
      "--seed applies to the random split; the natural-manmade split has no seed."),
     (["extend", "--add", "3", "--min-images", "3"],
-     "--min-images needs --images INDEX: the images per synset are counted in an image index."),
+     "--min-images needs --images: the images per synset are counted in an image index."),
 ]
 
 

@@ -99,7 +99,7 @@ def test_a_subset_written_over_its_own_index_is_refused(tmp_path):
     index = index_of(tmp_path, {TENCH: 30, GOLDFISH: 30})
     before = index.read_bytes()
     assert error(run("subset", index, "--per-class", 2, "-o", index)) == (
-        f"Error: -o {index} is also an input of this command ({index}): write to another file."
+        f"Error: {index} is also an input of this command ({index}): write to another file."
     )
     assert index.read_bytes() == before
 
@@ -114,7 +114,7 @@ def test_a_manifest_written_over_its_own_input_is_refused(curate_cli, tmp_path, 
     name, flag = command.split()
     extra = {"coarsen": ["--depth", "3"], "exclude": [], "sample": ["--classes", "5"], "split": ["random", "--part", "a"],
              "extend": ["--add", "1", "--branch", "n03405725"]}[name]
-    refused(curate_cli(name, *extra, flag, path, "-o", path), f"-o {path} is also an input of this command ({path}): write to another file.")
+    refused(curate_cli(name, *extra, flag, path, "-o", path), f"{path} is also an input of this command ({path}): write to another file.")
     assert path.read_bytes() == before
 
 
@@ -124,7 +124,7 @@ def test_apply_over_its_labels_and_a_report_over_its_index_are_refused(tmp_path)
     index = index_of(tmp_path, {TENCH: 3})
     labels = labels_file(tmp_path, {TENCH: FISH})
     assert error(run("apply", "--labels", labels, "--images", index, "-o", labels)) == (
-        f"Error: -o {labels} is also an input of this command ({labels}): write to another file."
+        f"Error: {labels} is also an input of this command ({labels}): write to another file."
     )
     listing = tmp_path / "index.parquet.txt"
     assert error(run("index", tmp_path, "--file-list", listing, "-o", tmp_path / "i.parquet", "--report", tmp_path / "i.parquet")) == (

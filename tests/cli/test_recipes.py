@@ -108,7 +108,7 @@ def test_exclude_builtin_targets(curate_cli, tmp_path, name):
     [
         (["exclude", "--targets", "voc"], "Error: Unknown target set 'voc': choose one of pascal-voc, coco, cifar10, cifar100, or give --synset."),
         (["exclude", "--synset", "v02084071"], "Error: 'v02084071' is not a WordNet 3.0 noun id: ids look like n01440764."),
-        (["extend", "--add", "100000"], "Error: --add 100000 is more than can be added: 7250 pool synsets are eligible "
+        (["extend", "--add", "100000"], "Error: --add is 100000, more than can be added: 7250 pool synsets are eligible "
          "under these branches, and 5744 of them can be added without nesting."),
         (["extend", "--add", "5", "--branches", "x"], "Error: Unknown branch set 'x': choose one of pascal-voc, or give --branch."),
         (["sample", "--classes", "0"], "Error: --classes must be between 1 and the 21841 classes of imagenet22k, not 0."),

@@ -141,7 +141,7 @@ def test_sigterm_during_a_pack_leaves_nothing_that_looks_complete(source, tmp_pa
 
 @pytest.mark.parametrize("options,sentence", [
     (["-f", "png"], "--format must be one of jpeg, raw, not 'png'."),
-    (["--size", "8"], "--size 8 px is too small to train on: give 16 or more (32 and 64 are the downsampled-ImageNet sizes)."),
+    (["--size", "8"], "--size is 8 px, too small to train on: give 16 or more (32 and 64 are the downsampled-ImageNet sizes)."),
     (["--quality", "0"], "--quality must be 1 to 100, not 0."),
 ], ids=["format", "size", "quality"])
 def test_bad_pack_options(source, tmp_path, options, sentence):
