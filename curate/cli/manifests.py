@@ -1,4 +1,4 @@
-"""`curate build`, `recipes`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests as text."""
+"""`curate build`, `presets`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests as text."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def build(
     check: bool = flag("--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
     quiet: bool = QUIET_OPTION,
 ):
-    """Write every preset manifest (see `curate recipes`) with its text sidecar, or check they are current."""
+    """Write every preset manifest (see `curate presets`) with its text sidecar, or check they are current."""
     from curate.labels.presets import PRESETS, build_presets, check_presets
     from curate.progress import progress_bar
     from curate.wordnet.snapshot import load_hierarchy
@@ -34,20 +34,24 @@ def build(
         typer.echo(str(path))
 
 
-@app.command()
-def recipes():
-    """List the preset manifests that `curate build` writes, with their recipes and label counts."""
+def presets():
+    """List the preset manifests that `curate build` writes: each one's label count, the command that makes it,
+    and what it is."""
     from rich.console import Console
     from rich.table import Table
 
     from curate.labels.presets import PRESETS
 
     table = Table(title="Presets written by `curate build` into manifests/", title_justify="left")
-    for column in ("file", "labels", "what"):
-        table.add_column(column, justify="right" if column == "labels" else "left")
+    for column in ("file", "labels", "command", "what"):
+        table.add_column(column, justify="right" if column == "labels" else "left", no_wrap=column != "what")
     for preset in PRESETS:
-        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.describe)
+        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.command, preset.describe)
     Console().print(table)
+
+
+app.command()(presets)
+app.command("recipes", hidden=True)(presets)  # its name before, though it never listed recipes; still works
 
 
 @app.command("git-setup")

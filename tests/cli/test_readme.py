@@ -64,7 +64,10 @@ def test_readme_opens_with_the_two_commands():
 
 def all_commands(typer_app):
     command = typer.main.get_command(typer_app)
-    for name, sub in command.commands.items():
+    for name in command.commands:
+        sub = command.commands[name]
+        if sub.hidden:  # an old name kept working (`curate recipes`), not one to document
+            continue
         if hasattr(sub, "commands"):
             yield from ((f"{name} {n}", c) for n, c in sub.commands.items())
         else:
