@@ -26,7 +26,10 @@ def check_writable(path: Path) -> Path:
     written. Proves the folder writable by creating (and removing) a file in it, before any work."""
     if str(path) == "-":
         raise BadOutput("Cannot write to '-': give a file name (curate writes each output whole, to a file).")
-    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    try:
+        target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    except (RuntimeError, OSError):  # a loop of symlinks: RuntimeError before Python 3.13, OSError (ELOOP) since
+        raise BadOutput(f"Cannot write {path}: it is a loop of symlinks that leads to no file.") from None
     if target.exists() and not target.is_file():
         mode = target.stat().st_mode
         what = next((name for test, name in SPECIAL.items() if test(mode)), "a special file")

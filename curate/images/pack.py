@@ -31,7 +31,7 @@ from curate.images.index import ImageIndex
 from curate.images.rows import IMAGES, pillow, read_image_bytes
 from curate.interrupts import raise_on_sigterm
 from curate.progress import Progress, no_progress
-from curate.wording import plural
+from curate.wording import amount_of_bytes, plural
 
 FORMATS = ("jpeg", "raw")
 SMALLEST = 16  # px: below this no network curate trains learns much (downsampled ImageNet starts at 16)
@@ -68,6 +68,8 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
         raise BadImages(f"`quality` must be 1 to 100, not {quality}.")
     pillow()
     out = Path(out)
+    if fmt == "raw":
+        check_room(out, len(index) * size * size * 3, f"A raw store of {plural(len(index), 'image')} at {size} px")
     settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
                 "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK}
     prepare_folder(out, settings, overwrite)
@@ -120,6 +122,18 @@ def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
     make_folder(out / PARTS)
     with atomic_path(out / SETTINGS) as tmp:
         tmp.write_text(json.dumps(settings, sort_keys=True))
+
+
+def check_room(out: Path, needed: int, what: str) -> None:
+    """Refuse, before any work, a store that cannot fit on the disk that would hold `out` (its own pixel array,
+    if one is there already, is counted as room: it is replaced or gone on with)."""
+    existing = next(path for path in (out, *out.parents) if path.exists())
+    if not existing.is_dir():
+        return  # a file where the store's folder would be: prepare_folder says so
+    free = shutil.disk_usage(existing).free + ((out / PIXELS).stat().st_size if (out / PIXELS).is_file() else 0)
+    if needed > free:
+        raise BadImages(f"{what} takes {amount_of_bytes(needed)}, more than the {amount_of_bytes(free)} free on the disk "
+                        f"of {existing.absolute()}: give a smaller `size`, or a folder on a larger disk.")
 
 
 def allocate_pixels(path: Path, rows: int, size: int) -> None:

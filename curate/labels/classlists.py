@@ -147,10 +147,12 @@ def load_class_list(spec: str) -> ClassList:
     path = Path(spec)
     if path.is_dir():
         raise BadClassList(f"{spec} is a folder, not a class list.")
-    if not path.is_file():
+    if not path.exists():
         raise BadClassList(
             f"{spec} is neither a built-in class list ({', '.join(BUILTIN_LISTS)}) nor an existing file."
         )
+    if not path.is_file():
+        raise BadClassList(f"{spec} is not a regular file (a device, a pipe or a socket): give a file of wnids or a manifest.")
     if path.suffix == ".parquet":
         from curate.labels.manifest import read_labels
 
@@ -160,6 +162,8 @@ def load_class_list(spec: str) -> ClassList:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is not a wnid
     except UnicodeDecodeError:
         raise BadClassList(f"{spec} is not a text file of wnids.") from None
+    except OSError as error:
+        raise BadClassList(f"Cannot read {spec}: {error.strerror or error}.") from None
     from curate.labels.textform import kept_in_text_form
 
     kept = kept_in_text_form(text)

@@ -47,6 +47,14 @@ def test_dash_is_refused_rather_than_written_as_a_file_named_dash(curate_cli, tm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_loop_of_symlinks_is_refused_and_left_as_it_is(curate_cli, tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    refused(curate_cli("coarsen", "--depth", "5", "-o", tmp_path / "a"),
+            f"Cannot write {tmp_path / 'a'}: it is a loop of symlinks that leads to no file.")
+    assert sorted((p.name, os.readlink(p)) for p in tmp_path.iterdir()) == [("a", str(tmp_path / "b")), ("b", str(tmp_path / "a"))]
+
+
 def test_a_symlink_is_written_through_to_its_target(curate_cli, tmp_path):
     from curate.labels.manifest import read_labels
 
