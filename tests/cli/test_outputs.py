@@ -126,14 +126,24 @@ def test_a_manifest_written_over_its_own_input_is_refused(curate_cli, tmp_path, 
     assert path.read_bytes() == before
 
 
-def test_apply_over_its_labels_and_a_report_over_its_index_are_refused(tmp_path):
+@pytest.mark.parametrize("command,overwritten", [("apply", "--labels"), ("apply", "--images"), ("restrict", "--labels"),
+                                                 ("restrict", "--images")])
+def test_apply_and_restrict_over_their_labels_or_index_are_refused(tmp_path, command, overwritten):
     from image_world import error, run
 
-    index = index_of(tmp_path, {TENCH: 3})
-    labels = labels_file(tmp_path, {TENCH: FISH})
-    assert error(run("apply", "--labels", labels, "--images", index, "-o", labels)) == (
-        f"Error: {labels} is also an input of this command ({labels}): write to another file."
+    inputs = {"--images": index_of(tmp_path, {TENCH: 3}), "--labels": labels_file(tmp_path, {TENCH: FISH})}
+    path = inputs[overwritten]
+    before = path.read_bytes()
+    assert error(run(command, "--labels", inputs["--labels"], "--images", inputs["--images"], "-o", path)) == (
+        f"Error: {path} is also an input of this command ({path}): write to another file."
     )
+    assert path.read_bytes() == before
+
+
+def test_a_report_over_the_index_being_written_is_refused(tmp_path):
+    from image_world import error, run
+
+    index_of(tmp_path, {TENCH: 3})
     listing = tmp_path / "index.parquet.txt"
     assert error(run("index", tmp_path, "--file-list", listing, "-o", tmp_path / "i.parquet", "--report", tmp_path / "i.parquet")) == (
         f"Error: --report and -o both name {tmp_path / 'i.parquet'}: give the report another file."

@@ -86,14 +86,15 @@ def test_a_store_can_be_moved(source, tmp_path):
     assert len(ImageStore.open(tmp_path / "moved").index) == 18
 
 
-def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monkeypatch):
+def interrupted_pack(source: Path, store: Path, monkeypatch, **settings) -> list[str]:
+    """Pack `source` into `store` and stop it after two parts of 4 images: the parts it leaves."""
     from curate.images import pack as packing
 
     monkeypatch.setattr(packing, "CHUNK", 4)
     calls = []
 
     def stop_after_two_parts(description, total):
-        def advance(n=1):
+        def advance(n=1, status=None):
             calls.append(n)
             if len(calls) == 3:  # the first call counts parts done before: none
                 raise KeyboardInterrupt
@@ -101,7 +102,12 @@ def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monk
         return advance
 
     with pytest.raises(KeyboardInterrupt):
-        pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=1, progress=stop_after_two_parts)
+        pack(ImageIndex.read(source), store, workers=1, progress=stop_after_two_parts, **settings)
+    return sorted(p.name for p in (store / ".parts").iterdir())
+
+
+def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monkeypatch):
+    interrupted_pack(source, tmp_path / "store", monkeypatch, fmt="raw", size=16)
     assert not (tmp_path / "store" / "index.parquet").exists()
     assert error(run("subset", tmp_path / "store" / "index.parquet", "--per-class", 1, "-o", tmp_path / "s.parquet")).endswith("does not exist.")
     with pytest.raises(Exception, match="still being packed"):
@@ -112,6 +118,31 @@ def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monk
     assert store.content_hash == ImageStore.open(tmp_path / "whole").index.content_hash
     assert (tmp_path / "store" / "pixels.npy").read_bytes() == (tmp_path / "whole" / "pixels.npy").read_bytes()
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["index.parquet", "pixels.npy"]
+
+
+@pytest.mark.parametrize("first,then", [
+    ({"fmt": "raw", "size": 32}, ["-f", "raw", "--size", "24"]),
+    ({"fmt": "jpeg", "size": 32}, ["-f", "raw", "--size", "32"]),
+    ({"fmt": "jpeg", "size": 32, "quality": 90}, ["-f", "jpeg", "--size", "32", "--quality", "80"]),
+], ids=["size", "format", "quality"])
+def test_parts_packed_with_other_settings_are_never_mixed_into_a_store(source, tmp_path, monkeypatch, first, then):
+    """A pack left unfinished at one setting, packed again at another into the same folder: refused, the parts
+    left as they were; with --overwrite, packed afresh, every image at the new setting."""
+    store = tmp_path / "store"
+    parts = interrupted_pack(source, store, monkeypatch, **first)
+    assert len(parts) >= 2
+    assert error(run("pack", source, *then, "-j", "1", "-o", store)) == (
+        f"Error: {store} already holds a store being packed with other settings: give --overwrite to replace it, "
+        "or another folder.")
+    assert sorted(p.name for p in (store / ".parts").iterdir()) == parts
+    again = run("pack", source, *then, "-j", "1", "--overwrite", "-o", store)
+    assert again.exit_code == 0 and "going on from" not in again.stderr, again.stderr
+    assert run("pack", source, *then, "-o", tmp_path / "fresh", "-q").exit_code == 0
+    assert ImageStore.open(store).index.content_hash == ImageStore.open(tmp_path / "fresh").index.content_hash
+    for name in ("pixels.npy", "shards/000000.tar", "shards/000004.tar"):
+        assert (store / name).is_file() == (tmp_path / "fresh" / name).is_file()
+        if (store / name).is_file():
+            assert (store / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
 
 
 ONE_IMAGE_PARTS = ("import sys; from curate.images import pack; pack.CHUNK = 1; from curate.cli import main;"
