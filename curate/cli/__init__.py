@@ -1,11 +1,11 @@
 """The `curate` command line: one module per command group; each command parses, makes one library call
 and renders. No logic lives here.
 
-  common.py     error translation, the stderr console, the progress bar
+  common.py     error translation (in the command's words), the stderr console, shared options
   labels.py     coarsen, exclude, extend, sample, split
   manifests.py  build, presets (and its old name, recipes), git-setup, show, diff
   wordnet.py    curate wordnet install / snapshot
-  images.py     curate images index / subset / apply
+  images.py     curate images index / subset / apply / restrict / pack
   explore.py    find, path, tree
   export.py     curate export class-map / labels-table / imagefolder
   output.py     data on stdout: --json, a table on a terminal, else TSV

@@ -217,8 +217,8 @@ def pack(
             tmp.write_text(json.dumps({"packed": found.packed, "failed": dict(sorted(found.failed.items()))}, indent=1) + "\n")
     typer.echo(str(output))
     again = f", going on from {found.resumed_parts} parts packed before" if found.resumed_parts else ""
-    console.print(f"{found.packed:,} of {len(source):,} images packed ({store.metadata['store_resize']}){again}, "
-                  f"{store.content_hash[:19]}…", highlight=False)
+    console.print(f"{found.packed:,} of {len(source):,} images packed ({store.index.metadata['store_resize']}){again}, "
+                  f"{store.index.content_hash[:19]}…", highlight=False)
     if found.failed:
         console.print(f"{len(found.failed):,} could not be packed: {some(sorted(found.failed), 3)}"
                       + ("" if report else "; --report FILE lists them all, with why."), highlight=False)

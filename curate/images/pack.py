@@ -29,6 +29,7 @@ from curate.errors import BadImages
 from curate.fileio import atomic_path, check_folder_writable, make_folder
 from curate.images.index import ImageIndex
 from curate.images.rows import IMAGES, pillow, read_image_bytes
+from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore
 from curate.interrupts import raise_on_sigterm
 from curate.progress import Progress, no_progress
 from curate.wording import amount_of_bytes, plural
@@ -36,7 +37,6 @@ from curate.wording import amount_of_bytes, plural
 FORMATS = ("jpeg", "raw")
 SMALLEST = 16  # px: below this no network curate trains learns much (downsampled ImageNet starts at 16)
 CHUNK = 1024  # rows a worker packs at a time: one part, one shard
-SETTINGS, PARTS, PIXELS = ".packing.json", ".parts", "pixels.npy"
 
 
 @dataclass
@@ -53,9 +53,9 @@ def resize_rule(fmt: str, size: int, quality: int) -> str:
 
 
 def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90, workers: int | None = None,
-         overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageIndex, PackReport]:
-    """Pack `index` into the store folder `out`; return the store's index (also written as out/index.parquet)
-    and what was packed and what failed. An unfinished pack of the same index and settings goes on.
+         overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageStore, PackReport]:
+    """Pack `index` into the store folder `out`; return the store (its index is out/index.parquet) and what
+    was packed and what failed. An unfinished pack of the same index and settings goes on.
 
     The workers are forkserver processes, which import the calling script's main module: a script that calls
     this needs the `if __name__ == "__main__":` guard, as multiprocessing asks."""
@@ -104,7 +104,7 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
 def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
     """Make `out` ready for packing: new, or an unfinished pack of the same settings to go on with. A
     finished store is replaced only with `overwrite`; a folder that is not a store is never touched."""
-    store_files = [out / "index.parquet", out / "shards", out / PIXELS, out / PARTS, out / SETTINGS]
+    store_files = [out / INDEX, out / SHARDS, out / PIXELS, out / PARTS, out / SETTINGS]
     if out.exists() and not out.is_dir():
         raise BadImages(f"{out} is a file: a store is a folder.")
     if out.is_dir():
@@ -112,9 +112,9 @@ def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
         if others:
             raise BadImages(f"{out} holds files that are not a store's ({', '.join(others[:3])}): give a new or empty folder.")
         unfinished = (out / SETTINGS).is_file() and json.loads((out / SETTINGS).read_text()) == settings
-        if (out / "index.parquet").exists() or ((out / SETTINGS).exists() and not unfinished):
+        if (out / INDEX).exists() or ((out / SETTINGS).exists() and not unfinished):
             if not overwrite:
-                what = "a store" if (out / "index.parquet").exists() else "a store being packed with other settings"
+                what = "a store" if (out / INDEX).exists() else "a store being packed with other settings"
                 raise BadImages(f"{out} already holds {what}: give `overwrite` to replace it, or another folder.")
             for path in store_files:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
@@ -156,8 +156,8 @@ def pack_part(job) -> list[str]:
         except Exception as error:  # unreadable, or Pillow's many kinds of damaged data
             failed[row[0]] = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     if fmt == "jpeg":
-        shard = f"shards/{start // chunk:06d}.tar"
-        make_folder(out / "shards")
+        shard = f"{SHARDS}/{start // chunk:06d}.tar"
+        make_folder(out / SHARDS)
         with atomic_path(out / shard) as tmp, tarfile.open(tmp, "w") as tar:
             for slot, image in images:
                 data = io.BytesIO()
@@ -196,7 +196,7 @@ def shrink(Image, data: bytes, fmt: str, size: int):
     return image.crop((left, top, left + size, top + size))
 
 
-def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> tuple[ImageIndex, PackReport]:
+def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> tuple[ImageStore, PackReport]:
     """Gather the parts into the store's index, write it (the store is then complete), remove the parts."""
     slot_of: dict[int, tuple[str, int, int]] = {}
     for part in sorted((out / PARTS).glob("*.json")):
@@ -219,8 +219,7 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
         "source_hash": settings["source_hash"], "origin_hash": index.origin_hash,
         "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),
     }
-    store = ImageIndex(rows.cast(IMAGES.schema), metadata)
-    store.write(out / "index.parquet")
+    ImageIndex(rows.cast(IMAGES.schema), metadata).write(out / INDEX)
     shutil.rmtree(out / PARTS)
     (out / SETTINGS).unlink()
-    return ImageIndex.read(out / "index.parquet"), report
+    return ImageStore.open(out), report

@@ -115,7 +115,7 @@ def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monk
     store, report = pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=2)
     assert report.resumed_parts >= 2 and report.packed == 18
     pack(ImageIndex.read(source), tmp_path / "whole", fmt="raw", size=16)
-    assert store.content_hash == ImageStore.open(tmp_path / "whole").index.content_hash
+    assert isinstance(store, ImageStore) and store.index.content_hash == ImageStore.open(tmp_path / "whole").index.content_hash
     assert (tmp_path / "store" / "pixels.npy").read_bytes() == (tmp_path / "whole" / "pixels.npy").read_bytes()
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["index.parquet", "pixels.npy"]
 
