@@ -111,8 +111,8 @@ def subset(
 
 @app.command("apply")
 def apply(
-    labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
-    index_path: Path = typer.Option(..., "--images", help="An image index or subset."),
+    labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    images: Path = typer.Option(..., "--images", help="An image index or subset."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("training table")),
     allow_missing: bool = flag("--allow-missing", help="Go on when some of the manifest's classes have no images."),
     quiet: bool = QUIET_OPTION,
@@ -125,13 +125,13 @@ def apply(
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_output(output, labels_path, index_path)
-    labels = read_labels(labels_path)
-    index = ImageIndex.read(index_path)
-    table = index.label(labels, allow_missing=allow_missing)
+    check_output(output, labels, images)
+    label_set = read_labels(labels)
+    index = ImageIndex.read(images)
+    table = index.label(label_set, allow_missing=allow_missing)
     digest = table.write(output)
     typer.echo(str(output))
-    render_table_summary(stderr_console(quiet), table.summary(labels, len(index)), digest)
+    render_table_summary(stderr_console(quiet), table.summary(label_set, len(index)), digest)
 
 
 def render_table_summary(console, summary, digest: str) -> None:
@@ -155,8 +155,8 @@ def render_table_summary(console, summary, digest: str) -> None:
 
 @app.command("restrict")
 def restrict(
-    labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
-    index_path: Path = typer.Option(..., "--images", help="An image index: the classes it holds images of are kept."),
+    labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    images: Path = typer.Option(..., "--images", help="An image index: the classes it holds images of are kept."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the restricted manifest here (Parquet); without it, print a summary."),
     quiet: bool = QUIET_OPTION,
 ):
@@ -172,9 +172,9 @@ def restrict(
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_output(output, labels_path, index_path)
-    labels = ImageIndex.read(index_path).restrict(read_labels(labels_path), Path(labels_path).name, Path(index_path).name)
-    deliver(labels, output, quiet)
+    check_output(output, labels, images)
+    restricted = ImageIndex.read(images).restrict(read_labels(labels), Path(labels).name, Path(images).name)
+    deliver(restricted, output, quiet)
 
 
 @app.command("pack")

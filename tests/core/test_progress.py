@@ -49,3 +49,13 @@ def test_no_bar_in_a_pipe_or_when_not_enabled():
         with progress_bar(screen, enabled=enabled) as progress:
             progress("Packing images", 8)(8, status="loss 2.310")
         assert screen.file.getvalue() == ""
+
+
+def test_progress_imports_neither_typer_nor_rich_until_a_bar_is_made():
+    """train/ and any Python caller use it: it must not pull the CLI in, nor rich where no bar is drawn."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, curate.progress; print(sorted({'typer', 'rich', 'click'} & "
+                             "{name.split('.')[0] for name in sys.modules}))"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
