@@ -22,12 +22,12 @@ from common import report, summary, timed_runs
 from curate.fileformat import PARQUET_OPTIONS, PREFIX, SCHEMA_VERSION, read_table, write_table
 from curate.images.index import ImageIndex
 from curate.images.layouts.file_list import LIST_SUFFIX
-from curate.images.order import score
 from curate.images.rows import IMAGE_SUFFIXES, IMAGES
 from curate.images.subsets import sample_per_class
 from curate.images.table import TABLE, join_labels
 from curate.labels.classlists import builtin_list
 from curate.labels.labelset import LabelSet
+from curate.seeded import MASK, P
 from curate.labels.manifest import read_labels, write_labels
 from curate.labels.recipes import coarsen
 from curate.wordnet.snapshot import load_hierarchy
@@ -103,6 +103,19 @@ def python_index_rows(listing: Path) -> list[tuple]:
         seen.add(path)
         rows.append((path, wnid, "train", None, None, None))
     return rows
+
+
+def score(path: str, seed: int) -> int:
+    """curate.seeded.path_score, one path at a time in plain Python ints (the baseline's own code)."""
+    def mix(x: int) -> int:
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+        return x ^ (x >> 31)
+
+    h = 0
+    for byte in reversed(path.encode()):  # Horner's rule for sum(byte[i] * P**i)
+        h = (h * P + byte) & MASK
+    return mix(h ^ mix(seed & MASK))
 
 
 def python_subset_rows(rows: list[tuple]) -> list[tuple]:

@@ -53,10 +53,10 @@ def pack_all(root: Path, workers: int) -> dict[str, Path]:
         store, report = pack(index, root / f"{fmt}{size}", fmt=fmt, size=size, workers=workers)
         wall = time.perf_counter() - start
         per_core = timed_runs(lambda: [encoded(shrink(pillow(), data, fmt, size), fmt) for data in sources], repeat=3)
-        disk = sum(p.stat().st_size for p in (root / f"{fmt}{size}").rglob("*") if p.is_file()) / len(store)
-        print(f"  {fmt} {size:3d} px: {len(store) / wall:6.1f} images/s end to end with {workers} processes; "
+        disk = sum(p.stat().st_size for p in (root / f"{fmt}{size}").rglob("*") if p.is_file()) / len(store.index)
+        print(f"  {fmt} {size:3d} px: {len(store.index) / wall:6.1f} images/s end to end with {workers} processes; "
               f"{len(sources) / statistics.median(per_core):6.1f} images/s per core; {disk / 1024:5.1f} KB per image on disk")
-        store.label(read_labels(root / "labels.parquet")).write(root / f"{fmt}{size}-table.parquet")
+        store.index.label(read_labels(root / "labels.parquet")).write(root / f"{fmt}{size}-table.parquet")
         tables[f"{fmt}{size}"] = root / f"{fmt}{size}-table.parquet"
     return tables
 

@@ -44,7 +44,7 @@ def make_store(folder: Path, images: int, size: int):
             Image.fromarray(coarse).resize((500, 375), Image.BICUBIC).save(path, quality=90)
     store, _ = pack(ImageIndex.build(folder / "jpegs"), folder / f"raw{size}", fmt="raw", size=size, overwrite=True)
     labels = LabelSet(tuple(LabelRow(w, w, w, w) for w in wnids), "identity", {}, None, "bench", "", "bench")
-    store.label(labels).write(folder / f"raw{size}.parquet")
+    store.index.label(labels).write(folder / f"raw{size}.parquet")
     return folder / f"raw{size}.parquet"
 
 

@@ -1,18 +1,30 @@
-"""Errors a user can cause. Each carries one sentence the user can act on; the CLI prints it and exits 1."""
+"""Errors a user can cause. Each carries one sentence the user can act on; the CLI prints it and exits 1.
+
+A sentence names a parameter by the library's name for it, in backticks: "`lift` must be 1 or more, not 0."
+The layer that knows the user's words puts them in, once: the CLI its options (`--lift`), an experiment file
+its keys, a Python caller reads the library's own names (`str(error)`). See `CurateError.worded`.
+"""
+
+from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 
-PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`")
+NAMED = re.compile(r"`([a-z][a-z0-9_]*)`")  # a parameter named in a sentence
+
+
+def worded(sentence: str, words: Mapping[str, str]) -> str:
+    """`sentence` with each backticked parameter name that `words` knows replaced by `words[name]` (the
+    backticks go with it); the names it does not know keep their backticks."""
+    return NAMED.sub(lambda match: words.get(match[1], match[0]), sentence)
 
 
 class CurateError(Exception):
-    """Base class: the message is shown to the user as is. A parameter it names is written in backquotes by the
-    library's name for it (`lift`); the layer that knows the user's words for it says them (`worded`)."""
+    """Base class: the message is one sentence, parameters named in backticks (the template)."""
 
     def worded(self, words: Mapping[str, str]) -> str:
-        """The sentence with each parameter named in `words` as `words` names it (`lift` -> --lift)."""
-        return PARAMETER.sub(lambda match: words.get(match[1], match[0]), str(self))
+        """The sentence in the caller's words: `lift` -> words["lift"], e.g. --lift."""
+        return worded(str(self), words)
 
 
 class BadWnid(CurateError):

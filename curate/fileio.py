@@ -26,7 +26,10 @@ def check_writable(path: Path) -> Path:
     written. Proves the folder writable by creating (and removing) a file in it, before any work."""
     if str(path) == "-":
         raise BadOutput("Cannot write to '-': give a file name (curate writes each output whole, to a file).")
-    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    try:
+        target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    except (RuntimeError, OSError):  # a loop of symlinks: RuntimeError before Python 3.13, OSError (ELOOP) since
+        raise BadOutput(f"Cannot write {path}: it is a loop of symlinks that leads to no file.") from None
     if target.exists() and not target.is_file():
         mode = target.stat().st_mode
         what = next((name for test, name in SPECIAL.items() if test(mode)), "a special file")
@@ -51,13 +54,13 @@ def check_absent(path: Path) -> None:
         raise BadOutput(f"{path} exists already: an export never replaces anything, so remove it or name another.")
 
 
-def check_not_input(output: Path, inputs: list[Path | str | None], flag: str = "-o") -> None:
+def check_not_input(output: Path, inputs: list[Path | str | None]) -> None:
     """Refuse an output that is also one of the command's input files: writing it would destroy the input."""
     for given in inputs:
         if given is None or not Path(given).is_file() or not Path(output).exists():
             continue
         if Path(output).samefile(given):
-            raise BadOutput(f"{flag} {output} is also an input of this command ({given}): write to another file.")
+            raise BadOutput(f"{output} is also an input of this command ({given}): write to another file.")
 
 
 def check_folder_writable(folder: Path, what: str = "manifests") -> None:

@@ -14,6 +14,16 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word if count == 1 else many}"
 
 
+def amount_of_bytes(count: int) -> str:
+    """'512 bytes', '14.9 MB', '3.0 TB': a size on disk, in decimal units up to exabytes."""
+    if count < 1000:
+        return plural(count, "byte")
+    for unit in ("kB", "MB", "GB", "TB", "PB", "EB"):
+        count /= 1000
+        if count < 1000 or unit == "EB":
+            return f"{count:,.1f} {unit}"
+
+
 def has(count: int) -> str:
     """'has' or 'have', to agree with a count."""
     return "has" if count == 1 else "have"

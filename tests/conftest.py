@@ -9,6 +9,20 @@ from curate.cli import app
 from curate.wordnet.snapshot import load_hierarchy
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="Also run the tests marked slow (CI runs them all).")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the slow tests unless --slow is given: a developer's `pytest` stays quick, CI runs them."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture(autouse=True)
 def quiet_errors():
     """Each test starts without --verbose: a test that gives it must not turn later tests' errors into

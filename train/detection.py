@@ -34,7 +34,7 @@ from torchvision.ops import roi_pool
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from train.data.crops import uniforms
+from curate.seeded import uniforms
 from train.data.loaders import MEAN, STD, CroppedDataset, read_image
 from train.distributed import all_gather_list
 from train.errors import TrainError

@@ -11,20 +11,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.errors import CurateError
 from curate.images.index import ImageIndex
 from curate.images.table import ImageTable
-from curate.labels import recipes
 from curate.labels.classlists import ClassList, builtin_list
-from curate.labels.manifest import labels_hash, read_labels, write_labels
-from curate.labels.presets import PRESETS
-from curate.wordnet.hierarchy import DEFAULT_TREE_RULE
+from curate.labels.manifest import labels_hash, write_labels
+from curate.labels.presets import PRESETS, labels_named
 from train.errors import TrainError
 from train.world import FACTOR_CLASSES, draw_world
-
-LABEL_RECIPES = ("a curate preset (in1k, coarse-127, down-up-918, ...), identity, 'coarsen lift=N' / 'depth=N' / "
-                 "'classes=N', 'random N' or a .parquet manifest")
-
 
 @dataclass(frozen=True)
 class Tables:
@@ -97,35 +90,13 @@ class GridImages:
         return ClassList("factors-12", tuple(sorted(FACTOR_CLASSES))) if self.synthetic else builtin_list("ilsvrc2012")
 
     def label_set(self, spec: str):
-        """The label set `spec` names, made from WordNet by curate's recipes (or read from a manifest)."""
+        """The label set `spec` names, as curate names label sets (`labels_named`): made from WordNet once."""
         if spec not in self._labels:
-            self._labels[spec] = self.make_labels(spec)
+            if self.synthetic and spec in {preset.name for preset in PRESETS}:
+                raise TrainError(f"The label set {spec!r} is a preset of ILSVRC classes; the synthetic world takes "
+                                 "identity or a recipe of its classes (e.g. 'coarsen --lift 1').")
+            self._labels[spec] = labels_named(spec, self.hierarchy, self.base())
         return self._labels[spec]
-
-    def make_labels(self, spec: str):
-        import re
-
-        words = spec.split()
-        try:
-            if spec.endswith(".parquet"):
-                return read_labels(Path(spec))
-            if spec == "identity":
-                return recipes.identity(self.hierarchy, self.base())
-            match = re.fullmatch(r"coarsen --(depth|lift|classes) (\d+)", spec)
-            if match:
-                return recipes.coarsen(self.hierarchy.tree(DEFAULT_TREE_RULE), self.base(), **{match[1]: int(match[2])})
-            match = re.fullmatch(r"sample --classes (\d+) --base ilsvrc2012 --seed 0", spec)
-            if match:
-                return recipes.sample(self.hierarchy, self.base(), int(match[1]), seed=0)
-        except CurateError as error:
-            raise TrainError(f"The label set {spec!r}: {error}") from None
-        presets = {p.name: p for p in PRESETS}
-        if spec in presets:
-            if self.synthetic:
-                raise TrainError(f"The label set {spec!r} is a preset of ILSVRC classes; the synthetic world takes identity, "
-                                 "'coarsen lift=N' / 'depth=N' / 'classes=N' or 'random N'.")
-            return presets[spec].build(self.hierarchy)
-        raise TrainError(f"Unknown label set {spec!r}: give {LABEL_RECIPES}.")
 
     def manifest(self, spec: str) -> Path:
         """The label set `spec` as a manifest file in the grid's labels/ (what evaluate's `knn_labels` reads)."""

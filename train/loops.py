@@ -9,6 +9,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
+from curate.progress import Progress, no_progress
 from train.data.loaders import to_device
 from train.distributed import all_gather_cat, all_reduce_sum, broadcast_buffers
 from train.errors import TrainError
@@ -51,7 +52,7 @@ def classification_step(model: nn.Module, criterion, device: torch.device, amp_d
 
 
 def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, loader, device: torch.device, epoch: int,
-                    scaler: torch.amp.GradScaler, progress=None, status_every: int = 50, steps: int | None = None,
+                    scaler: torch.amp.GradScaler, progress: Progress = no_progress, status_every: int = 50, steps: int | None = None,
                     after_step=None) -> dict[str, float]:
     """One pass over `loader` (its first `steps` batches, if given), each batch through `step(*batch)` ->
     (loss, samples, correct top-1 or None), then `after_step()` if given (a schedule counting steps); returns
@@ -61,7 +62,7 @@ def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, lo
     `status_every` steps (progress bar, divergence check) and once at the end."""
     model.train()
     total = len(loader) if steps is None else min(steps, len(loader))
-    task = progress.add_task(f"epoch {epoch + 1}", total=total, status="") if progress is not None else None
+    advance = progress(f"epoch {epoch + 1}", total)
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
@@ -80,19 +81,16 @@ def train_one_epoch(model: nn.Module, step, optimizer: torch.optim.Optimizer, lo
         if single_label:
             correct += right
         seen += samples
+        status = None
         if number % status_every == 0:
             check_finite(loss.item(), epoch, number)
-            if task is not None:
-                progress.update(task, status=f"loss {loss.item():.3f}")
-        if task is not None:
-            progress.update(task, advance=1)
+            status = f"loss {loss.item():.3f}"
+        advance(1, status)
         if number + 1 == total:  # the last step of a run counted in steps; else the loader's end
             break
     check_finite(loss_sum.item(), epoch, total - 1)
     broadcast_buffers(model)
     elapsed = time.perf_counter() - start
-    if task is not None:
-        progress.remove_task(task)
     loss_sum, correct, seen = all_reduce_sum([loss_sum.item(), correct.item(), seen], device)
     metrics = {"loss": loss_sum / seen, "images_per_s": seen / elapsed}
     return {**metrics, "top1": 100 * correct / seen} if single_label else metrics

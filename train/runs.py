@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from curate.fileio import atomic_path, check_folder_writable, make_folder
+from curate.progress import progress_bar
 from train import checkpoint, distributed
 from train.config import check, explicit
 from train.data.loaders import set_epoch
@@ -111,7 +112,7 @@ class Run:
             if change and self.dist.is_main:
                 print0(f"Note: {change}")
         by_step = scheduler.step if config.iterations else None  # a run counted in steps steps its schedule each step
-        with progress_bar(not self.quiet) as progress:
+        with progress_bar(enabled=not self.quiet) as progress:
             for epoch in range(first, self.epochs):
                 set_epoch(loader, epoch)
                 lr = optimizer.param_groups[-1]["lr"]  # the new layers' LR where pretrained ones learn slower
@@ -186,15 +187,3 @@ def write_log(path: Path, history: list[dict]) -> None:
     lines = [{key: value for key, value in record.items() if not isinstance(value, (dict, list))} for record in history]
     with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
-
-
-def progress_bar(enabled: bool):
-    """A rich progress bar on stderr, shown only on a terminal (rank 0 decides `enabled`)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(), console=console, transient=True, disable=not (enabled and console.is_terminal),
-    )

@@ -1,11 +1,11 @@
 """The `curate` command line: one module per command group; each command parses, makes one library call
 and renders. No logic lives here.
 
-  common.py     error translation, the stderr console, the progress bar
+  common.py     error translation (in the command's words), the stderr console, shared options
   labels.py     coarsen, exclude, extend, sample, split
-  manifests.py  build, recipes, git-setup, show, diff
+  manifests.py  build, presets (and its old name, recipes), git-setup, show, diff
   wordnet.py    curate wordnet install / snapshot
-  images.py     curate images index / subset / apply
+  images.py     curate images index / subset / apply / restrict / pack
   explore.py    find, path, tree
   export.py     curate export class-map / labels-table / imagefolder
   output.py     data on stdout: --json, a table on a terminal, else TSV
@@ -43,7 +43,7 @@ def verbose_first(args: list[str]) -> list[str]:
 # module named like its command is a command group (`curate images index`).
 COMMAND_MODULES = {
     **dict.fromkeys(["coarsen", "exclude", "extend", "sample", "split"], "labels"),
-    **dict.fromkeys(["build", "recipes", "git-setup", "show", "diff"], "manifests"),
+    **dict.fromkeys(["build", "presets", "recipes", "git-setup", "show", "diff"], "manifests"),
     "wordnet": "wordnet",
     "images": "images",
     **dict.fromkeys(["find", "path", "tree"], "explore"),

@@ -1,10 +1,11 @@
-"""What every curate command shares: error translation, the stderr console, the progress bar, options."""
+"""What every curate command shares: error translation, the stderr console, options. (The progress bar is
+`curate.progress.progress_bar`.)"""
 
 from __future__ import annotations
 
 import functools
 import inspect
-from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import typer
@@ -32,8 +33,27 @@ def readable_help(text: str | None) -> str | None:
     return "\n\n".join(p if p.startswith("Example") else " ".join(p.split("\n")) for p in paragraphs)
 
 
+RUNNING: ContextVar = ContextVar("running_command", default=None)  # the click command being run, set by App
+
+
+def command_words() -> dict[str, str]:
+    """The running command's words for the library's parameter names: each option's long name (`per_class`
+    -> --per-class), each argument's name as --help shows it. Library sentences (errors, notes) are worded
+    with them."""
+    command = RUNNING.get()
+    words = {}
+    for param in command.params if command is not None else ():
+        if param.param_type_name == "option":
+            names = param.opts + param.secondary_opts
+            words[param.name] = next((name for name in names if name.startswith("--")), names[0])
+        else:
+            words[param.name] = param.human_readable_name
+    return words
+
+
 class App(typer.Typer):
-    """A Typer app whose commands turn a CurateError into `Error: <sentence>` on stderr and exit code 1, and
+    """A Typer app whose commands turn a CurateError into `Error: <sentence>` on stderr and exit code 1 (the
+    sentence in the command's words: `command_words`), and
     an interrupt (SIGINT, SIGTERM) into `Interrupted.` / `Terminated.` and exit code 130 / 143, after every
     output being written has been cleaned up. Help texts read as `readable_help` makes them."""
 
@@ -45,18 +65,26 @@ class App(typer.Typer):
 
         def decorate(function):
             @functools.wraps(function)
-            def run(*a, **kw):
+            def run(*a, running_context: typer.Context, **kw):
+                token = RUNNING.set(running_context.command)
                 try:
                     return function(*a, **kw)
                 except CurateError as error:
                     if OPTIONS["verbose"]:
                         raise
-                    typer.echo(f"Error: {error}", err=True)
+                    typer.echo(f"Error: {error.worded(command_words())}", err=True)
                     raise typer.Exit(1) from None
                 except (KeyboardInterrupt, Terminated) as interrupt:
                     typer.echo(sentence(interrupt), err=True)
                     raise typer.Exit(EXIT_CODES[sentence(interrupt)]) from None
+                finally:
+                    RUNNING.reset(token)
 
+            # Typer passes the click context to a parameter annotated typer.Context: the wrapper takes it, the
+            # command's own signature stays as written.
+            signature = inspect.signature(function)
+            context = inspect.Parameter("running_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+            run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), context])
             run.__doc__ = readable_help(function.__doc__)
             return register(run)
 
@@ -84,24 +112,3 @@ def stderr_console(quiet: bool = False):
 
     return Console(stderr=True, quiet=quiet)
 
-
-@contextmanager
-def progress_bar(console):
-    """A progress(description, total) -> advance(n) for the library; a rich bar on a terminal, else nothing."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-
-        def start(description: str, total: int | None):
-            task = bar.add_task(description, total=total)
-            return lambda n=1: bar.advance(task, n)
-
-        yield start
-
-
-def track(items, description: str, console, total: int | None = None):
-    """Iterate `items` behind a transient rich bar on `console` (shown only on a terminal)."""
-    from rich.progress import track as rich_track
-
-    return rich_track(items, description, total=total, console=console, transient=True)

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, flag, progress_bar, say, stderr_console
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, say, stderr_console
+from curate.progress import progress_bar
 
 app = App(
     help="Index ImageNet-style images once; take nested per-class subsets or fixed budgets; label them for training.",
@@ -83,7 +84,7 @@ def subset(
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("subset (an image index)")),
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Take N images of every class."),
     budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
-    labels_path: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
     seed: int = typer.Option(0, "--seed", help="Seed of the path hash that ranks each class's images."),
     allow_short: bool = flag("--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
     quiet: bool = QUIET_OPTION,
@@ -99,10 +100,10 @@ def subset(
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_output(output, index_path, labels_path)
+    check_output(output, index_path, labels)
     whole = ImageIndex.read(index_path)
-    labels = read_labels(labels_path) if labels_path is not None else None
-    chosen = whole.subset(per_class=per_class, budget=budget, labels=labels, seed=seed, allow_short=allow_short)
+    label_set = read_labels(labels) if labels is not None else None
+    chosen = whole.subset(per_class=per_class, budget=budget, labels=label_set, seed=seed, allow_short=allow_short)
     digest = chosen.write(output)
     typer.echo(str(output))
     say(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", quiet)
@@ -110,8 +111,8 @@ def subset(
 
 @app.command("apply")
 def apply(
-    labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
-    index_path: Path = typer.Option(..., "--images", help="An image index or subset."),
+    labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    images: Path = typer.Option(..., "--images", help="An image index or subset."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("training table")),
     allow_missing: bool = flag("--allow-missing", help="Go on when some of the manifest's classes have no images."),
     quiet: bool = QUIET_OPTION,
@@ -124,13 +125,13 @@ def apply(
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_output(output, labels_path, index_path)
-    labels = read_labels(labels_path)
-    index = ImageIndex.read(index_path)
-    table = index.label(labels, allow_missing=allow_missing)
+    check_output(output, labels, images)
+    label_set = read_labels(labels)
+    index = ImageIndex.read(images)
+    table = index.label(label_set, allow_missing=allow_missing)
     digest = table.write(output)
     typer.echo(str(output))
-    render_table_summary(stderr_console(quiet), table.summary(labels, len(index)), digest)
+    render_table_summary(stderr_console(quiet), table.summary(label_set, len(index)), digest)
 
 
 def render_table_summary(console, summary, digest: str) -> None:
@@ -154,8 +155,8 @@ def render_table_summary(console, summary, digest: str) -> None:
 
 @app.command("restrict")
 def restrict(
-    labels_path: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
-    index_path: Path = typer.Option(..., "--images", help="An image index: the classes it holds images of are kept."),
+    labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
+    images: Path = typer.Option(..., "--images", help="An image index: the classes it holds images of are kept."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the restricted manifest here (Parquet); without it, print a summary."),
     quiet: bool = QUIET_OPTION,
 ):
@@ -171,9 +172,9 @@ def restrict(
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
-    check_output(output, labels_path, index_path)
-    labels = ImageIndex.read(index_path).restrict(read_labels(labels_path), Path(labels_path).name, Path(index_path).name)
-    deliver(labels, output, quiet)
+    check_output(output, labels, images)
+    restricted = ImageIndex.read(images).restrict(read_labels(labels), Path(labels).name, Path(images).name)
+    deliver(restricted, output, quiet)
 
 
 @app.command("pack")
@@ -216,8 +217,8 @@ def pack(
             tmp.write_text(json.dumps({"packed": found.packed, "failed": dict(sorted(found.failed.items()))}, indent=1) + "\n")
     typer.echo(str(output))
     again = f", going on from {found.resumed_parts} parts packed before" if found.resumed_parts else ""
-    console.print(f"{found.packed:,} of {len(source):,} images packed ({store.metadata['store_resize']}){again}, "
-                  f"{store.content_hash[:19]}…", highlight=False)
+    console.print(f"{found.packed:,} of {len(source):,} images packed ({store.index.metadata['store_resize']}){again}, "
+                  f"{store.index.content_hash[:19]}…", highlight=False)
     if found.failed:
         console.print(f"{len(found.failed):,} could not be packed: {some(sorted(found.failed), 3)}"
                       + ("" if report else "; --report FILE lists them all, with why."), highlight=False)

@@ -10,16 +10,28 @@ import typer
 
 from curate.cli.common import QUIET_OPTION, App, check_output, flag, say
 from curate.cli.output import print_rows, stdout_console
-from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, DEFAULT_BASE, TARGET_SETS
+from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, TARGET_SETS
+from curate.labels.commands import coarsen_labels, exclude_labels, extend_labels, sample_labels, split_labels
 from curate.labels.recipes import SPLITS
-from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, TREE_RULES
+from curate.wordnet.hierarchy import TREE_RULES
 
 app = App()
+
+
+def defaults(function) -> dict:
+    """The defaults of a recipe command's parameters, as the library declares them: the options take them."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(function).parameters.items() if p.default is not p.empty}
+
+
+COARSEN, EXCLUDE, EXTEND, SAMPLE, SPLIT = map(defaults, (coarsen_labels, exclude_labels, extend_labels, sample_labels,
+                                                        split_labels))
 
 BASE_HELP = f"Base classes: {', '.join(BUILTIN_LISTS)}, a text file of wnids (one per line), or a label manifest."
 TreeRule = Enum("TreeRule", {name: name for name in TREE_RULES}, type=str)
 TREE_OPTION = typer.Option(
-    DEFAULT_TREE_RULE,
+    COARSEN["tree"],
     "--tree",
     help="Parent rule that turns the WordNet DAG into a tree: "
     + "; ".join(f"{name}: {text}" for name, text in TREE_RULES.items()),
@@ -41,10 +53,10 @@ def prepare(output: Path | None, *inputs: Path | str | None):
 
 @app.command()
 def coarsen(
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", help="Map each class to its ancestor at depth D (0 = entity); the paper's bottom-up cut."),
-    lift: Optional[int] = typer.Option(None, "--lift", "-l", help="Lift to the parent and absorb nested labels, K times; the paper's top-down (1 gives 127 classes)."),
-    classes: Optional[int] = typer.Option(None, "--classes", "-n", help="Balanced refinement of the one-lift set to exactly N classes (e.g. 262, 491)."),
-    base: str = typer.Option(DEFAULT_BASE, "--base", help=BASE_HELP),
+    depth: Optional[int] = typer.Option(COARSEN["depth"], "--depth", "-d", help="Map each class to its ancestor at depth D (0 = entity); the paper's bottom-up cut."),
+    lift: Optional[int] = typer.Option(COARSEN["lift"], "--lift", "-l", help="Lift to the parent and absorb nested labels, K times; the paper's top-down (1 gives 127 classes)."),
+    classes: Optional[int] = typer.Option(COARSEN["classes"], "--classes", "-n", help="Balanced refinement of the one-lift set to exactly N classes (e.g. 262, 491)."),
+    base: str = typer.Option(COARSEN["base"], "--base", help=BASE_HELP),
     tree: TreeRule = TREE_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
@@ -57,11 +69,7 @@ def coarsen(
     $ curate coarsen --lift 1 -o coarse-127.parquet
     $ curate coarsen --classes 262
     """
-    from curate.labels.classlists import load_class_list
-    from curate.labels.recipes import coarsen as coarsen_recipe
-
-    hierarchy = prepare(output, base)
-    labels = coarsen_recipe(hierarchy.tree(tree.value), load_class_list(base), depth=depth, lift=lift, classes=classes)
+    labels = coarsen_labels(prepare(output, base), depth=depth, lift=lift, classes=classes, base=base, tree=tree.value)
     deliver(labels, output, quiet, as_json)
 
 
@@ -71,7 +79,10 @@ def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> 
     one-line summary on stderr. A note on how the set came out goes to stderr either way, even with
     --quiet."""
     if labels.note:
-        typer.echo(f"Note: {labels.note}", err=True)
+        from curate.cli.common import command_words
+        from curate.errors import worded
+
+        typer.echo(f"Note: {worded(labels.note, command_words())}", err=True)
     if output is None:
         from curate.labels.summary import summarize
 
@@ -115,10 +126,10 @@ def render_summary(console, labels, largest: int = 15) -> None:
 
 @app.command()
 def exclude(
-    targets: Optional[str] = typer.Option(None, "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + " (the default, unless --synset or --synsets-file names the targets)."),
-    synset: Optional[list[str]] = typer.Option(None, "--synset", "-s", metavar="WNID", help="A target wnid instead of the built-in set; repeat it for more."),
-    synsets_file: Optional[Path] = typer.Option(None, "--synsets-file", help="A text file of target wnids."),
-    base: str = typer.Option(DEFAULT_BASE, "--base", help=BASE_HELP),
+    targets: Optional[str] = typer.Option(EXCLUDE["targets"], "--targets", "-t", help="A built-in target set: " + ", ".join(TARGET_SETS) + " (the default, unless --synset or --synsets-file names the targets)."),
+    synset: Optional[list[str]] = typer.Option(EXCLUDE["synset"], "--synset", "-s", metavar="WNID", help="A target wnid instead of the built-in set; repeat it for more."),
+    synsets_file: Optional[Path] = typer.Option(EXCLUDE["synsets_file"], "--synsets-file", help="A text file of target wnids."),
+    base: str = typer.Option(EXCLUDE["base"], "--base", help=BASE_HELP),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -133,24 +144,21 @@ def exclude(
     $ curate exclude --targets coco
     $ curate exclude -s n02084071   # every dog
     """
-    from curate.labels.classlists import exclusion_targets, load_class_list
-    from curate.labels.recipes import exclude as exclude_recipe
-
     hierarchy = prepare(output, base, synsets_file)
-    wnids, name = exclusion_targets(targets, synset or [], synsets_file)
-    deliver(exclude_recipe(hierarchy, load_class_list(base), wnids, name), output, quiet, as_json)
+    labels = exclude_labels(hierarchy, targets=targets, synset=synset, synsets_file=synsets_file, base=base)
+    deliver(labels, output, quiet, as_json)
 
 
 @app.command()
 def extend(
     add: int = typer.Option(..., "--add", "-a", help="How many classes to add."),
-    branches: str = typer.Option("pascal-voc", "--branches", help="A built-in branch set: " + ", ".join(BRANCH_SETS) + "."),
-    branch: Optional[list[str]] = typer.Option(None, "--branch", metavar="WNID", help="A branch wnid instead of the built-in set; repeat it for more."),
-    base: str = typer.Option(DEFAULT_BASE, "--base", help=BASE_HELP),
-    pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the order within a branch."),
-    index_path: Optional[Path] = typer.Option(None, "--images", help="An image index (curate images index), to count images per synset."),
-    min_images: Optional[int] = typer.Option(None, "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
+    branches: str = typer.Option(EXTEND["branches"], "--branches", help="A built-in branch set: " + ", ".join(BRANCH_SETS) + "."),
+    branch: Optional[list[str]] = typer.Option(EXTEND["branch"], "--branch", metavar="WNID", help="A branch wnid instead of the built-in set; repeat it for more."),
+    base: str = typer.Option(EXTEND["base"], "--base", help=BASE_HELP),
+    pool: str = typer.Option(EXTEND["pool"], "--pool", "-p", help="Where added classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    seed: int = typer.Option(EXTEND["seed"], "--seed", help="Seed of the order within a branch."),
+    images: Optional[Path] = typer.Option(EXTEND["images"], "--images", help="An image index (curate images index), to count images per synset."),
+    min_images: Optional[int] = typer.Option(EXTEND["min_images"], "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
     keep_base_order: bool = flag("--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
@@ -165,24 +173,17 @@ def extend(
     Example (Oquab et al.'s PRE-1512):
     $ curate extend --add 512 --keep-base-order -o oquab-1512.parquet
     """
-    from curate.images.index import ImageIndex
-    from curate.labels.classlists import extension_branches, load_class_list
-    from curate.labels.recipes import extend as extend_recipe
-
-    hierarchy = prepare(output, base, pool, index_path)
-    wnids = extension_branches(branches, branch or [])
-    counts = ImageIndex.read(index_path).class_counts() if index_path is not None else None
-    labels = extend_recipe(
-        hierarchy, load_class_list(base), load_class_list(pool), wnids, add, seed, counts, min_images, keep_base_order
-    )
+    hierarchy = prepare(output, base, pool, images)
+    labels = extend_labels(hierarchy, add=add, branches=branches, branch=branch, base=base, pool=pool, seed=seed,
+                           images=images, min_images=min_images, keep_base_order=keep_base_order)
     deliver(labels, output, quiet, as_json)
 
 
 @app.command()
 def sample(
     classes: int = typer.Option(..., "--classes", "-n", help="How many classes to draw."),
-    seed: int = typer.Option(0, "--seed", help="The seed of the draw."),
-    pool: str = typer.Option("imagenet22k", "--pool", "-p", help="Where classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    seed: int = typer.Option(SAMPLE["seed"], "--seed", help="The seed of the draw."),
+    pool: str = typer.Option(SAMPLE["pool"], "--pool", "-p", help="Where classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -193,10 +194,7 @@ def sample(
     $ curate sample --classes 1000 --seed 0   # Oquab et al.'s PRE-1000R
     $ curate sample --pool ilsvrc2012 --classes 100
     """
-    from curate.labels.classlists import load_class_list
-    from curate.labels.recipes import sample as sample_recipe
-
-    deliver(sample_recipe(prepare(output, pool), load_class_list(pool), classes, seed), output, quiet, as_json)
+    deliver(sample_labels(prepare(output, pool), classes=classes, seed=seed, pool=pool), output, quiet, as_json)
 
 
 SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
@@ -206,8 +204,8 @@ SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
 def split(
     method: SplitMethod = typer.Argument(..., help="random (seeded halves a and b) or natural-manmade (Yosinski et al.)."),
     part: str = typer.Option(..., "--part", help="Which part to keep: a or b; natural or manmade."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random split (default 0); natural-manmade takes none."),
-    base: str = typer.Option(DEFAULT_BASE, "--base", help=BASE_HELP),
+    seed: Optional[int] = typer.Option(SPLIT["seed"], "--seed", help="Seed of the random split (default 0); natural-manmade takes none."),
+    base: str = typer.Option(SPLIT["base"], "--base", help=BASE_HELP),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -220,7 +218,5 @@ def split(
     Example:
     $ curate split natural-manmade --part natural -o natural-449.parquet
     """
-    from curate.labels.classlists import load_class_list
-    from curate.labels.recipes import split as split_recipe
-
-    deliver(split_recipe(prepare(output, base), load_class_list(base), method.value, part, seed), output, quiet, as_json)
+    labels = split_labels(prepare(output, base), method.value, part=part, seed=seed, base=base)
+    deliver(labels, output, quiet, as_json)

@@ -1,4 +1,4 @@
-"""`curate build`, `recipes`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests as text."""
+"""`curate build`, `presets`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests as text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console
 
 app = App()
 
@@ -17,37 +17,41 @@ def build(
     check: bool = flag("--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
     quiet: bool = QUIET_OPTION,
 ):
-    """Write every preset manifest (see `curate recipes`) with its text sidecar, or check they are current."""
+    """Write every preset manifest (see `curate presets`) with its text sidecar, or check they are current."""
     from curate.labels.presets import PRESETS, build_presets, check_presets
+    from curate.progress import progress_bar
     from curate.wordnet.snapshot import load_hierarchy
 
     console = stderr_console(quiet)
-
-    def progress(items):
-        return track(items, "Building presets", console)
-
     if check:
-        check_presets(load_hierarchy(), out, progress)
+        with progress_bar(console) as progress:
+            check_presets(load_hierarchy(), out, progress)
         console.print(f"All {len(PRESETS)} presets in {out} are current.", highlight=False)
         return
-    for path in build_presets(load_hierarchy(), out, progress):
+    with progress_bar(console) as progress:
+        written = build_presets(load_hierarchy(), out, progress)
+    for path in written:
         typer.echo(str(path))
 
 
-@app.command()
-def recipes():
-    """List the preset manifests that `curate build` writes, with their recipes and label counts."""
+def presets():
+    """List the preset manifests that `curate build` writes: each one's label count, the command that makes it,
+    and what it is."""
     from rich.console import Console
     from rich.table import Table
 
     from curate.labels.presets import PRESETS
 
     table = Table(title="Presets written by `curate build` into manifests/", title_justify="left")
-    for column in ("file", "labels", "what"):
-        table.add_column(column, justify="right" if column == "labels" else "left")
+    for column in ("file", "labels", "command", "what"):
+        table.add_column(column, justify="right" if column == "labels" else "left", no_wrap=column != "what")
     for preset in PRESETS:
-        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.describe)
+        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.command, preset.describe)
     Console().print(table)
+
+
+app.command()(presets)
+app.command("recipes", hidden=True)(presets)  # its name before, though it never listed recipes; still works
 
 
 @app.command("git-setup")

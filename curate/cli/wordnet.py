@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, check_output, flag, say, stderr_console, track
+from curate.cli.common import QUIET_OPTION, App, check_output, flag, say, stderr_console
 
 app = App(help="Install WordNet 3.0 for NLTK; rebuild or check the embedded snapshot.", no_args_is_help=True)
 
@@ -38,13 +38,15 @@ def wordnet_snapshot(
 ):
     """Rebuild the embedded noun snapshot from NLTK's WordNet 3.0 (takes a minute), or check it."""
     from curate.wordnet.nltk_backend import nltk_wordnet, synsets_from_nltk
-    from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, SNAPSHOT_PATH, compare_snapshot, write_snapshot
+    from curate.progress import progress_bar
+    from curate.wordnet.snapshot import SNAPSHOT_PATH, compare_snapshot, write_snapshot
 
     if not check:
         check_output(output or SNAPSHOT_PATH)
     console = stderr_console(quiet)
     wordnet = nltk_wordnet(nltk_data)
-    synsets = synsets_from_nltk(wordnet, lambda items: track(items, "Reading WordNet", console, NOUN_SYNSET_COUNT))
+    with progress_bar(console) as progress:
+        synsets = synsets_from_nltk(wordnet, progress)
     if check:
         compare_snapshot(synsets, output or SNAPSHOT_PATH)
         console.print(f"{output or SNAPSHOT_PATH} matches NLTK's WordNet 3.0: {len(synsets):,} noun synsets.", highlight=False)

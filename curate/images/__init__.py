@@ -6,6 +6,10 @@
   rows.py      the columns of an index row; which file names are images
   report.py    what indexing found besides images, never dropped silently
   verify.py    decode every image, report those that do not decode
-  order.py     the seeded per-path order that subsets take images in
-  subsets.py   N images per class, or a budget spread over labels
+  subsets.py   N images per class, or a budget spread over labels, each class's images in the seeded order of
+               their paths (curate/seeded.py)
+  pack.py      pack an index's images into a store: decoded once, resized, where training reads them fast
+  store.py     ImageStore: a packed store opened for reading, checked whole; the store's folder layout
+  describe.py  what `curate show` says of an index or a table
+  imagefolder.py  a table as a tree of symlinks, for ImageFolder readers
 """

@@ -68,13 +68,13 @@ class ImageIndex(CurateTable):
         anything the report lists is an error instead.
         """
         if split is not None and split not in SPLITS:
-            raise BadImages(f"--split must be one of {', '.join(SPLITS)}, not {split!r}.")
+            raise BadImages(f"`split` must be one of {', '.join(SPLITS)}, not {split!r}.")
         root = Path(root)
         source = Source(root, split or ("val" if val_labels is not None and file_list is None else "train"),
                         Path(val_labels) if val_labels else None, Path(file_list) if file_list else None)
         layout = layout_of(source)
         if verify and layout is file_list_layout:
-            raise BadImages("--verify needs the images; a file list indexes images that are not there.")
+            raise BadImages("`verify` needs the images; a file list indexes images that are not there.")
         rows, report = layout.index(source, progress)
         if verify and rows.num_rows:
             rows = verify_images(root, rows, report, progress)
@@ -86,7 +86,7 @@ class ImageIndex(CurateTable):
         if strict and report.found():
             first = next(f"{items[0]} ({report.PROBLEMS[key]})" for key, items in report.problems().items() if items)
             raise BadImages(f"{source.file_list or root} holds what cannot be indexed{report.found()}, for example {first}; "
-                            "without --strict it is reported and left out.")
+                            "without `strict` it is reported and left out.")
         metadata = {"root": str(root.resolve()), "layout": report.layout, "report": json.dumps(report.counts(), sort_keys=True)}
         if file_list is not None:
             metadata["file_list"] = Path(file_list).name
@@ -130,15 +130,15 @@ class ImageIndex(CurateTable):
         """`per_class` images of every class, or a `budget` spread over the labels of `labels`, each class's
         images taken in the seeded order. The subset records its parent's content hash and how it was taken."""
         if (per_class is None) == (budget is None):
-            raise BadImages("Give either --per-class N, or --budget TOTAL with --labels MANIFEST.")
+            raise BadImages("Give either `per_class`, or `budget` with `labels`.")
         if per_class is not None:
             if labels is not None:
-                raise BadImages("--labels goes with --budget; --per-class takes N images of every class of the index.")
+                raise BadImages("`labels` goes with `budget`; `per_class` takes N images of every class of the index.")
             rows = sample_per_class(self.rows, per_class, seed, allow_short)
             params = {"per_class": per_class, "seed": seed, "allow_short": allow_short}
         else:
             if labels is None:
-                raise BadImages("--budget needs --labels MANIFEST: the budget is spread over the manifest's labels.")
+                raise BadImages("`budget` needs `labels`: the budget is spread over the labels of a label set.")
             check_labels(labels)
             rows = sample_budget(self.rows, labels, budget, seed, allow_short)
             params = {"budget": budget, "seed": seed, "allow_short": allow_short, "labels_hash": labels_hash(labels)}

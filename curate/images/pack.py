@@ -29,14 +29,14 @@ from curate.errors import BadImages
 from curate.fileio import atomic_path, check_folder_writable, make_folder
 from curate.images.index import ImageIndex
 from curate.images.rows import IMAGES, pillow, read_image_bytes
+from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore
 from curate.interrupts import raise_on_sigterm
 from curate.progress import Progress, no_progress
-from curate.wording import plural
+from curate.wording import amount_of_bytes, plural
 
 FORMATS = ("jpeg", "raw")
 SMALLEST = 16  # px: below this no network curate trains learns much (downsampled ImageNet starts at 16)
 CHUNK = 1024  # rows a worker packs at a time: one part, one shard
-SETTINGS, PARTS, PIXELS = ".packing.json", ".parts", "pixels.npy"
 
 
 @dataclass
@@ -53,21 +53,23 @@ def resize_rule(fmt: str, size: int, quality: int) -> str:
 
 
 def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90, workers: int | None = None,
-         overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageIndex, PackReport]:
-    """Pack `index` into the store folder `out`; return the store's index (also written as out/index.parquet)
-    and what was packed and what failed. An unfinished pack of the same index and settings goes on.
+         overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageStore, PackReport]:
+    """Pack `index` into the store folder `out`; return the store (its index is out/index.parquet) and what
+    was packed and what failed. An unfinished pack of the same index and settings goes on.
 
     The workers are forkserver processes, which import the calling script's main module: a script that calls
     this needs the `if __name__ == "__main__":` guard, as multiprocessing asks."""
     if fmt not in FORMATS:
-        raise BadImages(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+        raise BadImages(f"`fmt` must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if size < SMALLEST:
-        raise BadImages(f"--size {size} px is too small to train on: give {SMALLEST} or more (32 and 64 are the "
+        raise BadImages(f"`size` is {size} px, too small to train on: give {SMALLEST} or more (32 and 64 are the "
                         "downsampled-ImageNet sizes).")
     if not 1 <= quality <= 100:
-        raise BadImages(f"--quality must be 1 to 100, not {quality}.")
+        raise BadImages(f"`quality` must be 1 to 100, not {quality}.")
     pillow()
     out = Path(out)
+    if fmt == "raw":
+        check_room(out, len(index) * size * size * 3, f"A raw store of {plural(len(index), 'image')} at {size} px")
     settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
                 "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK}
     prepare_folder(out, settings, overwrite)
@@ -102,24 +104,36 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
 def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
     """Make `out` ready for packing: new, or an unfinished pack of the same settings to go on with. A
     finished store is replaced only with `overwrite`; a folder that is not a store is never touched."""
-    store_files = [out / "index.parquet", out / "shards", out / PIXELS, out / PARTS, out / SETTINGS]
+    store_files = [out / INDEX, out / SHARDS, out / PIXELS, out / PARTS, out / SETTINGS]
     if out.exists() and not out.is_dir():
-        raise BadImages(f"-o {out} is a file: a store is a folder.")
+        raise BadImages(f"{out} is a file: a store is a folder.")
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p not in store_files)
         if others:
             raise BadImages(f"{out} holds files that are not a store's ({', '.join(others[:3])}): give a new or empty folder.")
         unfinished = (out / SETTINGS).is_file() and json.loads((out / SETTINGS).read_text()) == settings
-        if (out / "index.parquet").exists() or ((out / SETTINGS).exists() and not unfinished):
+        if (out / INDEX).exists() or ((out / SETTINGS).exists() and not unfinished):
             if not overwrite:
-                what = "a store" if (out / "index.parquet").exists() else "a store being packed with other settings"
-                raise BadImages(f"{out} already holds {what}: give --overwrite to replace it, or another folder.")
+                what = "a store" if (out / INDEX).exists() else "a store being packed with other settings"
+                raise BadImages(f"{out} already holds {what}: give `overwrite` to replace it, or another folder.")
             for path in store_files:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     check_folder_writable(out, "a store")
     make_folder(out / PARTS)
     with atomic_path(out / SETTINGS) as tmp:
         tmp.write_text(json.dumps(settings, sort_keys=True))
+
+
+def check_room(out: Path, needed: int, what: str) -> None:
+    """Refuse, before any work, a store that cannot fit on the disk that would hold `out` (its own pixel array,
+    if one is there already, is counted as room: it is replaced or gone on with)."""
+    existing = next(path for path in (out, *out.parents) if path.exists())
+    if not existing.is_dir():
+        return  # a file where the store's folder would be: prepare_folder says so
+    free = shutil.disk_usage(existing).free + ((out / PIXELS).stat().st_size if (out / PIXELS).is_file() else 0)
+    if needed > free:
+        raise BadImages(f"{what} takes {amount_of_bytes(needed)}, more than the {amount_of_bytes(free)} free on the disk "
+                        f"of {existing.absolute()}: give a smaller `size`, or a folder on a larger disk.")
 
 
 def allocate_pixels(path: Path, rows: int, size: int) -> None:
@@ -142,8 +156,8 @@ def pack_part(job) -> list[str]:
         except Exception as error:  # unreadable, or Pillow's many kinds of damaged data
             failed[row[0]] = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     if fmt == "jpeg":
-        shard = f"shards/{start // chunk:06d}.tar"
-        make_folder(out / "shards")
+        shard = f"{SHARDS}/{start // chunk:06d}.tar"
+        make_folder(out / SHARDS)
         with atomic_path(out / shard) as tmp, tarfile.open(tmp, "w") as tar:
             for slot, image in images:
                 data = io.BytesIO()
@@ -182,7 +196,7 @@ def shrink(Image, data: bytes, fmt: str, size: int):
     return image.crop((left, top, left + size, top + size))
 
 
-def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> tuple[ImageIndex, PackReport]:
+def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> tuple[ImageStore, PackReport]:
     """Gather the parts into the store's index, write it (the store is then complete), remove the parts."""
     slot_of: dict[int, tuple[str, int, int]] = {}
     for part in sorted((out / PARTS).glob("*.json")):
@@ -205,8 +219,7 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
         "source_hash": settings["source_hash"], "origin_hash": index.origin_hash,
         "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),
     }
-    store = ImageIndex(rows.cast(IMAGES.schema), metadata)
-    store.write(out / "index.parquet")
+    ImageIndex(rows.cast(IMAGES.schema), metadata).write(out / INDEX)
     shutil.rmtree(out / PARTS)
     (out / SETTINGS).unlink()
-    return ImageIndex.read(out / "index.parquet"), report
+    return ImageStore.open(out), report

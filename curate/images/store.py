@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,8 +13,11 @@ import pyarrow.compute as pc
 
 from curate.errors import BadImages
 from curate.images.index import ImageIndex
-from curate.images.pack import PARTS, SETTINGS
 from curate.wording import plural, some
+
+# A store's folder: index.parquet (written last: the store is complete), shards/*.tar (jpeg) or pixels.npy (raw),
+# and while it is being packed, the settings it is packed with and the parts packed so far.
+INDEX, SHARDS, PIXELS, SETTINGS, PARTS = "index.parquet", "shards", "pixels.npy", ".packing.json", ".parts"
 
 
 class ImageStore:
@@ -28,15 +30,15 @@ class ImageStore:
         folder = Path(folder)
         if not folder.is_dir():
             raise BadImages(f"The store {folder} does not exist." if not folder.exists() else f"{folder} is a file, not a store.")
-        if not (folder / "index.parquet").is_file():
+        if not (folder / INDEX).is_file():
             if (folder / SETTINGS).is_file():
                 parts = len(list((folder / PARTS).glob("*.json")))
                 raise BadImages(f"{folder} is a store still being packed ({plural(parts, 'part')} done): run the same "
                                 "`curate images pack` again to finish it.")
             raise BadImages(f"{folder} is not a store: it has no index.parquet (`curate images pack` makes one).")
-        index = ImageIndex.read(folder / "index.parquet")
+        index = ImageIndex.read(folder / INDEX)
         if "store_format" not in index.metadata:
-            raise BadImages(f"{folder / 'index.parquet'} is an image index, but not a store's.")
+            raise BadImages(f"{folder / INDEX} is an image index, but not a store's.")
         store = cls(folder, index)
         store.check_shards()
         return store
@@ -76,8 +78,3 @@ class ImageStore:
             raise BadImages(f"{plural(len(absent), 'image')} of the table {'is' if len(absent) == 1 else 'are'} not in the store "
                             f"{self.folder} ({some(absent, 3)}): pack the index the table was made from.")
         return self.index.rows.take(position)
-
-    def describe(self) -> str:
-        report = json.loads(self.index.metadata.get("report", "{}"))
-        return (f"{self.format} store of {plural(len(self.index), 'image')} at {self.size} px "
-                f"({self.index.metadata.get('store_resize', '')}); {report.get('failed', 0)} could not be packed")

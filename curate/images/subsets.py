@@ -1,5 +1,6 @@
 """Subsets of an image index: N images of every class, or a fixed budget spread over the labels of a label
-set and then over each label's classes; each class's images taken in the seeded order (`order`).
+set and then over each label's classes; each class's images taken in the seeded order of their paths
+(`seeded.path_scores`).
 
 Pure functions over pyarrow tables of image rows."""
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import BadImages
-from curate.images.order import path_scores
+from curate.seeded import path_scores
 from curate.labels.labelset import LabelSet
 from curate.wording import has, plural, some
 
@@ -19,7 +20,7 @@ def ranked(rows: pa.Table, seed: int):
     which is path order in an index."""
     import polars as pl
 
-    frame = pl.DataFrame({"wnid": pl.from_arrow(rows["wnid"]), "score": pl.from_arrow(path_scores(rows["path"], seed))})
+    frame = pl.DataFrame({"wnid": pl.from_arrow(rows["wnid"]), "score": pl.Series(path_scores(rows["path"], seed))})
     return frame.with_row_index("row").select("row", "wnid", rank=pl.col("score").rank("ordinal").over("wnid"))
 
 
@@ -40,7 +41,7 @@ def sample_per_class(rows: pa.Table, per_class: int, seed: int = 0, allow_short:
     import polars as pl
 
     if per_class < 1:
-        raise BadImages(f"--per-class must be 1 or more, not {per_class}.")
+        raise BadImages(f"`per_class` must be 1 or more, not {per_class}.")
     counts = class_counts(rows)
     if not counts:
         raise BadImages("The index holds no images.")
@@ -55,7 +56,7 @@ def sample_per_class(rows: pa.Table, per_class: int, seed: int = 0, allow_short:
         raise BadImages(
             f"{plural(len(short), 'class')} of the index {has(len(short))} fewer than "
             f"{per_class:,} images: {some([f'{w} ({counts[w]:,})' for w in short])}; "
-            "--allow-short takes all of theirs."
+            "`allow_short` takes all of theirs."
         )
     return take_rows(rows, ranked(rows, seed).filter(pl.col("rank") <= per_class))
 
@@ -93,7 +94,7 @@ def budget_quotas(labels: LabelSet, counts: dict[str, int], budget: int, allow_s
     groups = labels.members()
     available = sum(counts.get(row.wnid, 0) for row in labels.kept)
     if budget < 1:
-        raise BadImages(f"--budget must be 1 or more, not {budget}.")
+        raise BadImages(f"`budget` must be 1 or more, not {budget}.")
     if budget > available:
         raise BadImages(
             f"A budget of {budget:,} images is more than the index holds for the manifest's classes ({available:,})."
@@ -112,7 +113,7 @@ def budget_quotas(labels: LabelSet, counts: dict[str, int], budget: int, allow_s
             f"{plural(len(short), 'class')} {has(len(short))} fewer images than "
             f"{'its' if len(short) == 1 else 'their'} share of the budget: "
             f"{some([f'{w} has {counts.get(w, 0):,} of {quotas[w]:,}' for w in short])}; "
-            "--allow-short gives their share to other classes."
+            "`allow_short` gives their share to other classes."
         )
     return quotas
 

@@ -105,7 +105,7 @@ def join_labels(labels: LabelSet, rows: pa.Table, *, allow_missing: bool = False
         if missing:
             raise BadImages(
                 f"{plural(len(missing), 'class')} of the labels file {has(len(missing))} "
-                f"no images in the index: {some(missing)}; --allow-missing trains without them."
+                f"no images in the index: {some(missing)}; `allow_missing` trains without them."
             )
     if position.null_count:  # images of classes the manifest removes or does not list
         rows, position = rows.filter(pc.is_valid(position)), position.drop_null()

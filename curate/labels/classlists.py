@@ -70,7 +70,7 @@ def extension_branches(name: str, branches: list[str]) -> list[str]:
     """The branches to extend under: the given wnids, or else the built-in branch set `name`."""
     if branches:
         return sorted(set(branches))
-    check_named(name, BRANCH_SETS, "branch set", "--branch")
+    check_named(name, BRANCH_SETS, "branch set", "`branch`")
     return list(BRANCH_SETS[name].values())
 
 
@@ -86,7 +86,7 @@ def read_targets(path: Path) -> dict[str, tuple[str, ...]]:
 
 def target_set(name: str) -> dict[str, tuple[str, ...]]:
     """The categories of a built-in target set, each with its wnids."""
-    check_named(name, TARGET_SETS, "target set", "--synset")
+    check_named(name, TARGET_SETS, "target set", "`synset`")
     if name == "pascal-voc":
         return {category: (wnid,) for category, wnid in PASCAL_VOC.items()}
     return read_targets(TARGET_FILES[name])
@@ -96,7 +96,7 @@ def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path |
     """The wnids to exclude and the name the manifest records for them: the given synsets (and those of a
     file), or else the built-in target set `name` (pascal-voc when none is named)."""
     if name is not None and (synsets or synsets_file):
-        raise BadClassList("Give either a built-in target set (--targets) or your own targets (--synset, --synsets-file), not both.")
+        raise BadClassList("Give either a built-in target set (`targets`) or your own targets (`synset`, `synsets_file`), not both.")
     custom = sorted(set(synsets) | set(load_class_list(str(synsets_file)).wnids if synsets_file else []))
     if custom:
         return custom, "custom: " + " ".join(custom)
@@ -147,10 +147,12 @@ def load_class_list(spec: str) -> ClassList:
     path = Path(spec)
     if path.is_dir():
         raise BadClassList(f"{spec} is a folder, not a class list.")
-    if not path.is_file():
+    if not path.exists():
         raise BadClassList(
             f"{spec} is neither a built-in class list ({', '.join(BUILTIN_LISTS)}) nor an existing file."
         )
+    if not path.is_file():
+        raise BadClassList(f"{spec} is not a regular file (a device, a pipe or a socket): give a file of wnids or a manifest.")
     if path.suffix == ".parquet":
         from curate.labels.manifest import read_labels
 
@@ -160,6 +162,8 @@ def load_class_list(spec: str) -> ClassList:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is not a wnid
     except UnicodeDecodeError:
         raise BadClassList(f"{spec} is not a text file of wnids.") from None
+    except OSError as error:
+        raise BadClassList(f"Cannot read {spec}: {error.strerror or error}.") from None
     from curate.labels.textform import kept_in_text_form
 
     kept = kept_in_text_form(text)

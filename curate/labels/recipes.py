@@ -5,12 +5,12 @@ Each recipe names its source and its expected class count on ILSVRC-2012 in its 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from curate.errors import BadRecipe
 from curate.labels.classlists import DATA, ClassList
 from curate.labels.labelset import LabelRow, LabelSet
+from curate.seeded import text_key
 from curate.wordnet.hierarchy import Hierarchy, Tree
 
 HUH_2016 = "Huh, Agrawal & Efros 2016, What makes ImageNet good for transfer learning? (arXiv 1608.08614)"
@@ -58,11 +58,6 @@ def named(hierarchy: Hierarchy, node: int) -> str:
     return f"{hierarchy.wnid(node)} {hierarchy.lemma(node)}"
 
 
-def seeded_key(seed: int, text: str) -> str:
-    """A stable pseudo-random sort key: the same order on every machine, and adding items does not reorder."""
-    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()
-
-
 def identity(hierarchy: Hierarchy, base: ClassList) -> LabelSet:
     """Every class of `base` is its own label (in1k: 1000 classes)."""
     return kept_and_removed(hierarchy, base, {}, "identity", {}, "the base list itself")
@@ -74,7 +69,7 @@ def identity(hierarchy: Hierarchy, base: ClassList) -> LabelSet:
 def down_up(tree: Tree, classes: list[int], depth: int) -> dict[int, int]:
     """Each class goes to its ancestor `depth` steps below the root, or stays itself if it is shallower."""
     if depth < 0:
-        raise BadRecipe(f"--depth must be 0 or more (0 is the root, entity), not {depth}.")
+        raise BadRecipe(f"`depth` must be 0 or more (0 is the root, entity), not {depth}.")
     return {node: tree.path(node)[min(depth, tree.depth(node))] for node in classes}
 
 
@@ -83,7 +78,7 @@ def up_down(tree: Tree, classes: list[int], lift: int) -> tuple[dict[int, int], 
     Returns the map and the number of lifts that changed it: fewer than `lift` when the set reaches its fixed
     point (every label the root, or lifting changes nothing), where the loop stops."""
     if lift < 1:
-        raise BadRecipe(f"--lift must be 1 or more, not {lift}.")
+        raise BadRecipe(f"`lift` must be 1 or more, not {lift}.")
     label_of = {node: node for node in classes}
     for done in range(lift):
         lifted = {node: tree.parent(label) or label for node, label in label_of.items()}
@@ -150,16 +145,16 @@ def balanced(tree: Tree, classes: list[int], count: int) -> dict[int, int]:
     start, _ = up_down(tree, classes, 1)
     lowest = len(set(start.values()))
     if count < 1 or count > len(classes):
-        raise BadRecipe(f"--classes must be between 1 and the {len(classes)} classes of the base list, not {count}.")
+        raise BadRecipe(f"`classes` must be between 1 and the {len(classes)} classes of the base list, not {count}.")
     if count < lowest:
         raise BadRecipe(
-            f"--classes {count} is below the {lowest} classes of the one-lift set that balanced refinement "
-            "starts from: use --lift or --depth for coarser sets."
+            f"`classes` is {count}, below the {lowest} classes of the one-lift set that balanced refinement "
+            "starts from: use `lift` or `depth` for coarser sets."
         )
     label_of = refine(tree, start, count)
     if label_of is None:
         nearest = " and ".join(map(str, nearest_reachable(tree, start, count, len(classes))))
-        raise BadRecipe(f"--classes {count} cannot be reached by balanced refinement; the nearest reachable counts are {nearest}.")
+        raise BadRecipe(f"`classes` is {count}, which balanced refinement cannot reach; the nearest reachable counts are {nearest}.")
     return label_of
 
 
@@ -178,10 +173,10 @@ def coarsen(
     - classes N, `balanced`: curate's own balanced refinement of the one-lift set to exactly N classes
       (262 and 491 are the presets); not from the paper.
     """
-    chosen = [name for name, value in (("--depth", depth), ("--lift", lift), ("--classes", classes)) if value is not None]
+    chosen = [f"`{name}`" for name, value in (("depth", depth), ("lift", lift), ("classes", classes)) if value is not None]
     if len(chosen) != 1:
         given = f"got {' and '.join(chosen)}" if chosen else "got none"
-        raise BadRecipe(f"Choose exactly one of --depth, --lift or --classes ({given}).")
+        raise BadRecipe(f"Choose exactly one of `depth`, `lift` or `classes` ({given}).")
     nodes = class_nodes(tree.hierarchy, base)
     if depth is not None:
         return label_set(tree, base, down_up(tree, nodes, depth), "down-up", {"depth": depth}, HUH_2016)
@@ -190,8 +185,8 @@ def coarsen(
         labels = label_set(tree, base, label_of, "up-down", {"lift": done}, HUH_2016)
         if done == lift:
             return labels
-        return replace(labels, note=f"--lift {lift} stops at the fixed point: after {done} lifts, lifting again changes "
-                                    f"nothing, so the manifest records lift={done}.")
+        return replace(labels, note=f"`lift` is {lift}, but lifting stops at the fixed point after {done}: lifting again "
+                                    f"changes nothing, so the manifest records lift={done}.")
     return label_set(tree, base, balanced(tree, nodes, classes), "balanced", {"classes": classes}, BALANCED_SOURCE)
 
 
@@ -252,7 +247,7 @@ def extend(
     branches: list[str],
     add: int,
     seed: int = 0,
-    image_counts: dict[str, int] | None = None,
+    images: dict[str, int] | None = None,
     min_images: int | None = None,
     keep_base_order: bool = False,
 ) -> LabelSet:
@@ -261,7 +256,8 @@ def extend(
     Rule: a pool synset is eligible when it lies under a branch (any hypernym path), is not in the base, is
     neither an ancestor nor a descendant of a base class, and (given image counts) has at least
     `min_images` images. Each eligible synset belongs to the first branch (in wnid order) it lies under;
-    within a branch, synsets are ordered by a seeded hash of their wnid. Classes are drawn round-robin over
+    within a branch, synsets are ordered by a seeded hash of their wnid. `images` counts the images of each
+    synset (in an image index). Classes are drawn round-robin over
     the branches, skipping any that is an ancestor or descendant of a class already drawn, so that no two
     labels claim the same images. Preset oquab-1512: ILSVRC-2012 + 512 classes under the branches that
     overlap PASCAL VOC (Oquab et al.).
@@ -271,9 +267,9 @@ def extend(
     follow in wnid order, so a model's first N outputs stay the base's.
     """
     if add < 1:
-        raise BadRecipe(f"--add must be 1 or more, not {add}.")
-    if min_images is not None and image_counts is None:
-        raise BadRecipe("--min-images needs --images INDEX: the images per synset are counted in an image index.")
+        raise BadRecipe(f"`add` must be 1 or more, not {add}.")
+    if min_images is not None and images is None:
+        raise BadRecipe("`min_images` needs `images`: the images per synset are counted in an image index.")
     min_images = min_images or 0
     base_nodes = set(class_nodes(hierarchy, base))
     branch_nodes = sorted({hierarchy.node(wnid) for wnid in branches})
@@ -286,21 +282,21 @@ def extend(
         branch = next((i for i, b in enumerate(branch_nodes) if b in ancestors), None)
         if branch is None or node in above_base or not base_nodes.isdisjoint(ancestors):
             continue
-        if image_counts is not None and image_counts.get(hierarchy.wnid(node), 0) < min_images:
+        if images is not None and images.get(hierarchy.wnid(node), 0) < min_images:
             continue
         queues[branch].append(node)
     for queue in queues:
-        queue.sort(key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
+        queue.sort(key=lambda node: text_key(seed, hierarchy.wnid(node)))
     drawn = draw_unnested(hierarchy, queues, add, base_nodes)
     if len(drawn) < add:
         eligible = sum(map(len, queues))
         raise BadRecipe(
-            f"--add {add} is more than can be added: {eligible} pool synsets are eligible under these branches, "
+            f"`add` is {add}, more than can be added: {eligible} pool synsets are eligible under these branches, "
             f"and {len(drawn)} of them can be added without nesting."
         )
     names = ", ".join(named(hierarchy, b) for b in branch_nodes)
     params = {"add": add, "branches": names, "pool": pool.name, "seed": seed}
-    if image_counts is not None:
+    if images is not None:
         params["min_images"] = min_images
     if keep_base_order:
         params["keep_base_order"] = True
@@ -312,19 +308,20 @@ def extend(
     return LabelSet(tuple(rows), "extend", params, None, base.name, base.content_hash, source, label_order=order)
 
 
-def sample(hierarchy: Hierarchy, pool: ClassList, count: int, seed: int) -> LabelSet:
-    """`count` classes of `pool` in seeded-hash order, none an ancestor or descendant of another.
+def sample(hierarchy: Hierarchy, pool: ClassList, classes: int, seed: int) -> LabelSet:
+    """`classes` classes of `pool` in seeded-hash order, none an ancestor or descendant of another.
 
     Preset random-1000: 1000 classes of the ImageNet 22k list, seed 0 (Oquab et al.'s PRE-1000R rule)."""
-    nodes = sorted(class_nodes(hierarchy, pool), key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
-    if count < 1 or count > len(nodes):
-        raise BadRecipe(f"--classes must be between 1 and the {len(nodes)} classes of {pool.name}, not {count}.")
-    drawn = draw_unnested(hierarchy, [nodes], count, set())
-    if len(drawn) < count:
-        raise BadRecipe(f"--classes {count} is more than the {len(drawn)} classes of {pool.name} that can be drawn without nesting.")
+    nodes = sorted(class_nodes(hierarchy, pool), key=lambda node: text_key(seed, hierarchy.wnid(node)))
+    if classes < 1 or classes > len(nodes):
+        raise BadRecipe(f"`classes` must be between 1 and the {len(nodes)} classes of {pool.name}, not {classes}.")
+    drawn = draw_unnested(hierarchy, [nodes], classes, set())
+    if len(drawn) < classes:
+        raise BadRecipe(f"`classes` is {classes}, more than the {len(drawn)} classes of {pool.name} that can be drawn "
+                        "without nesting.")
     rows = [own_label(hierarchy, n) for n in drawn]
     source = OQUAB_2014 if pool.name == "imagenet22k" else "curate: seeded sample without nesting"
-    return LabelSet(tuple(rows), "sample", {"classes": count, "seed": seed}, None, pool.name, pool.content_hash, source)
+    return LabelSet(tuple(rows), "sample", {"classes": classes, "seed": seed}, None, pool.name, pool.content_hash, source)
 
 
 # --- restricting to the classes an image index has -------------------------------------------------------
@@ -386,11 +383,11 @@ def split(hierarchy: Hierarchy, base: ClassList, method: str, part: str, seed: i
     if part not in SPLITS[method]:
         raise BadRecipe(f"The {method} split has the parts {' and '.join(SPLITS[method])}, not {part!r}.")
     if method != "random" and seed is not None:
-        raise BadRecipe(f"--seed applies to the random split; the {method} split has no seed.")
+        raise BadRecipe(f"`seed` applies to the random split; the {method} split has no seed.")
     nodes = class_nodes(hierarchy, base)
     if method == "random":
         seed = seed or 0
-        order = sorted(nodes, key=lambda node: seeded_key(seed, hierarchy.wnid(node)))
+        order = sorted(nodes, key=lambda node: text_key(seed, hierarchy.wnid(node)))
         half = (len(order) + 1) // 2
         part_of = {node: "a" if i < half else "b" for i, node in enumerate(order)}
         params, source = {"method": method, "part": part, "seed": seed}, "curate: seeded random halves"

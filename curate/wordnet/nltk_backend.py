@@ -11,7 +11,8 @@ from pathlib import Path
 
 from curate.errors import WordNetMissing
 from curate.fileio import check_folder_writable
-from curate.wordnet.snapshot import WORDNET_VERSION, NounSynset
+from curate.progress import Progress, no_progress, track
+from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, WORDNET_VERSION, NounSynset
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 DEFAULT_NLTK_DATA = Path.home() / "nltk_data"
@@ -29,12 +30,12 @@ LEXNAMES = (
 LEXNAME_CATEGORY = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 
 
-def nltk_wordnet(data_dir: Path | None = None):
+def nltk_wordnet(nltk_data: Path | None = None):
     """NLTK's WordNet reader, checked to be version 3.0."""
     import nltk
 
-    if data_dir is not None and str(data_dir) not in nltk.data.path:
-        nltk.data.path.insert(0, str(data_dir))
+    if nltk_data is not None and str(nltk_data) not in nltk.data.path:
+        nltk.data.path.insert(0, str(nltk_data))
     from nltk.corpus import wordnet
 
     try:
@@ -42,7 +43,7 @@ def nltk_wordnet(data_dir: Path | None = None):
     except LookupError:
         raise WordNetMissing(
             "NLTK cannot find WordNet 3.0: run `curate wordnet install` (it downloads it, or copies "
-            "Debian's wordnet-base package), or point --nltk-data at an nltk_data folder."
+            "Debian's wordnet-base package), or point `nltk_data` at an nltk_data folder."
         ) from None
     if wordnet.get_version() != WORDNET_VERSION:
         raise WordNetMissing(
@@ -52,8 +53,8 @@ def nltk_wordnet(data_dir: Path | None = None):
     return wordnet
 
 
-def synsets_from_nltk(wordnet, track=iter) -> list[NounSynset]:
-    """Every noun synset as NLTK reports it (`track` wraps the iteration, e.g. in a progress bar).
+def synsets_from_nltk(wordnet, progress: Progress = no_progress) -> list[NounSynset]:
+    """Every noun synset as NLTK reports it.
 
     Hypernyms are sorted by offset: NLTK returns them in set order, which changes with PYTHONHASHSEED."""
     return sorted(
@@ -66,7 +67,7 @@ def synsets_from_nltk(wordnet, track=iter) -> list[NounSynset]:
                 tuple(sorted(h.offset() for h in s.instance_hypernyms())),
                 s.definition(),
             )
-            for s in track(wordnet.all_synsets("n"))
+            for s in track(wordnet.all_synsets("n"), "Reading WordNet", progress, NOUN_SYNSET_COUNT)
         ),
         key=lambda s: s.offset,
     )

@@ -31,7 +31,6 @@ from curate.wordnet.wnid import wnid
 WORDNET_VERSION = "3.0"
 NOUN_SYNSET_COUNT = 82_115
 SNAPSHOT_PATH = Path(__file__).parent.parent / "data" / "wordnet-3.0-nouns.zip"
-TEXT_COLUMNS = ("name", "lemmas", "definition")
 ROW_COLUMNS = ("hypernyms", "instance_hypernyms")
 DEFLATED_COLUMNS = ("definition",)
 

@@ -1,6 +1,7 @@
-"""`curate build` and `curate recipes`: every preset of the one table, its label count, freshness of the
+"""`curate build` and `curate presets`: every preset of the one table, its label count, freshness of the
 committed manifests, and review in git."""
 
+import shlex
 import shutil
 import subprocess
 from dataclasses import replace
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from curate.labels import presets
-from curate.labels.manifest import read_labels
+from curate.labels.manifest import labels_hash, read_labels
 from curate.labels.presets import PRESETS
 
 MANIFESTS = Path(__file__).parents[2] / "manifests"
@@ -71,11 +72,26 @@ def test_check_names_stale_files(curate_cli, tmp_path):
     )
 
 
-def test_recipes_lists_every_preset_with_its_label_count(curate_cli):
-    result = curate_cli("recipes")
+@pytest.mark.parametrize("name", ["presets", "recipes"])  # recipes: its old name, hidden from --help
+def test_presets_lists_every_preset_with_its_label_count_and_command(curate_cli, name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = curate_cli(name)
     assert result.exit_code == 0
-    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.stdout.splitlines() if ".parquet" in line}
-    assert rows == {f"{p.name}.parquet": str(p.label_count) for p in PRESETS}
+    cells = [[cell.strip() for cell in line.split("│")[1:4]] for line in result.stdout.splitlines() if ".parquet" in line]
+    assert cells == [[f"{p.name}.parquet", str(p.label_count), p.command] for p in PRESETS]
+    assert ["down-up-918.parquet", "918", "curate coarsen --depth 15"] in cells
+    assert "recipes" not in curate_cli("--help").stdout
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p.spec != "identity"], ids=lambda preset: preset.name)
+def test_each_presets_command_makes_it(curate_cli, preset, hierarchy, tmp_path):
+    """A preset's recipe is written in the CLI's own words: run as a curate command, it gives the same rows."""
+    assert preset.command == f"curate {preset.spec}"
+    out = tmp_path / "x.parquet"
+    result = curate_cli(*shlex.split(preset.spec), "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert labels_hash(read_labels(out)) == labels_hash(preset.build(hierarchy))
+    assert read_labels(out) == read_labels(MANIFESTS / f"{preset.name}.parquet")
 
 
 def git(repo, *args):

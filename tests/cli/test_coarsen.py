@@ -113,7 +113,7 @@ BAD_INPUTS = [
     (["--lift", "0"], "Error: --lift must be 1 or more, not 0."),
     (["--classes", "0"], "Error: --classes must be between 1 and the 1000 classes of the base list, not 0."),
     (["--classes", "1001"], "Error: --classes must be between 1 and the 1000 classes of the base list, not 1001."),
-    (["--classes", "100"], "Error: --classes 100 is below the 127 classes of the one-lift set that balanced "
+    (["--classes", "100"], "Error: --classes is 100, below the 127 classes of the one-lift set that balanced "
      "refinement starts from: use --lift or --depth for coarser sets."),
     (["--depth", "3", "--base", "nowhere.txt"], "Error: nowhere.txt is neither a built-in class list "
      "(ilsvrc2012, imagenet22k) nor an existing file."),

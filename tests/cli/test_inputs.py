@@ -3,6 +3,7 @@ right or refused in one sentence, with nothing written."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,25 @@ def made(curate_cli, tmp_path, *argv):
     result = curate_cli(*argv, "-o", out, "-q")
     assert result.exit_code == 0, result.stderr
     return read_labels(out), result
+
+
+# --- base lists that are not regular files, or cannot be read ---------------------------------------------
+
+
+def test_a_base_list_that_is_a_pipe_is_refused_not_read(curate_cli, tmp_path):
+    """Reading a named pipe would wait for a writer that never comes."""
+    os.mkfifo(tmp_path / "pipe")
+    refused(curate_cli("coarsen", "--depth", "3", "--base", tmp_path / "pipe", "-o", tmp_path / "out.parquet"),
+            f"{tmp_path / 'pipe'} is not a regular file (a device, a pipe or a socket): give a file of wnids or a manifest.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="no /proc/self/mem here")
+def test_a_base_list_that_cannot_be_read_is_one_sentence(curate_cli, tmp_path):
+    """/proc/self/mem looks like a regular file, and reading it from offset 0 fails (EIO)."""
+    refused(curate_cli("coarsen", "--depth", "3", "--base", "/proc/self/mem", "-o", tmp_path / "out.parquet"),
+            "Cannot read /proc/self/mem: Input/output error.")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- text forms of manifests as base lists ---------------------------------------------------------------
@@ -64,8 +84,8 @@ def test_a_huge_lift_stops_at_the_fixed_point_and_says_so(tmp_path):
     done = subprocess.run([sys.executable, "-m", "curate", "coarsen", "--lift", "1000000000", "-o", out, "-q"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    assert done.stderr.strip() == ("Note: --lift 1000000000 stops at the fixed point: after 3 lifts, lifting again "
-                                   "changes nothing, so the manifest records lift=3.")
+    assert done.stderr.strip() == ("Note: --lift is 1000000000, but lifting stops at the fixed point after 3: lifting "
+                                   "again changes nothing, so the manifest records lift=3.")
     labels = read_labels(out)
     assert labels.params == {"lift": 3} and labels.label_count == 2
 
@@ -79,7 +99,7 @@ CONFLICTS = [
     (["split", "natural-manmade", "--part", "natural", "--seed", "5"],
      "--seed applies to the random split; the natural-manmade split has no seed."),
     (["extend", "--add", "3", "--min-images", "3"],
-     "--min-images needs --images INDEX: the images per synset are counted in an image index."),
+     "--min-images needs --images: the images per synset are counted in an image index."),
 ]
 
 

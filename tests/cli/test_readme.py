@@ -4,6 +4,7 @@ import argparse
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,10 @@ def test_readme_opens_with_the_two_commands():
 
 def all_commands(typer_app):
     command = typer.main.get_command(typer_app)
-    for name, sub in command.commands.items():
+    for name in command.commands:
+        sub = command.commands[name]
+        if sub.hidden:  # an old name kept working (`curate recipes`), not one to document
+            continue
         if hasattr(sub, "commands"):
             yield from ((f"{name} {n}", c) for n, c in sub.commands.items())
         else:
@@ -142,3 +146,21 @@ def test_help_examples_name_real_options(name, example):
     command = dict(all_commands(app))[name]
     args = shlex.split(example)[1 + len(name.split()):]
     command.make_context(name, args)
+
+
+PYTEST_LINES = [line.split(" # ")[0].strip() for line in re.findall(r"^uv run --extra train pytest.*$", README, re.M)]
+REPO = Path(__file__).parents[2]
+
+
+def test_the_readme_runs_every_test_as_ci_does():
+    """The README's two test commands: the quick one, and the one CI runs (.ci/run), with the slow tests."""
+    assert PYTEST_LINES == ["uv run --extra train pytest", "uv run --extra train pytest --slow"]
+    assert PYTEST_LINES[1] in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+@pytest.mark.parametrize("options,runs", [([], False), (["--slow"], True)])
+def test_the_slow_stress_test_runs_only_with_slow(options, runs):
+    slow = "tests/cli/test_outputs.py::test_show_and_diff_never_abort_at_exit"
+    listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", *options, "tests/cli/test_outputs.py"],
+                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert (slow in listed.splitlines()) == runs

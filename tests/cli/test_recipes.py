@@ -108,7 +108,7 @@ def test_exclude_builtin_targets(curate_cli, tmp_path, name):
     [
         (["exclude", "--targets", "voc"], "Error: Unknown target set 'voc': choose one of pascal-voc, coco, cifar10, cifar100, or give --synset."),
         (["exclude", "--synset", "v02084071"], "Error: 'v02084071' is not a WordNet 3.0 noun id: ids look like n01440764."),
-        (["extend", "--add", "100000"], "Error: --add 100000 is more than can be added: 7250 pool synsets are eligible "
+        (["extend", "--add", "100000"], "Error: --add is 100000, more than can be added: 7250 pool synsets are eligible "
          "under these branches, and 5744 of them can be added without nesting."),
         (["extend", "--add", "5", "--branches", "x"], "Error: Unknown branch set 'x': choose one of pascal-voc, or give --branch."),
         (["sample", "--classes", "0"], "Error: --classes must be between 1 and the 21841 classes of imagenet22k, not 0."),
@@ -208,3 +208,35 @@ def test_random_halves_partition_the_base(curate_cli, tmp_path):
     assert len(a) == len(b) == 500 and not a & b
     a1 = {r.wnid for r in made(curate_cli, tmp_path, "split", "random", "--part", "a", "--seed", "1").kept}
     assert a1 != a
+
+
+OUTPUT_OPTIONS = {"output", "quiet", "as_json"}
+
+
+@pytest.mark.parametrize("name", ["coarsen", "exclude", "extend", "sample", "split"])
+def test_a_recipe_commands_options_are_its_library_functions_parameters(name):
+    """The command and the label-set language (`labels_named`) call one function: the command's arguments and
+    options are its parameters, by name and in order, each option `--name` and with the library's default."""
+    import inspect
+    from enum import Enum
+
+    import typer
+
+    from curate.cli import app
+    from curate.labels.commands import COMMANDS
+
+    command = typer.main.get_command(app).commands[name]
+    cli = [param for param in command.params if param.name not in OUTPUT_OPTIONS]
+    library = list(inspect.signature(COMMANDS[name]).parameters.values())[1:]
+    assert [param.name for param in cli] == [param.name for param in library]
+    for param, declared in zip(cli, library):
+        if declared.kind is declared.KEYWORD_ONLY:
+            assert "--" + declared.name.replace("_", "-") in param.opts, param.name
+        else:
+            assert param.param_type_name == "argument", param.name
+        assert param.required == (declared.default is declared.empty), param.name
+        if not param.required:
+            default = param.default.value if isinstance(param.default, Enum) else param.default
+            if param.multiple:  # a repeatable option given no default holds None or ()
+                default = tuple(default or ())
+            assert default == declared.default, param.name

@@ -86,14 +86,15 @@ def test_a_store_can_be_moved(source, tmp_path):
     assert len(ImageStore.open(tmp_path / "moved").index) == 18
 
 
-def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monkeypatch):
+def interrupted_pack(source: Path, store: Path, monkeypatch, **settings) -> list[str]:
+    """Pack `source` into `store` and stop it after two parts of 4 images: the parts it leaves."""
     from curate.images import pack as packing
 
     monkeypatch.setattr(packing, "CHUNK", 4)
     calls = []
 
     def stop_after_two_parts(description, total):
-        def advance(n=1):
+        def advance(n=1, status=None):
             calls.append(n)
             if len(calls) == 3:  # the first call counts parts done before: none
                 raise KeyboardInterrupt
@@ -101,7 +102,12 @@ def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monk
         return advance
 
     with pytest.raises(KeyboardInterrupt):
-        pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=1, progress=stop_after_two_parts)
+        pack(ImageIndex.read(source), store, workers=1, progress=stop_after_two_parts, **settings)
+    return sorted(p.name for p in (store / ".parts").iterdir())
+
+
+def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monkeypatch):
+    interrupted_pack(source, tmp_path / "store", monkeypatch, fmt="raw", size=16)
     assert not (tmp_path / "store" / "index.parquet").exists()
     assert error(run("subset", tmp_path / "store" / "index.parquet", "--per-class", 1, "-o", tmp_path / "s.parquet")).endswith("does not exist.")
     with pytest.raises(Exception, match="still being packed"):
@@ -109,9 +115,34 @@ def test_an_interrupted_pack_looks_unfinished_and_goes_on(source, tmp_path, monk
     store, report = pack(ImageIndex.read(source), tmp_path / "store", fmt="raw", size=16, workers=2)
     assert report.resumed_parts >= 2 and report.packed == 18
     pack(ImageIndex.read(source), tmp_path / "whole", fmt="raw", size=16)
-    assert store.content_hash == ImageStore.open(tmp_path / "whole").index.content_hash
+    assert isinstance(store, ImageStore) and store.index.content_hash == ImageStore.open(tmp_path / "whole").index.content_hash
     assert (tmp_path / "store" / "pixels.npy").read_bytes() == (tmp_path / "whole" / "pixels.npy").read_bytes()
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["index.parquet", "pixels.npy"]
+
+
+@pytest.mark.parametrize("first,then", [
+    ({"fmt": "raw", "size": 32}, ["-f", "raw", "--size", "24"]),
+    ({"fmt": "jpeg", "size": 32}, ["-f", "raw", "--size", "32"]),
+    ({"fmt": "jpeg", "size": 32, "quality": 90}, ["-f", "jpeg", "--size", "32", "--quality", "80"]),
+], ids=["size", "format", "quality"])
+def test_parts_packed_with_other_settings_are_never_mixed_into_a_store(source, tmp_path, monkeypatch, first, then):
+    """A pack left unfinished at one setting, packed again at another into the same folder: refused, the parts
+    left as they were; with --overwrite, packed afresh, every image at the new setting."""
+    store = tmp_path / "store"
+    parts = interrupted_pack(source, store, monkeypatch, **first)
+    assert len(parts) >= 2
+    assert error(run("pack", source, *then, "-j", "1", "-o", store)) == (
+        f"Error: {store} already holds a store being packed with other settings: give --overwrite to replace it, "
+        "or another folder.")
+    assert sorted(p.name for p in (store / ".parts").iterdir()) == parts
+    again = run("pack", source, *then, "-j", "1", "--overwrite", "-o", store)
+    assert again.exit_code == 0 and "going on from" not in again.stderr, again.stderr
+    assert run("pack", source, *then, "-o", tmp_path / "fresh", "-q").exit_code == 0
+    assert ImageStore.open(store).index.content_hash == ImageStore.open(tmp_path / "fresh").index.content_hash
+    for name in ("pixels.npy", "shards/000000.tar", "shards/000004.tar"):
+        assert (store / name).is_file() == (tmp_path / "fresh" / name).is_file()
+        if (store / name).is_file():
+            assert (store / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
 
 
 ONE_IMAGE_PARTS = ("import sys; from curate.images import pack; pack.CHUNK = 1; from curate.cli import main;"
@@ -141,7 +172,7 @@ def test_sigterm_during_a_pack_leaves_nothing_that_looks_complete(source, tmp_pa
 
 @pytest.mark.parametrize("options,sentence", [
     (["-f", "png"], "--format must be one of jpeg, raw, not 'png'."),
-    (["--size", "8"], "--size 8 px is too small to train on: give 16 or more (32 and 64 are the downsampled-ImageNet sizes)."),
+    (["--size", "8"], "--size is 8 px, too small to train on: give 16 or more (32 and 64 are the downsampled-ImageNet sizes)."),
     (["--quality", "0"], "--quality must be 1 to 100, not 0."),
 ], ids=["format", "size", "quality"])
 def test_bad_pack_options(source, tmp_path, options, sentence):
@@ -190,3 +221,17 @@ def test_a_store_still_being_packed_or_not_a_store_is_refused(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(Exception, match="is not a store: it has no index.parquet"):
         ImageStore.open(tmp_path / "plain")
+
+
+def test_a_raw_store_larger_than_the_free_disk_is_refused_before_any_work(source, tmp_path, monkeypatch):
+    huge = run("pack", source, "-f", "raw", "--size", 1_000_000_000, "-o", tmp_path / "store")
+    assert huge.exit_code == 1, huge.stderr  # not numpy's "array is too big" after the folder was made
+    assert error(huge).startswith("Error: A raw store of 19 images at 1000000000 px takes 57.0 EB, more than the ")
+    assert not (tmp_path / "store").exists()
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 10**7, 10**7))
+    assert error(run("pack", source, "-f", "raw", "--size", 512, "-o", tmp_path / "store")) == (
+        f"Error: A raw store of 19 images at 512 px takes 14.9 MB, more than the 10.0 MB free on the disk of {tmp_path}: "
+        "give a smaller --size, or a folder on a larger disk.")
+    assert not (tmp_path / "store").exists()

@@ -7,28 +7,55 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from image_world import FISH, GOLDFISH, SHARK, TENCH, TIGER_SHARK, WHITE_SHARK, file_list, index_of, label_set
 
 from curate.images.index import ImageIndex
-from curate.images.order import path_scores, score
 from curate.images.subsets import budget_quotas, class_counts, sample_budget, sample_per_class, spread
+from curate.seeded import path_score, path_scores, text_key, uniforms
 
 PINNED_SCORE = 12490700579058319407
+
+
+MASK = (1 << 64) - 1
+
+
+def splitmix(x: int) -> int:
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def plain_score(path: str, seed: int) -> int:
+    """The score as curate.seeded defines it, one path at a time in Python ints: mix(poly(path) ^ mix(seed))."""
+    h = 0
+    for byte in reversed(path.encode()):  # Horner's rule for sum(byte[i] * P**i)
+        h = (h * 0x100000001B3 + byte) & MASK
+    return splitmix(h ^ splitmix(seed & MASK))
 
 
 def test_path_scores_are_a_fixed_function_of_path_and_seed():
     paths = ["", "a", f"{TENCH}/{TENCH}_10026.JPEG", "é/ünïcode.jpg", "x" * 300] + [f"p{i}" for i in range(40_000)]
     for seed in (0, 7, 2**64 + 3):
-        column = path_scores(pa.array(paths).slice(1), seed).to_pylist()
-        assert column[:4] == [score(p, seed) for p in paths[1:5]]
-        assert column[-1] == score(paths[-1], seed)
+        column = path_scores(pa.array(paths).slice(1), seed).tolist()
+        assert column[:4] == [plain_score(p, seed) for p in paths[1:5]] == [path_score(p, seed) for p in paths[1:5]]
+        assert column[-3:] == [plain_score(p, seed) for p in paths[-3:]]  # the third chunk of paths
+    assert path_scores(pa.chunked_array([paths[:3], paths[3:5]]), 1).tolist() == [plain_score(p, 1) for p in paths[:5]]
 
 
 def test_the_score_of_a_path_never_changes():
     # pinned: if this number changes, every subset anyone has published changes with it
-    assert score(f"{TENCH}/{TENCH}_10026.JPEG", 0) == PINNED_SCORE
+    assert path_score(f"{TENCH}/{TENCH}_10026.JPEG", 0) == PINNED_SCORE
+
+
+def test_the_seeded_draws_never_change():
+    """Pinned: training's crops and held-out splits follow `uniforms`, the recipes' class orders `text_key`."""
+    assert uniforms(7, 3, np.array([0, 41, 2**40]), 2).tolist() == [
+        [0.9918218920676956, 0.9051318016089313], [0.39355666252275157, 0.741605083931274],
+        [0.9109418999468601, 0.38250990627549]]
+    assert text_key(0, TENCH) == "dca4ab53fd4f7f8f5b484be637abf64a6cf7112e553712c9f7a3062c4108fd0b"
 
 
 def test_per_class_subsets_nest_and_are_stable_when_images_are_added(tmp_path):

@@ -211,7 +211,7 @@ def raw_table(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("raw")
     source = ImageIndex.read(data["out"] / "manifests" / "images-train.parquet").subset(per_class=4)
     store, _ = pack(source, out / "store", fmt="raw", size=32)
-    store.label(read_labels(data["coarse"]["labels"])).write(out / "table.parquet")
+    store.index.label(read_labels(data["coarse"]["labels"])).write(out / "table.parquet")
     return load_table(out / "table.parquet")
 
 

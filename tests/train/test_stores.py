@@ -29,7 +29,7 @@ def stores(data, tmp_path_factory):
         for split in ("train", "val"):
             source = ImageIndex.read(data["out"] / "manifests" / f"images-{split}.parquet")
             store, _ = pack(source, out / f"{fmt}-{split}", fmt=fmt, size=32, workers=2)
-            store.label(coarse).write(out / f"{fmt}-coarse-{split}.parquet")
+            store.index.label(coarse).write(out / f"{fmt}-coarse-{split}.parquet")
         made[fmt] = ["--table", str(out / f"{fmt}-coarse-train.parquet"), "--val-table", str(out / f"{fmt}-coarse-val.parquet")]
     return {"out": out, **made}
 

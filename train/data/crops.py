@@ -31,28 +31,10 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
 
+from curate.seeded import uniforms
+
 RATIO = (3 / 4, 4 / 3)
 TRIES = 10
-MASK = (1 << 64) - 1
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def mix(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finalizer, on uint64 arrays (wrapping arithmetic)."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def uniforms(seed: int, epoch: int, samples: np.ndarray, draws: int) -> np.ndarray:
-    """(len(samples), draws) numbers in [0, 1), a fixed function of (seed, epoch, sample, draw)."""
-    with np.errstate(over="ignore"):
-        key = mix(np.uint64(seed & MASK) * GOLDEN + mix(np.uint64(epoch & MASK) + GOLDEN))
-        counters = np.asarray(samples, dtype=np.uint64)[:, None] * np.uint64(draws) + np.arange(draws, dtype=np.uint64)
-        bits = mix(counters * GOLDEN + key) >> np.uint64(11)
-    return bits.astype(np.float64) * 2.0**-53
-
-
 def crop_boxes(seed: int, epoch: int, samples, heights, widths, scale: tuple[float, float] = (0.08, 1.0),
                ratio: tuple[float, float] = RATIO) -> tuple[np.ndarray, np.ndarray]:
     """Per sample: a box (top, left, height, width) in its image of `heights` x `widths` pixels, as

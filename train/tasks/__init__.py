@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from curate.seeded import uniforms
 from train.errors import TrainError
 
 KINDS = ("top1", "map", "detection")  # single-label, multi-label (one 1/-1/0 flag per class), boxes
@@ -128,8 +129,6 @@ def hold_out(split: Split, fraction: float) -> tuple[Split, Split]:
     """The split without a validation share, and that share: `fraction` of its samples (at least one when
     the fraction is above 0, and never all), chosen by a fixed hash of their positions."""
     import numpy as np  # here, not above: the task table is read by --help, which needs no numpy
-
-    from train.data.crops import uniforms
 
     count = min(len(split) - 1, max(1, round(fraction * len(split)))) if fraction > 0 else 0
     keys = uniforms(HOLD_OUT_KEY, 0, np.arange(len(split)), 1)[:, 0]

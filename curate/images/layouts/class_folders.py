@@ -80,7 +80,7 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     if stray and not any(t.num_rows for t in tables):
         raise BadImages(
             f"{root} holds {plural(len(stray), 'image')} but no class folders: "
-            "for a validation folder, give its labels with --val-labels."
+            "for a validation folder, give its labels with `val_labels`."
         )
     report.unlabelled.extend(stray)
     layouts = [name for name, present in (("class folders", folders), ("tar archives", archives)) if present]

@@ -40,7 +40,7 @@ def holds(root: Path) -> bool:
 def split_source(source):
     """The split's own folder, as the layout that reads it takes it."""
     if source.split not in LAYOUTS:
-        raise BadImages(f"Kaggle's ILSVRC {source.split} images have no labels: index --split train or --split val.")
+        raise BadImages(f"Kaggle's ILSVRC {source.split} images have no labels: index `split` train or `split` val.")
     labels = source.root / VAL_LABELS if source.split == "val" else None
     return replace(source, root=source.root / IMAGES / source.split, val_labels=labels)
 

@@ -1,0 +1,100 @@
+"""The recipes as the curate commands take them: one function per command (`curate coarsen` is `coarsen_labels`),
+whose parameters are the command's options, with the same names, values and defaults. A base or a pool is
+given as the command line gives it (a built-in list's name, a file, a manifest) or as a ClassList.
+
+The Typer commands (`curate.cli.labels`) and the label-set language (`presets.labels_named`, which reads
+"coarsen --lift 1") both call these functions, and the commands take their defaults from these signatures:
+a recipe is called one way, whoever names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from curate.labels import recipes
+from curate.labels.classlists import DEFAULT_BASE, ClassList, exclusion_targets, extension_branches, load_class_list
+from curate.labels.labelset import LabelSet
+from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, Hierarchy
+
+DEFAULT_POOL = "imagenet22k"
+
+
+def class_list(given: str | ClassList) -> ClassList:
+    """A class list as given: a ClassList as is, else by `load_class_list` (a name, a file, a manifest)."""
+    return given if isinstance(given, ClassList) else load_class_list(given)
+
+
+def coarsen_labels(
+    hierarchy: Hierarchy,
+    *,
+    depth: int | None = None,
+    lift: int | None = None,
+    classes: int | None = None,
+    base: str | ClassList = DEFAULT_BASE,
+    tree: str = DEFAULT_TREE_RULE,
+) -> LabelSet:
+    """`curate coarsen`: see `recipes.coarsen`."""
+    return recipes.coarsen(hierarchy.tree(tree), class_list(base), depth=depth, lift=lift, classes=classes)
+
+
+def exclude_labels(
+    hierarchy: Hierarchy,
+    *,
+    targets: str | None = None,
+    synset: Sequence[str] = (),
+    synsets_file: Path | None = None,
+    base: str | ClassList = DEFAULT_BASE,
+) -> LabelSet:
+    """`curate exclude`: the classes of `base` under none of the targets (a built-in target set, or the
+    given synsets); see `recipes.exclude`."""
+    wnids, name = exclusion_targets(targets, list(synset), synsets_file)
+    return recipes.exclude(hierarchy, class_list(base), wnids, name)
+
+
+def extend_labels(
+    hierarchy: Hierarchy,
+    *,
+    add: int,
+    branches: str = "pascal-voc",
+    branch: Sequence[str] = (),
+    base: str | ClassList = DEFAULT_BASE,
+    pool: str | ClassList = DEFAULT_POOL,
+    seed: int = 0,
+    images: Path | None = None,
+    min_images: int | None = None,
+    keep_base_order: bool = False,
+) -> LabelSet:
+    """`curate extend`: `base` and `add` classes of `pool` under the branches; `images` is an image index
+    whose images per synset `min_images` counts. See `recipes.extend`."""
+    wnids = extension_branches(branches, list(branch))
+    counts = None
+    if images is not None:
+        from curate.images.index import ImageIndex
+
+        counts = ImageIndex.read(images).class_counts()
+    return recipes.extend(hierarchy, class_list(base), class_list(pool), wnids, add, seed, counts, min_images,
+                          keep_base_order)
+
+
+def sample_labels(hierarchy: Hierarchy, *, classes: int, seed: int = 0, pool: str | ClassList = DEFAULT_POOL) -> LabelSet:
+    """`curate sample`: see `recipes.sample`."""
+    return recipes.sample(hierarchy, class_list(pool), classes, seed)
+
+
+def split_labels(
+    hierarchy: Hierarchy, method: str, *, part: str, seed: int | None = None, base: str | ClassList = DEFAULT_BASE
+) -> LabelSet:
+    """`curate split METHOD`: see `recipes.split`."""
+    return recipes.split(hierarchy, class_list(base), method, part, seed)
+
+
+# Each recipe command by its name on the command line. A function's positional parameters after the
+# hierarchy are the command's arguments, its keyword-only ones the command's options.
+COMMANDS = {
+    "coarsen": coarsen_labels,
+    "exclude": exclude_labels,
+    "extend": extend_labels,
+    "sample": sample_labels,
+    "split": split_labels,
+}
