@@ -46,7 +46,7 @@ def presets():
     for column in ("file", "labels", "command", "what"):
         table.add_column(column, justify="right" if column == "labels" else "left", no_wrap=column != "what")
     for preset in PRESETS:
-        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.command, preset.describe)
+        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.command, preset.about)
     Console().print(table)
 
 

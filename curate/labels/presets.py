@@ -34,7 +34,7 @@ PRESET_BASE = "ilsvrc2012"  # the base list of every preset's recipe
 class Preset:
     name: str
     label_count: int  # the number of labels the recipe must produce
-    describe: str
+    about: str  # what it is, in a few words
     spec: str  # its recipe, in the words of `labels_named` (a curate command line, or identity)
 
     def build(self, hierarchy: Hierarchy) -> LabelSet:

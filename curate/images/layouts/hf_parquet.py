@@ -42,12 +42,12 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     advance = progress("Indexing shards", len(shards))
     tables = [image_rows([], [], split, [])]
     for shard in shards:
-        tables.append(shard_rows(shard, read_labels(root / shard, shard), classes, split, report))
+        tables.append(shard_rows(shard, shard_labels(root / shard, shard), classes, split, report))
         advance(1)
     return pa.concat_tables(tables), report
 
 
-def read_labels(path: Path, shard: str) -> list[int | None]:
+def shard_labels(path: Path, shard: str) -> list[int | None]:
     """The `label` column of a shard, once its schema shows it holds images as imagenet-1k's shards do."""
     import pyarrow.parquet as pq
 
