@@ -9,9 +9,8 @@ that are folders, devices, pipes or sockets are refused, and so is `-`.
 from __future__ import annotations
 
 import os
-import signal
+import secrets
 import stat
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,11 +39,9 @@ def check_writable(path: Path) -> Path:
     if not parent.is_dir():
         raise BadOutput(f"Cannot write {path}: {parent} is a file, not a folder.")
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        probe(parent, f".{target.name}.")
     except OSError as error:
         raise BadOutput(f"Cannot write {path}: the folder {parent} takes no new files ({error.strerror or error}).") from None
-    os.close(fd)
-    os.unlink(probe)
     return target
 
 
@@ -71,12 +68,29 @@ def check_folder_writable(folder: Path, what: str = "manifests") -> None:
         where = "it is" if existing == folder else f"{existing} is"
         raise BadOutput(f"Cannot write {what} into {folder}: {where} a file, not a folder.")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".curate.", suffix=".probe", dir=existing)
+        probe(existing, ".curate.")
     except OSError as error:
         raise BadOutput(f"Cannot write {what} into {folder}: the folder {existing} takes no new files "
                         f"({error.strerror or error}).") from None
-    os.close(fd)
-    os.unlink(probe)
+
+
+def probe(folder: Path, prefix: str) -> None:
+    """Create a file in `folder`, and remove it: raises OSError where the folder takes no new files."""
+    with new_file(folder / f"{prefix}{secrets.token_hex(8)}.probe"):
+        pass
+
+
+@contextmanager
+def new_file(path: Path):
+    """Create the empty file `path` (it must not exist: its name is random) and remove it on the way out, whatever
+    comes. Its name is known before it exists, so an interrupt at any step leaves nothing behind: blocking
+    signals in this thread would not do, since another thread of the process (pyarrow's, a loader's) may take a
+    signal, and Python then raises it in the main thread at the next step, blocked or not."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # 0o666 less the umask, as open() gives
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def make_folder(folder: Path) -> None:
@@ -106,20 +120,6 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
-
-
-def hold_interrupts():
-    """Block SIGINT and SIGTERM for this thread (where the platform can); the mask to restore."""
-    return signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS) if hasattr(signal, "pthread_sigmask") else None
-
-
-def release_interrupts(held) -> None:
-    """Restore the mask `hold_interrupts` returned: a signal that came meanwhile is delivered now."""
-    if held is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside the output; rename it into place only if the block succeeds. On any
@@ -127,22 +127,10 @@ def atomic_path(path: Path):
     file is removed and the output is left as it was."""
     target = check_writable(Path(path))
     remove_stale_temporaries(target)
-    # An interrupt that landed between creating the file and entering the try below would leave it behind:
-    # interrupts wait (blocked) until the try has begun, and are raised there.
-    held = hold_interrupts()
+    name = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+        with new_file(name) as tmp:
+            yield tmp
+            os.replace(tmp, target)
     except OSError as error:
-        release_interrupts(held)
         raise BadOutput(f"Cannot write {path}: {error.strerror or error}.") from None
-    tmp = Path(name)
-    try:
-        release_interrupts(held)
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the mode a plain open() would
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
