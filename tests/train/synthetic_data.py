@@ -3,8 +3,7 @@ ILSVRC-2012 wnids, drawn images, and the label sets and tables curate makes of t
 
 Twelve classes: three toy dogs, three domestic cats, three finches, three trucks. The coarse class is
 visible as a shape (toy dog = circle, cat = triangle, finch = square, truck = cross), the fine class as a
-texture of the shape (solid, stripes, checks); colour and position are random nuisances. The held-out
-transfer task: four fruit classes drawn as new shapes (ring, diamond) in two textures.
+texture of the shape (solid, stripes, checks); colour and position are random nuisances.
 """
 
 from __future__ import annotations
@@ -31,13 +30,6 @@ PRETRAIN_CLASSES = {
     "n03417042": ("cross", "solid"),      # garbage truck      } truck
     "n03796401": ("cross", "stripes"),    # moving van         }
     "n04467665": ("cross", "checks"),     # trailer truck      }
-}
-# The held-out task: new shapes, known textures.
-TRANSFER_CLASSES = {
-    "n07747607": ("ring", "solid"),       # orange
-    "n07749582": ("diamond", "solid"),    # lemon
-    "n07753592": ("ring", "stripes"),     # banana
-    "n07742313": ("diamond", "stripes"),  # Granny Smith
 }
 
 
