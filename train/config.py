@@ -175,31 +175,31 @@ class EvaluateConfig(Device, Sizes, Data):
 
 @dataclass(kw_only=True)
 class DemoConfig:
-    output_dir: Path = setting(Path("runs/demo"), "the grid's folder")
+    output_dir: Path = setting(Path("runs/demo"), "the grid's folder", group="")
     experiment: Path | None = setting(None, "another experiment file to run as the demo",
-                                      default_help="experiments/demo.toml")
-    quiet: bool = setting(False, "no progress or table on stderr", flags=("-q", "--quiet"))
+                                      default_help="experiments/demo.toml", group="")
+    quiet: bool = setting(False, "no progress or table on stderr", flags=("-q", "--quiet"), group="")
 
 
 @dataclass(kw_only=True)
 class GridConfig:
-    file: Path = setting(help="the experiment file (TOML)", positional=True)
+    file: Path = setting(help="the experiment file (TOML)", positional=True, group="")
     output_dir: Path | None = setting(None, "the grid's folder, shared by every machine that runs it",
-                                      default_help="runs/grid-NAME")
+                                      default_help="runs/grid-NAME", group="")
     dry_run: bool = setting(False, "print the plan: every cell, what is done, what is left and its cost in images and "
-                            "GPU-hours; run nothing")
+                            "GPU-hours; run nothing", group="")
     launcher: str = setting("here", "here: one cell after another on this machine; slurm: each cell a Slurm job through "
                             "submitit (its [slurm] table: partition, gpus_per_node, timeout_min, ...); submitit-local: the "
-                            "same on this machine", choices=("here", "submitit-local", "slurm"))
+                            "same on this machine", choices=("here", "submitit-local", "slurm"), group="")
     nproc_per_node: int | None = setting(None, "run each cell under torchrun with N processes", rule=at_least(1),
-                                         default_help="the file's nproc_per_node, else 1")
-    quiet: bool = setting(False, "no progress on stderr", flags=("-q", "--quiet"))
+                                         default_help="the file's nproc_per_node, else 1", group="")
+    quiet: bool = setting(False, "no progress on stderr", flags=("-q", "--quiet"), group="")
 
 
 @dataclass(kw_only=True)
 class ReportConfig:
-    folder: Path = setting(help="a grid's output folder (holding results.parquet)", positional=True)
-    quiet: bool = setting(False, "no table on stderr", flags=("-q", "--quiet"))
+    folder: Path = setting(help="a grid's output folder (holding results.parquet)", positional=True, group="")
+    quiet: bool = setting(False, "no table on stderr", flags=("-q", "--quiet"), group="")
 
 
 # --- checks: every setting, before any work ----------------------------------------------------------------

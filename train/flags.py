@@ -102,7 +102,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         settings = declared(command.config)
         groups = {title: sub.add_argument_group(title) for title in GROUPS if any(d.setting.group == title for d in settings)}
         for d in settings:
-            add_setting(sub if d.setting.positional else groups[d.setting.group], d)
+            add_setting(groups.get(d.setting.group, sub), d)  # no group: the command's own options
     return parser
 
 

@@ -38,7 +38,7 @@ class Setting:
     choices: tuple = ()
     rule: tuple[Callable[[typing.Any], bool], str] | None = None  # the test a value must pass, and what it must be
     role: str = ""
-    group: str = "system"
+    group: str = "system"  # the --help section it is listed in ("": the command's own options)
     default_help: str | None = None  # how --help names the default where the value does not say it
     positional: bool = False
     metavar: str | None = None
