@@ -47,7 +47,7 @@ def test_a_store_holds_the_source_images_under_their_own_paths(source, tmp_path,
     result = run("pack", source, "-f", fmt, "--size", size, "-o", tmp_path / "store", "--report", tmp_path / "failed.json")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{tmp_path / 'store'}\n"
-    assert f"18 of 19 images packed" in result.stderr
+    assert "18 of 19 images packed" in result.stderr
     index, store = ImageIndex.read(source), ImageStore.open(tmp_path / "store")
     broken = f"{TENCH}/{TENCH}_broken.JPEG"
     kept = index.rows.filter(np.array([p != broken for p in index.rows["path"].to_pylist()]))
