@@ -59,3 +59,19 @@ def test_progress_imports_neither_typer_nor_rich_until_a_bar_is_made():
     loaded = subprocess.run([sys.executable, "-c", "import sys, curate.progress; print(sorted({'typer', 'rich', 'click'} & "
                              "{name.split('.')[0] for name in sys.modules}))"], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_a_finished_bar_goes_so_that_a_run_of_many_epochs_shows_one_at_a_time(monkeypatch):
+    from rich.progress import Progress
+
+    added, removed = [], []
+    real_add, real_remove = Progress.add_task, Progress.remove_task
+    monkeypatch.setattr(Progress, "add_task", lambda self, *a, **kw: added.append(real_add(self, *a, **kw)) or added[-1])
+    monkeypatch.setattr(Progress, "remove_task", lambda self, task: removed.append(task) or real_remove(self, task))
+    with progress_bar(console(True)) as progress:
+        for epoch in range(3):
+            advance = progress(f"epoch {epoch + 1}", 2)
+            advance()
+            assert len(added) - len(removed) == 1  # this epoch's bar alone
+            advance()
+    assert removed == added
