@@ -41,12 +41,13 @@ KNN_KEYS. Keys of older files that were renamed are in RENAMED, and name their n
 from __future__ import annotations
 
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from train.config import EvaluateConfig, FinetuneConfig, PretrainConfig, check, implied_sizes, with_task_defaults
 from train.errors import TrainError, sentence
-from train.settings import declared, suggestion, typed
+from train.settings import KINDS, declared, of_kind, suggestion, typed
 
 TOP = {"name", "description", "throughput", "nproc_per_node", "data", "settings", "pretrain", "knn", "transfer", "slurm"}
 DATA = {"synthetic", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root"}
@@ -167,7 +168,6 @@ def read_experiment(path: Path) -> Experiment:
 DATA_KINDS = {"synthetic": {"kind": str}, "train_per_class": {"kind": int, "low": 1}, "val_per_class": {"kind": int, "low": 1},
               "seed": {"kind": int}, "train_index": {"kind": str}, "val_index": {"kind": str}, "root": {"kind": str},
               "val_root": {"kind": str}}
-KIND_WORDS = {int: "a whole number", float: "a number", str: "a string"}
 
 
 def word(table: dict, key: str, where: str, *, kind: type, default=None, low: float = 0, strict: bool = False):
@@ -176,10 +176,8 @@ def word(table: dict, key: str, where: str, *, kind: type, default=None, low: fl
     if key not in table:
         return default
     value = table[key]
-    fits = isinstance(value, str) if kind is str else (
-        isinstance(value, int if kind is int else (int, float)) and not isinstance(value, bool))
-    if not fits:
-        raise TrainError(f"{where}: {key} must be {KIND_WORDS[kind]}, not {value!r}.")
+    if not of_kind(value, kind):
+        raise TrainError(f"{where}: {key} must be {KINDS[kind]}, not {value!r}.")
     if kind is not str and (value <= low if strict else value < low):
         raise TrainError(f"{where}: {key} must be {'above' if strict else 'at least'} {low:g}, not {value!r}.")
     return value
@@ -223,28 +221,6 @@ def whole_numbers(value, where: str, key: str, low: int) -> list[int]:
 # --- the settings ------------------------------------------------------------------------------------------
 
 
-def typed_once(key: str, value, where: str):
-    """A value of [settings], as the commands that have the setting `key` hold it."""
-    config = next(c for c in (PretrainConfig, FinetuneConfig, EvaluateConfig) if key in settings_of(c))
-    try:
-        return typed(config, key, value)
-    except TrainError as error:
-        raise TrainError(f"{where}: {worded(error)}") from None
-
-
-def settings_for(config: type, shared: dict, own: dict, where: str) -> dict:
-    """The settings a run of `config` takes: those of [settings] it has, then the entry's own; each typed."""
-    chosen = {key: value for key, value in shared.items() if key in settings_of(config)}
-    chosen.update({key: value for key, value in own.items() if key in settings_of(config) and key not in LISTS})
-    result = {}
-    for key, value in chosen.items():
-        try:
-            result[key] = typed(config, key, value)
-        except TrainError as error:
-            raise TrainError(f"{where}: {worded(error)}") from None
-    return result
-
-
 KEYS = {d.name: d.name for config in (PretrainConfig, FinetuneConfig, EvaluateConfig) for d in declared(config)}
 
 
@@ -253,13 +229,35 @@ def worded(error: Exception) -> str:
     return sentence(error, KEYS)
 
 
-def checked(make, where: str) -> None:
-    """Check the config `make()` makes as its command would, before anything runs: one sentence saying where
-    a setting broke a rule."""
+@contextmanager
+def located(where: str):
+    """A mistake found inside, as one sentence saying where in the file it is, in the file's words."""
     try:
-        check(make())
+        yield
     except TrainError as error:
         raise TrainError(f"{where}: {worded(error)}") from None
+
+
+def typed_once(key: str, value, where: str):
+    """A value of [settings], as the commands that have the setting `key` hold it."""
+    config = next(c for c in (PretrainConfig, FinetuneConfig, EvaluateConfig) if key in settings_of(c))
+    with located(where):
+        return typed(config, key, value)
+
+
+def settings_for(config: type, shared: dict, own: dict, where: str) -> dict:
+    """The settings a run of `config` takes: those of [settings] it has (typed already), then the entry's own."""
+    chosen = {key: value for key, value in shared.items() if key in settings_of(config)}
+    with located(where):
+        chosen.update({key: typed(config, key, value) for key, value in own.items()
+                       if key in settings_of(config) and key not in LISTS})
+    return chosen
+
+
+def checked(make, where: str) -> None:
+    """Check the config `make()` makes as its command would, before anything runs."""
+    with located(where):
+        check(make())
 
 
 def expand(entry: dict, shared: dict, where: str) -> list[Variant]:

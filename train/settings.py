@@ -116,14 +116,19 @@ def defining(config) -> dict:
 KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", Path: "a path (a string)"}
 
 
+def of_kind(value, kind: type) -> bool:
+    """Whether a value an experiment file gives (TOML: whole numbers, numbers, booleans, strings) can be a
+    `kind` (one of KINDS)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return {int: number and isinstance(value, int), float: number, bool: isinstance(value, bool),
+            str: isinstance(value, str), Path: isinstance(value, str)}[kind]
+
+
 def typed(config: type, name: str, value):
-    """`value` as the setting `name` of `config` holds it, from a value an experiment file gives (TOML: whole
-    numbers, numbers, booleans, strings); a value of another type is an error naming the type it must be."""
+    """`value` as the setting `name` of `config` holds it, from a value an experiment file gives; a value of
+    another type is an error naming the type it must be."""
     kind = declaration(config, name).type
-    fits = {int: isinstance(value, int) and not isinstance(value, bool),
-            float: isinstance(value, (int, float)) and not isinstance(value, bool),
-            bool: isinstance(value, bool), str: isinstance(value, str), Path: isinstance(value, str)}[kind]
-    if not fits:
+    if not of_kind(value, kind):
         raise TrainError(f"`{name}` must be {KINDS[kind]}, not {value!r}.")
     return Path(value) if kind is Path else float(value) if kind is float else value
 
