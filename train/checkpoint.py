@@ -119,12 +119,17 @@ def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
         raise TrainError(f"{path} was trained for a length in {unit}: a resumed run keeps the unit of its length "
                          "(give that, or start a new run).")
     name = "iterations" if length["iterations"] else "epochs"
-    done = saved.get("steps", 0) if name == "iterations" else saved["epoch"] + 1
+    done = trained(saved, by_steps=name == "iterations")
     if length[name] <= done and not getattr(config, "test_only", False):
         unit = "steps" if name == "iterations" else "epochs"
         raise TrainError(f"{path} has trained {done} {unit} already: `{name}` {length[name]} leaves nothing to train; "
                          f"give more than {done} to go on.")
     return replace(config, **changes, **length)
+
+
+def trained(saved: dict, by_steps: bool) -> int:
+    """How much of its length a checkpoint's run has trained: SGD steps, or epochs."""
+    return saved["steps"] if by_steps else saved["epoch"] + 1
 
 
 def check_world_size(saved: dict, path: Path, world_size: int) -> None:
@@ -144,13 +149,10 @@ def restore(saved: dict, path: Path, model: nn.Module, optimizer, scaler, config
     history so far, and a sentence on how the LR goes on when the length changed (else None)."""
     load_weights(model, saved["model"], path)
     optimizer.load_state_dict(saved["optimizer"])
-    start = saved["epoch"] + 1
     recorded = saved.get("config", {})
-    if config.iterations:  # the schedule counts steps
-        done, before = saved["steps"], recorded["iterations"]
-    else:
-        done, before = start, recorded.get("epochs", config.epochs)
-    scheduler, change = continue_schedule(optimizer, config, saved["lr_scheduler"], done, before)
+    before = recorded["iterations"] if config.iterations else recorded.get("epochs", config.epochs)
+    scheduler, change = continue_schedule(optimizer, config, saved["lr_scheduler"], trained(saved, bool(config.iterations)),
+                                          before)
     scaler.load_state_dict(saved["scaler"])
     set_rng_state(saved["rng"][rank])
-    return scheduler, start, list(saved.get("history", [])), change
+    return scheduler, saved["epoch"] + 1, list(saved.get("history", [])), change

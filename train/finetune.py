@@ -27,7 +27,7 @@ from train.errors import TrainError
 from train.loops import classification_step, evaluate
 from train.metrics import multilabel_loss
 from train.models import ScoreLayer, backbone, build_model, check_input_size, feature_dim, set_classifier
-from train.runs import Run
+from train.runs import Run, write_json
 from train.settings import defining, words_of
 from train.tasks import TASK, Samples, hold_out
 
@@ -184,7 +184,8 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
                       state={"model_name": name, "classes": list(task.classes), "task_hash": task_hash,
                              "pretrained": pretrained_on})
     result = results(task, task_hash, config, name, pretrained_on, history, run.folder, (time.perf_counter() - started) / 60)
-    run.write_json("results.json", result)
+    if run.dist.is_main:
+        write_json(run.folder / "results.json", result)
     distributed.cleanup()
     return result if run.dist.is_main else None
 

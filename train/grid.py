@@ -35,7 +35,7 @@ from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainCon
 from train.errors import TrainError
 from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment, worded
 from train.grid_images import GridImages, digest
-from train.runs import check_folder
+from train.runs import check_folder, write_json
 from train.settings import argv_of, defaults, defining
 from train.tasks import TASK
 
@@ -212,11 +212,6 @@ class Grid:
             task = cell.transfer.task
         return [{**base, "task": task, "transfer_seed": cell.transfer_seed, "metric": metric, "value": float(value)}
                 for metric, value in metrics.items()]
-
-
-def write_json(path: Path, value: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def result_schema() -> dict:

@@ -125,7 +125,7 @@ class Run:
                                 **scores(epoch)})
                 self.say(epoch_line(history[-1], self.epochs))
                 rng = checkpoint.every_rank_rng_state(self.dist)  # so a resumed run draws what this one would have
-                steps = min((epoch + 1) * per_epoch, config.iterations or (epoch + 1) * per_epoch)  # SGD steps done
+                steps = (epoch + 1) * per_epoch if not config.iterations else min((epoch + 1) * per_epoch, config.iterations)
                 if self.dist.is_main:
                     make_folder(self.folder)
                     checkpoint.save(self.folder / "checkpoint.pt", kind=self.kind, model=raw_model.state_dict(),
@@ -135,10 +135,6 @@ class Run:
                     write_log(self.folder / "metrics.jsonl", history)  # after the checkpoint: never ahead of it
         return history
 
-    def write_json(self, name: str, value: dict) -> None:
-        if self.dist.is_main:
-            with atomic_path(self.folder / name) as tmp:
-                tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def epoch_line(record: dict, epochs: int) -> str:
@@ -179,6 +175,12 @@ def refuse_to_replace(path: Path, resuming: Path | None, overwrite: bool) -> Non
         return
     raise TrainError(f"{path} already holds a run (checkpoint.pt): continue it with `resume` {existing}, replace it with "
                      "`overwrite`, or give another `output_dir`.")
+
+
+def write_json(path: Path, value: dict) -> None:
+    """A record (results.json, a grid cell's done.json) as indented JSON, written whole and atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def write_log(path: Path, history: list[dict]) -> None:
