@@ -168,6 +168,8 @@ class FinetuneConfig(Training):
 class EvaluateConfig(Device, Sizes, Data):
     checkpoint: Path = setting(help="pretrain checkpoint", group="run")
     knn_labels: Path | None = setting(None, "label manifest to score k-NN top-1 against (same images)", group="k-NN")
+    knn_only: bool = setting(False, "score only k-NN (with --knn-labels): the tables may then hold any images and labels, "
+                             "e.g. one bank and query set for networks trained on different label sets", group="k-NN")
     knn_k: int = setting(20, "neighbours", rule=at_least(1), role="run", group="k-NN")
     knn_temperature: float = setting(0.07, "vote weight exp(sim/T)", rule=POSITIVE, role="run", group="k-NN")
     batch_size: int = inherited(Device, "batch_size", 64)

@@ -2,7 +2,8 @@
 
 Top-1/top-5 on the labels it was trained on, and k-NN top-1 on another label set of the same images: the
 features of a net trained on coarse labels, scored against fine labels (does coarse training learn fine
-distinctions?). The k-NN memory is the train split, the queries are the val split.
+distinctions?). The k-NN memory is the train split, the queries are the val split. With --knn-only the
+tables may be any (the grid gives every variant one bank and one query set), and only k-NN is scored.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def knn_score(features_model: nn.Module, table: TrainingTable, val_table: Traini
     top1 = knn_top1(*scored["train"], *scored["val"], k=config.knn_k, temperature=config.knn_temperature)
     return {"knn_top1": 100 * top1, "knn_label_count": len(label_wnids), "knn_k": config.knn_k,
             "knn_labels": str(labels_path), "knn_memory_images": counts["train"][0], "knn_query_images": counts["val"][0],
-            "knn_query_images_left_out": counts["val"][1] - counts["val"][0]}
+            "knn_query_images_left_out": counts["val"][1] - counts["val"][0], "knn_memory_hash": table.content_hash,
+            "knn_queries_hash": val_table.content_hash}
 
 
 TRAINED_SIZES = ("val_resize_size", "val_crop_size", "augment")
@@ -62,8 +64,10 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
     # Score at the sizes the network was validated at during pretraining, unless the flags say otherwise.
     recorded = pretrained.get("config", {})
     config = implied_sizes(replace(config, **{k: recorded[k] for k in TRAINED_SIZES if k in recorded and k not in given}), given)
+    if config.knn_only and config.knn_labels is None:
+        raise TrainError("`knn_only` scores k-NN on `knn_labels`: give the label manifest to score against.")
     table, val_table, val_rows = load_tables(config, check_files=run.is_main)
-    if table.labels_hash != pretrained["data"]["labels_hash"]:
+    if table.labels_hash != pretrained["data"]["labels_hash"] and not config.knn_only:
         raise TrainError(
             f"{config.checkpoint} was trained on another label set ({pretrained['data']['labels_recipe']}) than "
             f"{table.source} ({table.labels_recipe}): top-1 needs the same labels; use `knn_labels` for another label set."
@@ -71,10 +75,11 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
     model = model.to(run.device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
     if not val_rows:
         raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with `val_table`.")
-    loader = image_loader(val_table, val_rows, config, run, train=False)
     result = {"checkpoint": str(config.checkpoint), "model": pretrained["model_name"], **pretrained["data"],
-              **{k: getattr(config, k) for k in TRAINED_SIZES},
-              **evaluate(model, loader, run.device, precision(config.amp, config.amp_dtype, run.device), config.channels_last)}
+              **{k: getattr(config, k) for k in TRAINED_SIZES}}
+    if not config.knn_only:
+        loader = image_loader(val_table, val_rows, config, run, train=False)
+        result.update(evaluate(model, loader, run.device, precision(config.amp, config.amp_dtype, run.device), config.channels_last))
     if config.knn_labels is not None:
         features = backbone(model, pretrained["model_name"])
         result.update(knn_score(features, table, val_table, val_rows, config.knn_labels, run, config))

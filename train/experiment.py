@@ -15,16 +15,26 @@ k-NN evaluations; read and checked whole, in one sentence per mistake, before an
     name = "in1k"
     labels = "in1k"                          # as curate names a label set: a preset, identity, "coarsen --lift 1",
                                              # "sample --classes 250 --base ilsvrc2012", or a .parquet manifest
-    per_class = [1000, 500]                  # or budget = [500000] (curate images subset's words), or neither: all
+    per_class = ["all", 500]                 # or budget = [500000] (curate images subset's words), or neither: all
     subset_seed = 0                          # the seed of the subset's choice
     iterations = 450000                      # SGD steps (the same for every data size), or epochs = 90
-    series = "more images per class"         # how the report groups it (optional)
+    series = "images per class"              # the [[series]] (one figure) it is a point of, and its line there
+    line = "ILSVRC-2012"
+    paper = "Huh et al. 2016, Figure 1"      # where the paper has this variant, or reading = "why it is curate's"
     model = "caffenet"                       # ... and any other pretrain setting, by its flag's name:
     augment = "caffe"                        # python -m train pretrain --help
     lr = 0.01
     seed = [0]
-    [[knn]]                                  # k-NN of every variant's features on these labels
+    [[series]]                               # one comparison (one figure): what varies along it, and against what
+    name = "images per class"
+    x = "per_class"                          # per_class, budget, label_count, or variant (one point each)
+    reference = "in1k"                       # the [[pretrain]] entry whose all-images cell is on every line
+    pool = "..."                             # only where its cells train on different images: say how and why
+    [[knn]]                                  # k-NN of the variants' features on these labels, one bank for all:
     labels = "in1k"
+    bank_per_class = 100                     # the same seeded images of the train index, per class
+    bank_seed = 0                            # (queries: every image of the val index)
+    variants = ["in1k"]                      # only these entries' all-images cells (default: every cell)
     knn_k = 20
     [[transfer]]                             # every variant is fine-tuned on this task, once per seed
     task = "voc07-det"
@@ -32,6 +42,7 @@ k-NN evaluations; read and checked whole, in one sentence per mistake, before an
     seed = [0, 1, 2]
     images_per_s = 20                        # for the cost (optional)
     amp = true                               # ... and any other finetune setting (python -m train finetune --help)
+    reading = "..."                          # where its recipe is curate's reading, not the paper's
 
 A key is a setting's own name (its flag without the dashes), so the file and the command line say the same
 thing the same way; the few keys that are the grid's own are listed in PRETRAIN_KEYS, TRANSFER_KEYS and
@@ -49,15 +60,19 @@ from train.config import EvaluateConfig, FinetuneConfig, PretrainConfig, check, 
 from train.errors import TrainError, sentence
 from train.settings import KINDS, declared, of_kind, suggestion, typed
 
-TOP = {"name", "description", "throughput", "nproc_per_node", "data", "settings", "pretrain", "knn", "transfer", "slurm"}
+TOP = {"name", "description", "throughput", "nproc_per_node", "data", "settings", "pretrain", "series", "knn", "transfer",
+       "slurm"}
 DATA = {"synthetic", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root"}
 WORLDS = ("factors",)
 # Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
 GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
             "resume", "overwrite", "checkpoint", "test_only", "quiet"}
-PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series"}
-TRANSFER_KEYS = {"images_per_s"}
-KNN_KEYS = {"labels"}
+MARKS = {"paper", "reading"}  # where the paper has a cell, or why it is curate's reading of it
+PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series", "line"} | MARKS
+TRANSFER_KEYS = {"images_per_s"} | MARKS
+KNN_KEYS = {"labels", "bank_per_class", "bank_seed", "variants"}
+SERIES_KEYS = {"name", "x", "reference", "pool"}
+AXES = ("per_class", "budget", "label_count", "variant")  # what a series varies: the x of its figure
 LISTS = {"per_class", "budget", "seed"}  # keys whose list makes one cell per value
 RENAMED = {"recipe": "augment", "seeds": "seed", "images_per_class": "per_class", "k": "knn_k",
            "options": "the settings themselves (lr = 0.01), in the entry or in [settings]"}
@@ -82,11 +97,18 @@ class Variant:
     budget: int | None
     subset_seed: int
     series: str
+    line: str  # its line in the series' figure
+    mark: str  # "paper" or "curate's reading"
+    why: str  # where the paper has it, or why it is curate's reading
     settings: dict  # its pretrain settings: the file's [settings], then the entry's own, its seed one of the list
 
     @property
     def seed(self) -> int:
         return self.settings.get("seed", 0)
+
+    @property
+    def all_images(self) -> bool:
+        return self.per_class is None and self.budget is None
 
     @property
     def name(self) -> str:
@@ -102,12 +124,35 @@ class Transfer:
     seeds: tuple[int, ...]
     settings: dict  # its finetune settings, the seed aside
     images_per_s: float | None
+    mark: str = "paper"
+    why: str = ""
 
 
 @dataclass(frozen=True)
 class Knn:
+    """k-NN scores on `labels`, one protocol for every variant it scores: the bank is `bank_per_class` seeded
+    images of each class of the train index, the queries the whole val index (both labelled by `labels`)."""
+
     labels: str
     settings: dict  # its evaluate settings (knn_k, knn_temperature, the sizes...)
+    bank_per_class: int = 100
+    bank_seed: int = 0
+    variants: tuple[str, ...] | None = None  # the entries whose all-images cells it scores (None: every cell)
+
+    def scores(self, variant: Variant) -> bool:
+        return self.variants is None or (variant.entry in self.variants and variant.all_images)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One comparison of the file (one figure): its variants differ along `x`; `reference` (an entry) trains
+    the 1000 classes on all images and is a point on each of its lines; `pool` says how its variants' images
+    differ, where they do."""
+
+    name: str
+    x: str
+    reference: str | None = None
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +162,7 @@ class Experiment:
     source: Path
     data: dict
     variants: tuple[Variant, ...]
+    series: tuple[Series, ...]
     knn: tuple[Knn, ...]
     transfers: tuple[Transfer, ...]
     throughput: float | None
@@ -153,11 +199,12 @@ def read_experiment(path: Path) -> Experiment:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise TrainError(f"{where}: two [[pretrain]] cells are both named {twice[0]!r}: give each entry its own name.")
+    series = all_series(entries_of(spec, "series", where), variants, where)
     transfers = tuple(transfer(entry, shared, where) for entry in entries_of(spec, "transfer", where))
-    knns = tuple(knn(entry, shared, where) for entry in entries_of(spec, "knn", where))
+    knns = tuple(knn(entry, shared, {v.entry for v in variants}, where) for entry in entries_of(spec, "knn", where))
     return Experiment(name=word(spec, "name", where, kind=str, default=path.stem),
                       description=word(spec, "description", where, kind=str, default=""), source=path, data=data,
-                      variants=variants, knn=knns, transfers=transfers,
+                      variants=variants, series=series, knn=knns, transfers=transfers,
                       throughput=word(spec, "throughput", where, kind=float, default=None, low=0, strict=True),
                       nproc_per_node=word(spec, "nproc_per_node", where, kind=int, default=1, low=1),
                       slurm=table_of(spec, "slurm", where))
@@ -210,12 +257,26 @@ def known(table: dict, keys: set[str], where: str) -> None:
                              f"{', '.join(sorted(keys - settings_of(PretrainConfig) - settings_of(FinetuneConfig)))}.")
 
 
-def whole_numbers(value, where: str, key: str, low: int) -> list[int]:
-    """A whole number, or a list of them (one cell each), each at least `low`."""
+def whole_numbers(value, where: str, key: str, low: int, all_word: bool = False) -> list[int | None]:
+    """A whole number, or a list of them (one cell each), each at least `low`; with `all_word`, "all" too
+    (None: all the images)."""
     values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in values):
-        raise TrainError(f"{where}: {key} must be a whole number of at least {low}, or a list of them, not {value!r}.")
-    return values
+    if not values or not all((isinstance(v, int) and not isinstance(v, bool) and v >= low) or (all_word and v == "all")
+                             for v in values):
+        also = ' or "all"' if all_word else ""
+        raise TrainError(f"{where}: {key} must be a whole number of at least {low}{also}, or a list of them, not {value!r}.")
+    return [None if v == "all" else v for v in values]
+
+
+def mark_of(entry: dict, where: str) -> tuple[str, str]:
+    """("paper", where the paper has it) or ("curate's reading", why): from the entry's paper or reading key."""
+    given = [key for key in ("paper", "reading") if key in entry]
+    if len(given) > 1:
+        raise TrainError(f"{where}: give paper (where the paper has it) or reading (why it is curate's), not both.")
+    if not given:
+        return "", ""
+    text = word(entry, given[0], where, kind=str)
+    return ("paper" if given[0] == "paper" else "curate's reading"), text
 
 
 # --- the settings ------------------------------------------------------------------------------------------
@@ -273,13 +334,15 @@ def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
     if len(length) != 1:
         raise TrainError(f"{where}: give epochs, or iterations (SGD steps, the same for every data size), one of them.")
     settings = settings_for(PretrainConfig, shared, entry, where)
-    per_class = whole_numbers(entry["per_class"], where, "per_class", 1) if "per_class" in entry else [None]
+    per_class = whole_numbers(entry["per_class"], where, "per_class", 1, all_word=True) if "per_class" in entry else [None]
     budgets = whole_numbers(entry["budget"], where, "budget", 1) if "budget" in entry else [None]
     seeds = whole_numbers(entry.get("seed", 0), where, "seed", 0)
     checked(lambda: implied_sizes(PretrainConfig(**settings), frozenset(settings)), where)
+    mark, why = mark_of(entry, where)
+    series = word(entry, "series", where, kind=str, default=name)
     return [Variant(entry=name, labels=entry["labels"], per_class=n, budget=b,
                     subset_seed=word(entry, "subset_seed", where, kind=int, default=0),
-                    series=word(entry, "series", where, kind=str, default=name),
+                    series=series, line=word(entry, "line", where, kind=str, default=series), mark=mark, why=why,
                     settings={**settings, "seed": seed})
             for n in per_class for b in budgets for seed in seeds]
 
@@ -293,15 +356,54 @@ def transfer(entry: dict, shared: dict, where: str) -> Transfer:
     settings = settings_for(FinetuneConfig, shared, entry, where)
     seeds = tuple(whole_numbers(entry.get("seed", 0), where, "seed", 0))
     checked(lambda: with_task_defaults(FinetuneConfig(**settings), frozenset(settings)), where)
+    mark, why = mark_of(entry, where)
     return Transfer(task=settings.pop("task"), data=str(settings.pop("data")), seeds=seeds, settings=settings,
-                    images_per_s=word(entry, "images_per_s", where, kind=float, default=None, low=0, strict=True))
+                    images_per_s=word(entry, "images_per_s", where, kind=float, default=None, low=0, strict=True),
+                    mark=mark, why=why)
 
 
-def knn(entry: dict, shared: dict, where: str) -> Knn:
-    where = f"{where} [[knn]]"
+def knn(entry: dict, shared: dict, entries: set[str], where: str) -> Knn:
+    where = f"{where} [[knn]] {entry.get('labels', '')!r}"
     known(entry, KNN_KEYS | {"knn_k", "knn_temperature"}, where)
     if not isinstance(entry.get("labels"), str):
         raise TrainError(f"{where} needs labels: the label set the features are scored on.")
     settings = settings_for(EvaluateConfig, shared, entry, where)
     checked(lambda: EvaluateConfig(checkpoint=Path("checkpoint.pt"), **settings), where)
-    return Knn(labels=entry["labels"], settings=settings)
+    variants = entry.get("variants")
+    if variants is not None:
+        if not isinstance(variants, list) or not variants or not all(isinstance(v, str) for v in variants):
+            raise TrainError(f"{where}: variants must be a list of [[pretrain]] names, not {variants!r}.")
+        unknown = [v for v in variants if v not in entries]
+        if unknown:
+            raise TrainError(f"{where}: variants names {unknown[0]!r}, which no [[pretrain]] entry is"
+                             f"{suggestion(unknown[0], entries)}.")
+    return Knn(labels=entry["labels"], settings=settings,
+               bank_per_class=word(entry, "bank_per_class", where, kind=int, default=100, low=1),
+               bank_seed=word(entry, "bank_seed", where, kind=int, default=0),
+               variants=tuple(variants) if variants is not None else None)
+
+
+def all_series(entries: list[dict], variants: tuple[Variant, ...], where: str) -> tuple[Series, ...]:
+    """The file's [[series]], each named by some variant; a file without them has one per `series` its
+    variants name, along their images per class or budget where they give them."""
+    if not entries:
+        return tuple(Series(name, "per_class" if any(v.per_class for v in own) else "budget" if any(v.budget for v in own)
+                            else "variant")
+                     for name in dict.fromkeys(v.series for v in variants)
+                     for own in [[v for v in variants if v.series == name]])
+    series = []
+    for entry in entries:
+        here = f"{where} [[series]] {entry.get('name', '')!r}"
+        known(entry, SERIES_KEYS, here)
+        if not isinstance(entry.get("name"), str) or entry.get("x") not in AXES:
+            raise TrainError(f"{here} needs a name and x, what varies along it: {', '.join(AXES)}.")
+        reference = word(entry, "reference", here, kind=str)
+        if reference is not None and not any(v.entry == reference and v.all_images for v in variants):
+            raise TrainError(f"{here}: reference {reference!r} is no [[pretrain]] entry with a cell on all its images.")
+        series.append(Series(entry["name"], entry["x"], reference, word(entry, "pool", here, kind=str)))
+    names = [s.name for s in series]
+    for variant in variants:
+        if variant.series not in names:
+            raise TrainError(f"{where} [[pretrain]] {variant.entry!r}: series {variant.series!r} is none of the file's "
+                             f"[[series]] ({', '.join(names)}).")
+    return tuple(series)

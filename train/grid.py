@@ -1,7 +1,9 @@
 """`python -m train grid FILE`: every cell of an experiment file, run once, its results in one table.
 
 A grid has three kinds of cell: a pretraining variant (`experiment.Variant`), the k-NN score of a
-variant's features on another label set, and a transfer of a variant to a task with one seed. Pretraining
+variant's features on a label set (one bank and one query set for every variant: `Knn`), and a transfer
+of a variant to a task with one seed. Cells that would train the same thing (the same key: the same
+tables and settings) run once and are reported under each of their names. Pretraining
 cells run first, then the cells that need them, on this machine (under torchrun with --nproc-per-node N) or
 each as a job through submitit (Slurm, or its local executor).
 
@@ -14,7 +16,8 @@ Everything the grid knows lives in its output folder, so a second machine (or a 
   cells/<cell>-<key>/   one folder a cell: its run, and done.json (the result) or failed.json (the error)
   results.parquet       one row per cell x metric, with the hashes that say what was trained on what
 The key of a pretraining cell is the hash of its manifest, image tables and the settings that define it
-(`settings.defining`); a transfer's or k-NN's adds its own to its variant's key. A cell whose key has a
+(`settings.defining`); a transfer's or k-NN's adds its own to its variant's key. Before the images are at
+hand (a plan), the tables are named by what makes them: the index, the label set and the subset. A cell whose key has a
 done.json is not run again; one with a checkpoint and no done.json resumes; one that fails is recorded and
 the grid goes on (cells that needed it are skipped).
 """
@@ -36,10 +39,12 @@ from train.errors import TrainError
 from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment, worded
 from train.grid_images import GridImages, digest
 from train.runs import check_folder, write_json
+from train.series import check_pools, pool_text, x_of
 from train.settings import argv_of, defaults, defining
 from train.tasks import TASK
 
 NOMINAL_PER_CLASS = 1281  # ILSVRC-2012 train images per class on average (1,281,167 / 1000), for a plan made before the data
+NOMINAL_VAL_PER_CLASS = 50  # ... and its val images per class
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local executor kills a job after its timeout_min: give one no cell reaches
 
 
@@ -69,7 +74,8 @@ def cells_of(experiment: Experiment) -> list[Cell]:
     cells = []
     for variant in experiment.variants:
         cells.append(Cell(variant.name, "pretrain", variant))
-        cells += [Cell(f"{variant.name}.knn-{slug(k.labels)}", "knn", variant, knn=k) for k in experiment.knn]
+        cells += [Cell(f"{variant.name}.knn-{slug(k.labels)}", "knn", variant, knn=k) for k in experiment.knn
+                  if k.scores(variant)]
         cells += [Cell(f"{variant.name}.{t.task}-s{seed}", "transfer", variant, transfer=t, transfer_seed=seed)
                   for t in experiment.transfers for seed in t.seeds]
     return cells
@@ -83,7 +89,9 @@ class Grid:
         self.cells = cells_of(experiment)
         self.images = GridImages(experiment.data, self.out,
                                  {v.labels for v in experiment.variants} | {k.labels for k in experiment.knn})
+        check_pools(experiment, self.images)
         self._configs: dict[str, object] = {}
+        self._keys: dict[str, str] = {}
 
     # --- each cell's config, key and folder ----------------------------------------------------------------
 
@@ -100,7 +108,9 @@ class Grid:
             return PretrainConfig(**data, **cell.variant.settings, quiet=True)
         checkpoint = self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
         if cell.kind == "knn":
-            return EvaluateConfig(checkpoint=checkpoint, **data, knn_labels=self.images.manifest(cell.knn.labels),
+            bank = self.images.knn_tables(cell.knn)
+            return EvaluateConfig(checkpoint=checkpoint, table=bank.train, val_table=bank.val, root=bank.root,
+                                  val_root=bank.val_root, knn_labels=self.images.manifest(cell.knn.labels), knn_only=True,
                                   **cell.knn.settings, quiet=True)
         transfer = cell.transfer
         return FinetuneConfig(task=transfer.task, data=self.images.task_folder(transfer.data), seed=cell.transfer_seed,
@@ -109,19 +119,54 @@ class Grid:
     def key(self, cell: Cell) -> str:
         """What makes the cell the cell it is: for a variant the hashes of its manifest and image tables and
         the settings that define its run; for the others their variant's key and their own (never paths)."""
-        config = self.config(cell)
+        if cell.name not in self._keys:
+            self._keys[cell.name] = self.make_key(cell)
+        return self._keys[cell.name]
+
+    def make_key(self, cell: Cell) -> str:
+        settings = defining(self.settings_config(cell))
         if cell.kind == "pretrain":
-            tables = self.images.tables(cell.variant)
-            return digest({"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash,
-                           "settings": defining(config)})
+            return digest({**self.tables_identity(cell.variant), "settings": settings})
         if cell.kind == "knn":
-            own = {"labels": labels_hash(self.images.label_set(cell.knn.labels)), **defining(config)}
+            knn = cell.knn
+            bank = ({"bank": (tables := self.images.knn_tables(knn)).train_hash, "queries": tables.val_hash}
+                    if self.images.available() else {"bank": [knn.bank_per_class, knn.bank_seed]})
+            own = {"labels": labels_hash(self.images.label_set(knn.labels)), **bank, **settings}
         else:
-            own = {"data": cell.transfer.data, **defining(config)}
+            own = {"data": cell.transfer.data, **settings}
         return digest({"variant": self.key(self.pretrain_cell(cell)), cell.kind: own})
 
+    def settings_config(self, cell: Cell):
+        """The cell's config without its images: what `defining` reads (no setting that defines a run is a path),
+        known before the images are."""
+        if cell.kind == "pretrain":
+            return PretrainConfig(**cell.variant.settings)
+        if cell.kind == "knn":
+            return EvaluateConfig(checkpoint=Path("checkpoint.pt"), knn_only=True, **cell.knn.settings)
+        transfer = cell.transfer
+        return FinetuneConfig(task=transfer.task, data=Path(transfer.data), seed=cell.transfer_seed, **transfer.settings)
+
+    def tables_identity(self, variant: Variant) -> dict:
+        """What a variant's tables hold: their hashes, or before the images are at hand what they are made of
+        (a budget spread evenly over single-class labels is that many images per class: the same rows)."""
+        if self.images.available():
+            tables = self.images.tables(variant)
+            return {"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash}
+        labels = self.images.label_set(variant.labels)
+        per_class, budget = variant.per_class, variant.budget
+        if budget and len(labels.kept) == labels.label_count and budget % labels.label_count == 0:
+            per_class, budget = budget // labels.label_count, None
+        subset = [per_class, budget, variant.subset_seed] if per_class or budget else None
+        return {"labels": labels_hash(labels), "index": str(self.images.train_index), "subset": subset}
+
+    def same_as(self, cell: Cell) -> Cell:
+        """The first cell with the same key: the one that runs, for every name it has."""
+        key = self.key(cell)
+        return next(other for other in self.cells if self.key(other) == key)
+
     def folder(self, cell: Cell) -> Path:
-        return self.out / "cells" / f"{cell.name}-{self.key(cell)[:12]}"
+        first = self.same_as(cell)
+        return self.out / "cells" / f"{first.name}-{self.key(first)[:12]}"
 
     def pretrain_cell(self, cell: Cell) -> Cell:
         return Cell(cell.variant.name, "pretrain", cell.variant)
@@ -193,15 +238,16 @@ class Grid:
         return self.out / "results.parquet"
 
     def result_rows(self, cell: Cell, record: dict) -> list[dict]:
-        """The rows of results.parquet that one done cell gives."""
+        """The rows of results.parquet that one done cell gives: under its own series and line, and under each
+        series that names its variant as the reference (`reference` true: a point on every line)."""
         variant, result = cell.variant, record["result"]
         tables = self.images.tables(variant)
         pretraining = self.config(self.pretrain_cell(cell))
-        base = {"cell": cell.name, "kind": cell.kind, "entry": variant.entry, "series": variant.series,
-                "labels": variant.labels, "label_count": tables.label_count, "per_class": variant.per_class,
-                "budget": variant.budget, "train_images": tables.train_images, "model": pretraining.model,
-                "augment": pretraining.augment, "seed": variant.seed, "labels_hash": tables.labels_hash,
-                "table_hash": tables.train_hash, "cell_key": record["key"]}
+        base = {"cell": cell.name, "kind": cell.kind, "entry": variant.entry, "labels": variant.labels,
+                "label_count": tables.label_count, "per_class": variant.per_class, "budget": variant.budget,
+                "train_images": tables.train_images, "model": pretraining.model, "augment": pretraining.augment,
+                "seed": variant.seed, "mark": variant.mark, "why": variant.why, "labels_hash": tables.labels_hash,
+                "table_hash": tables.train_hash, "cell_key": record["key"], "same_as": self.same_as(cell).name}
         if cell.kind == "pretrain":
             metrics = {k: result[k] for k in ("val_top1", "val_top5", "train_loss") if result.get(k) is not None}
             task = "pretrain"
@@ -210,19 +256,28 @@ class Grid:
         else:
             metrics = {k: result[k] for k in ("test_map", "test_top1") if result.get(k) is not None}
             task = cell.transfer.task
-        return [{**base, "task": task, "transfer_seed": cell.transfer_seed, "metric": metric, "value": float(value)}
-                for metric, value in metrics.items()]
+            if cell.transfer.mark:
+                base.update(mark=cell.transfer.mark, why=cell.transfer.why)
+        places = [(series, variant.line if series.name == variant.series else None,
+                   series.reference == variant.entry and variant.all_images)
+                  for series in self.experiment.series
+                  if series.name == variant.series or (series.reference == variant.entry and variant.all_images)]
+        return [{**base, "series": series.name, "axis": series.x, "line": line, "reference": reference,
+                 "x": x_of(series, variant, tables.class_count, tables.label_count, tables.train_images), "task": task,
+                 "transfer_seed": cell.transfer_seed, "metric": metric, "value": float(value)}
+                for series, line, reference in places for metric, value in metrics.items()]
 
 
 def result_schema() -> dict:
     """The columns of results.parquet and their types."""
     import pyarrow as pa
 
-    text, number, whole = pa.string(), pa.float64(), pa.int64()
-    return {"cell": text, "kind": text, "entry": text, "series": text, "labels": text, "label_count": whole,
-            "per_class": whole, "budget": whole, "train_images": whole, "model": text, "augment": text,
-            "seed": whole, "task": text, "transfer_seed": whole, "metric": text, "value": number,
-            "labels_hash": text, "table_hash": text, "cell_key": text}
+    text, number, whole, flag = pa.string(), pa.float64(), pa.int64(), pa.bool_()
+    return {"cell": text, "kind": text, "entry": text, "series": text, "axis": text, "line": text, "reference": flag, "x": number,
+            "labels": text, "label_count": whole, "per_class": whole, "budget": whole, "train_images": whole,
+            "model": text, "augment": text, "seed": whole, "mark": text, "why": text, "task": text,
+            "transfer_seed": whole, "metric": text, "value": number, "labels_hash": text, "table_hash": text,
+            "cell_key": text, "same_as": text}
 
 
 def run(config: GridConfig, given: frozenset[str] | None = None) -> dict:
@@ -262,7 +317,7 @@ def cost(grid: Grid, cell: Cell) -> tuple[int, float | None]:
         iterations = variant.settings.get("iterations")
         images = iterations * batch if iterations else train_images * variant.settings["epochs"]
     elif cell.kind == "knn":
-        images = train_images // 3
+        images = knn_images(grid, cell.knn) // 3
     else:
         transfer = cell.transfer
         settled = with_task_defaults(FinetuneConfig(task=transfer.task, data=Path(transfer.data), **transfer.settings),
@@ -270,6 +325,17 @@ def cost(grid: Grid, cell: Cell) -> tuple[int, float | None]:
         images = task_images(grid, transfer) * settled.epochs
         rate = transfer.images_per_s or rate
     return images, images / rate / 3600 if rate else None
+
+
+def knn_images(grid: Grid, knn: Knn) -> int:
+    """The images a k-NN cell passes through the network: its bank and its queries."""
+    if grid.images.available():
+        tables = grid.images.knn_tables(knn)
+        return tables.train_images + tables.val_images
+    classes = len(grid.images.label_set(knn.labels).kept)
+    world = grid.images.world() if grid.images.synthetic else {"train_per_class": NOMINAL_PER_CLASS,
+                                                                "val_per_class": NOMINAL_VAL_PER_CLASS}
+    return classes * (min(knn.bank_per_class, world["train_per_class"]) + world["val_per_class"])
 
 
 def task_images(grid: Grid, transfer: Transfer) -> int:
@@ -281,30 +347,50 @@ def task_images(grid: Grid, transfer: Transfer) -> int:
 
 
 def show_plan(grid: Grid, quiet: bool = False) -> dict:
-    """Print the plan (every cell, what is done, what it costs); return its totals."""
+    """Print the plan (each series' images, every cell: its mark, what it shares, what is done, what it costs);
+    return it whole (stdout's JSON)."""
     from rich.console import Console
     from rich.table import Table
 
-    rows = []
+    experiment, cells = grid.experiment, []
     for cell in grid.cells:
-        images, hours = cost(grid, cell)
-        rows.append((cell, grid.state(cell), images, hours))
-    table = Table(title=f"grid {grid.experiment.name}: {len(rows)} cells, output in {grid.out}")
-    for column in ("cell", "kind", "state", "images", "GPU-hours"):
-        table.add_column(column, justify="right" if column in ("images", "GPU-hours") else "left")
-    for cell, state, images, hours in rows:
-        table.add_row(cell.name, cell.kind, state, f"{images:,}", "-" if hours is None else f"{hours:,.2f}" if hours >= 0.01 else "<0.01")
-    left = [(images, hours) for _, state, images, hours in rows if state != "done"]
-    total_images = sum(images for images, _ in left)
-    total_hours = None if any(h is None for _, h in left) else sum(h for _, h in left)
+        first = grid.same_as(cell)
+        images, hours = cost(grid, cell) if first is cell else (0, 0.0)
+        mark = cell.transfer.mark if cell.transfer and cell.transfer.mark else cell.variant.mark
+        cells.append({"cell": cell.name, "kind": cell.kind, "state": grid.state(cell), "mark": mark,
+                      "same_as": None if first is cell else first.name, "images": images, "gpu_hours": hours})
     console = Console(stderr=True, quiet=quiet, width=None if sys.stderr.isatty() else 160)
+    series = [{"series": s.name, "x": s.x, "reference": s.reference, "pool": pool_text(experiment, s, grid.images),
+               "pool_stated": s.pool is not None} for s in experiment.series]
+    table = Table(title=f"grid {experiment.name}: {len(series)} series, what each trains on")
+    for column in ("series", "x", "reference", "images"):
+        table.add_column(column)
+    for row in series:
+        table.add_row(row["series"], row["x"], row["reference"] or "", row["pool"] + (" (stated)" if row["pool_stated"] else ""))
     console.print(table)
-    rate = f"at {grid.experiment.throughput:,.0f} images/s" if grid.experiment.throughput else "(no throughput stated)"
-    console.print(f"left to run: {len(left)} of {len(rows)} cells, {total_images:,} images, "
+    table = Table(title=f"grid {experiment.name}: {len(cells)} cells, output in {grid.out}")
+    for column in ("cell", "kind", "mark", "state", "images", "GPU-hours"):
+        table.add_column(column, justify="right" if column in ("images", "GPU-hours") else "left")
+    for row in cells:
+        hours = row["gpu_hours"]
+        table.add_row(row["cell"], row["kind"], row["mark"] or "",
+                      f"same as {row['same_as']}" if row["same_as"] else row["state"], f"{row['images']:,}",
+                      "-" if hours is None else f"{hours:,.2f}" if hours >= 0.01 or hours == 0 else "<0.01")
+    console.print(table)
+    marks = [(v.entry, v.mark, v.why) for v in experiment.variants] + [(t.task, t.mark, t.why) for t in experiment.transfers]
+    for name, mark, why in dict.fromkeys(m for m in marks if m[1]):
+        console.print(f"{name}: {mark}: {why}", highlight=False)
+    left = [row for row in cells if row["state"] != "done" and not row["same_as"]]
+    total_images = sum(row["images"] for row in left)
+    total_hours = None if any(row["gpu_hours"] is None for row in left) else sum(row["gpu_hours"] for row in left)
+    merged = sum(1 for row in cells if row["same_as"])
+    rate = f"at {experiment.throughput:,.0f} images/s" if experiment.throughput else "(no throughput stated)"
+    console.print(f"left to run: {len(left)} of {len(cells)} cells ({merged} the same as another, run once), "
+                  f"{total_images:,} images, "
                   + (f"{total_hours:,.2f} GPU-hours {rate}" if total_hours is not None else "GPU-hours unknown: give throughput = images/s"))
-    states = [state for _, state, _, _ in rows]
-    return {"cells": len(rows), **{s: states.count(s) for s in sorted(set(states))}, "images_left": total_images,
-            "gpu_hours_left": total_hours}
+    states = [row["state"] for row in cells]
+    return {"cells": len(cells), **{s: states.count(s) for s in sorted(set(states))}, "merged": merged,
+            "images_left": total_images, "gpu_hours_left": total_hours, "series": series, "plan": cells}
 
 
 # --- running every cell -------------------------------------------------------------------------------------
@@ -322,6 +408,8 @@ def run_all(grid: Grid, config: GridConfig) -> dict:
         for cell in grid.cells:
             if (cell.kind == "pretrain") != (stage == "pretrain"):
                 continue
+            if grid.same_as(cell) is not cell:
+                continue  # the cell it is the same as runs, for both
             if cell.needs in failed:
                 skipped += 1
                 say(f"skip {cell.name}: its pretraining failed")

@@ -31,7 +31,9 @@ class Tables:
     train_hash: str
     val_hash: str
     label_count: int
+    class_count: int
     train_images: int
+    val_images: int
 
 
 def digest(value) -> str:
@@ -136,11 +138,37 @@ class GridImages:
             chosen.label(labels).write(train_path)
             if self.val_images is not None:
                 self.val_images.label(labels, allow_missing=True).write(val_path)
+        return self.described(labels, train_path, val_path)
+
+    def knn_tables(self, knn) -> Tables:
+        """The k-NN bank and queries of a [[knn]] entry, the same for every variant it scores: `bank_per_class`
+        seeded images of each class of the train index (all of a smaller class), and every image of the val
+        index, both labelled by its label set."""
+        key = ("knn", knn.labels, knn.bank_per_class, knn.bank_seed)
+        if key not in self._tables:
+            labels = self.label_set(knn.labels)
+            if self.val_images is None:
+                raise TrainError("k-NN scores queries from the val index: give val_index in [data].")
+            name = digest({"knn": labels_hash(labels), "index": self.train_images.content_hash,
+                           "val": self.val_images.content_hash, "per_class": knn.bank_per_class, "seed": knn.bank_seed})[:16]
+            bank, queries = self.out / "tables" / f"{name}-bank.parquet", self.out / "tables" / f"{name}-queries.parquet"
+            if not bank.is_file():
+                bank.parent.mkdir(parents=True, exist_ok=True)
+                largest = max(self.train_images.class_counts().values())
+                chosen = (self.train_images.subset(per_class=knn.bank_per_class, seed=knn.bank_seed, allow_short=True)
+                          if knn.bank_per_class < largest else self.train_images)  # every image of every class
+                chosen.label(labels, allow_missing=True).write(bank)
+                self.val_images.label(labels, allow_missing=True).write(queries)
+            self._tables[key] = self.described(labels, bank, queries)
+        return self._tables[key]
+
+    def described(self, labels, train_path: Path, val_path: Path) -> Tables:
         train = ImageTable.read(train_path)
         val = ImageTable.read(val_path) if val_path.is_file() else None
         return Tables(train=train_path, val=val_path if val else None, root=self.root, val_root=self.val_root,
                       labels_hash=labels_hash(labels), train_hash=train.content_hash, val_hash=val.content_hash if val else "",
-                      label_count=labels.label_count, train_images=len(train))
+                      label_count=labels.label_count, class_count=len(labels.kept), train_images=len(train),
+                      val_images=len(val) if val else 0)
 
     def task_folder(self, data: str) -> Path:
         """A transfer's data folder: the synthetic world's task for "synthetic", else the folder it names."""

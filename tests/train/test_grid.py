@@ -137,39 +137,110 @@ def test_cells_run_as_submitit_jobs(tmp_path, monkeypatch):
 def test_the_papers_plan_with_its_cost(tmp_path, capsys):
     code, plan = run(["grid", str(REPO / "experiments" / "huh2016.toml"), "--output-dir", str(tmp_path / "huh"), "--dry-run"])
     assert code == 0
-    # 23 pretraining variants (5 sizes of in1k, 6 label sets, 3 budgets, 3 budgets over fewer classes, PASCAL
-    # removed, 1512, 4 splits = 23), each with a k-NN score and 3 tasks x 3 seeds: 23 x 11 = 253 cells.
-    assert plan["cells"] == 253 and plan["no data"] == 253
-    assert round(plan["gpu_hours_left"], 1) == 344.8
+    # 23 pretraining variants (in1k on all images and 4 subsets, 6 label sets, 3 budgets over 1000 classes and 3
+    # over fewer, PASCAL removed, 1512, 4 splits), each with a k-NN score on the 1000 classes and 3 tasks x 3
+    # seeds, and 4 more k-NN scores of in1k on coarse label sets: 23 x 11 + 4 = 257 cells.
+    assert plan["cells"] == 257 and plan["no data"] == 257
+    # The budgets over all 1000 classes are in1k's 500, 250 and 125 per class: 3 x 11 cells run once.
+    assert plan["merged"] == 33
+    same = {row["cell"]: row["same_as"] for row in plan["plan"] if row["same_as"]}
+    assert same["budget-more-classes-250k-s0.voc07-det-s1"] == "in1k-250pc-s0.voc07-det-s1"
+    assert round(plan["gpu_hours_left"], 1) == 299.4
+    pools = {row["series"]: (row["pool"], row["pool_stated"]) for row in plan["series"]}
+    assert pools["labels"] == ("all the images of 1,000 classes", False)
+    assert pools["images per class"][0].startswith("all the images of 1,000 classes, and nested subsets")
+    assert pools["splits"][1] and pools["fixed budget"][1]
+    marks = {row["cell"]: row["mark"] for row in plan["plan"]}
+    assert (marks["in1k-s0"], marks["natural-449-s0"], marks["in1k-s0.voc07-det-s0"]) == ("paper", "curate's reading",
+                                                                                          "curate's reading")
     err = capsys.readouterr().err
-    assert "oquab-1512-s0.voc07-det-s2" in err and "left to run: 253 of 253 cells" in err
+    assert "oquab-1512-s0.voc07-det-s2" in err and "left to run: 224 of 257 cells (33 the same as another" in err
+    assert "natural-449: curate's reading: the paper's split models (minA/minB) have unpublished meaning" in err
     assert not (tmp_path / "huh").exists()  # a plan writes nothing
 
 
-def test_the_report_gives_mean_and_std_over_seeds_beside_the_papers_numbers(tmp_path):
+SCHEMA_DEFAULTS = {"kind": "transfer", "labels": "in1k", "label_count": 1000, "per_class": None, "budget": None,
+                   "train_images": 0, "model": "caffenet", "augment": "caffe", "seed": 0, "mark": "paper", "why": "",
+                   "labels_hash": "", "table_hash": "", "cell_key": "", "same_as": "", "reference": False, "line": None}
+
+
+def write_results(folder, rows: list[dict]) -> None:
     import pyarrow as pa
 
     from train.grid import result_schema
 
-    def row(entry, series, budget, task, metric, seed, value, per_class=None, label_count=1000):
-        return {"cell": f"{entry}-s{seed}", "kind": "transfer", "entry": entry, "series": series, "labels": "in1k",
-                "label_count": label_count, "per_class": per_class, "budget": budget, "train_images": 0,
-                "model": "caffenet", "augment": "caffe", "seed": 0, "task": task, "transfer_seed": seed, "metric": metric,
-                "value": value, "labels_hash": "", "table_hash": "", "cell_key": ""}
-
-    rows = [row("more", "more classes", 500000, "voc07-det", "test_map", s, v) for s, v in enumerate([50.0, 52.0, 54.0])]
-    rows += [row("fewer", "more images per class", 500000, "voc07-det", "test_map", 0, 49.5)]
-    rows += [row(f"in1k-{n}", "images", None, "sun397", "test_top1", 0, v, per_class=n) for n, v in ((50, 20.0), (500, 40.0))]
+    rows = [{**SCHEMA_DEFAULTS, "cell": f"{r['entry']}-s{r['transfer_seed']}", **r} for r in rows]
     schema = result_schema()
-    pq.write_table(pa.table({k: pa.array([r[k] for r in rows], type=t) for k, t in schema.items()}), tmp_path / "results.parquet")
+    pq.write_table(pa.table({k: pa.array([r[k] for r in rows], type=t) for k, t in schema.items()}), folder / "results.parquet")
+
+
+def test_the_report_prints_every_published_number_of_the_fixed_budget_table_beside_its_cell(tmp_path):
+    rows = []
+    for task, metric in (("voc07-det", "test_map"), ("sun397", "test_top1")):
+        for n in (500, 250, 125):
+            common = {"series": "fixed budget", "axis": "budget", "x": n * 1000.0, "task": task, "metric": metric}
+            rows += [{**common, "entry": "budget-more-classes", "line": "more classes", "budget": n * 1000,
+                      "transfer_seed": s, "value": 40.0 + n / 100 + s} for s in range(3)]
+            rows += [{**common, "entry": f"budget-more-images-{n}k", "line": "more images per class", "per_class": 1000,
+                      "label_count": n, "transfer_seed": 0, "value": 41.0 + n / 100}]
+        rows += [{"entry": "in1k", "series": "fixed budget", "axis": "budget", "x": 1281167.0, "reference": True,
+                  "task": task, "metric": metric, "transfer_seed": 0, "value": 60.0}]
+    write_results(tmp_path, rows)
     code, report = run(["report", str(tmp_path), "-q"])
     assert code == 0
-    more = next(r for r in report["summary"] if r["entry"] == "more")
-    assert (more["mean"], more["std"], more["n"], more["paper"]) == (52.0, 2.0, 3, 57.0)
-    fewer = next(r for r in report["summary"] if r["entry"] == "fewer")
-    assert (fewer["std"], fewer["paper"]) == (None, 57.1)
-    assert sorted(p.rsplit("/", 1)[-1] for p in report["figures"]) == ["budget.png", "images_per_class.png"]
-    assert all(open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in report["figures"])
+    beside = {(r["task"], r["line"], r["x"]): r["paper"] for r in report["summary"] if not r["reference"]}
+    assert beside == {
+        ("voc07-det", "more images per class", 500000.0): 57.1, ("voc07-det", "more images per class", 250000.0): 54.8,
+        ("voc07-det", "more images per class", 125000.0): 50.6, ("voc07-det", "more classes", 500000.0): 57.0,
+        ("voc07-det", "more classes", 250000.0): 52.5, ("voc07-det", "more classes", 125000.0): 49.8,
+        ("sun397", "more images per class", 500000.0): 50.6, ("sun397", "more images per class", 250000.0): 45.7,
+        ("sun397", "more images per class", 125000.0): 42.2, ("sun397", "more classes", 500000.0): 49.7,
+        ("sun397", "more classes", 250000.0): 46.7, ("sun397", "more classes", 125000.0): 42.3}
+    more = next(r for r in report["summary"] if r["entry"] == "budget-more-classes" and r["x"] == 500000 and r["task"] == "sun397")
+    assert (more["mean"], more["std"], more["n"]) == (46.0, 1.0, 3)
+    # one figure for the series; the reference (all images) ends both lines, the published scores beside them
+    assert [p.rsplit("/", 1)[-1] for p in report["figures"]] == ["fixed_budget.png"]
+    assert open(report["figures"][0], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    panel = report["plotted"]["fixed budget"]["voc07-det test_map"]
+    assert {line: points[-1][:2] for line, points in panel["lines"].items()} == {
+        "more classes": [1281167.0, 60.0], "more images per class": [1281167.0, 60.0]}
+    assert panel["published"]["more classes"] == [[125000.0, 49.8], [250000.0, 52.5], [500000.0, 57.0]]
+
+
+def test_a_published_drop_stands_beside_our_drop_from_the_reference(tmp_path):
+    common = {"series": "images per class", "axis": "per_class", "line": "ILSVRC-2012", "task": "voc07-det",
+              "metric": "test_map"}
+    write_results(tmp_path, [{**common, "entry": "in1k", "x": 1281.167, "reference": True, "transfer_seed": 0, "value": 58.0},
+                             {**common, "entry": "in1k", "x": 500.0, "per_class": 500, "transfer_seed": 0, "value": 56.0},
+                             {**common, "entry": "in1k", "x": 250.0, "per_class": 250, "transfer_seed": 0, "value": 55.0}])
+    code, report = run(["report", str(tmp_path), "-q"])
+    assert code == 0
+    half = next(r for r in report["summary"] if r["x"] == 500.0)
+    assert (half["paper"], half["paper_meaning"], half["drop"]) == (1.5, "drop from the reference", 2.0)
+    quarter = next(r for r in report["summary"] if r["x"] == 250.0)
+    assert (quarter["paper"], quarter["drop"]) == (None, None)
+    assert report["plotted"]["images per class"]["voc07-det test_map"]["lines"]["ILSVRC-2012"] == [
+        [250.0, 55.0, 0.0], [500.0, 56.0, 0.0], [1281.167, 58.0, 0.0]]
+
+
+def test_each_series_is_its_own_figure_with_the_reference_on_it(tmp_path):
+    def cell(entry, series, axis, x, value, line=None, reference=False):
+        return {"entry": entry, "series": series, "axis": axis, "x": x, "line": line, "reference": reference,
+                "task": "sun397", "metric": "test_top1", "transfer_seed": 0, "value": value}
+
+    write_results(tmp_path, [cell("down-up-9", "labels", "label_count", 9.0, 30.0, "coarser labels"),
+                             cell("coarse-127", "labels", "label_count", 127.0, 40.0, "coarser labels"),
+                             cell("in1k", "labels", "label_count", 1000.0, 45.0, reference=True),
+                             cell("natural-449", "splits", "variant", None, 35.0, "natural"),
+                             cell("manmade-551", "splits", "variant", None, 36.0, "man-made"),
+                             cell("in1k", "splits", "variant", None, 45.0, reference=True)])
+    code, report = run(["report", str(tmp_path), "-q"])
+    assert code == 0
+    assert sorted(p.rsplit("/", 1)[-1] for p in report["figures"]) == ["labels.png", "splits.png"]
+    labels = report["plotted"]["labels"]["sun397 test_top1"]
+    assert labels["lines"] == {"coarser labels": [[9.0, 30.0, 0.0], [127.0, 40.0, 0.0], [1000.0, 45.0, 0.0]]}
+    splits = report["plotted"]["splits"]["sun397 test_top1"]
+    assert [v[0] for v in splits["variants"]] == ["in1k", "manmade-551", "natural-449"]
 
 
 BAD = [
