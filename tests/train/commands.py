@@ -12,6 +12,22 @@ from train.__main__ import main
 REPO = Path(__file__).resolve().parents[2]
 SIZES = ["--train-crop-size", "32", "--val-resize-size", "32", "--val-crop-size", "32", "--min-scale", "0.35"]
 FAST = ["--model", "tiny", "--device", "cpu", "-j", "0", "-b", "32", "-q", *SIZES]
+# An experiment file's start for the tests' grids: a small synthetic world, the tiny CNN's settings.
+SMALL_WORLD = """
+[data]
+synthetic = "factors"
+train_per_class = 8
+val_per_class = 3
+[settings]
+device = "cpu"
+workers = 0
+batch_size = 16
+train_crop_size = 32
+val_resize_size = 32
+val_crop_size = 32
+min_scale = 0.35
+use_deterministic_algorithms = true
+"""
 
 
 def tables(info: dict) -> list[str]:

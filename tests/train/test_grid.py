@@ -7,26 +7,14 @@ import json
 import re
 
 import pytest
-from commands import REPO, error_of, run
+from commands import REPO, SMALL_WORLD, error_of, run
 
 pq = pytest.importorskip("pyarrow.parquet")
 
 TINY = """
 name = "tiny"
 throughput = 1000
-[data]
-synthetic = "factors"
-train_per_class = 8
-val_per_class = 3
-[settings]
-device = "cpu"
-workers = 0
-batch_size = 16
-train_crop_size = 32
-val_resize_size = 32
-val_crop_size = 32
-min_scale = 0.35
-use_deterministic_algorithms = true
+""" + SMALL_WORLD + """
 [[pretrain]]
 name = "coarse"
 labels = "coarsen --lift 1"

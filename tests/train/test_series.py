@@ -7,26 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from commands import error_of, run
+from commands import SMALL_WORLD, error_of, run
 
 pq = pytest.importorskip("pyarrow.parquet")
 
-WORLD = """
-name = "series"
-[data]
-synthetic = "factors"
-train_per_class = 8
-val_per_class = 3
-[settings]
-device = "cpu"
-workers = 0
-batch_size = 16
-train_crop_size = 32
-val_resize_size = 32
-val_crop_size = 32
-min_scale = 0.35
-use_deterministic_algorithms = true
-"""
+WORLD = 'name = "series"\n' + SMALL_WORLD
 
 
 def variant(name: str, labels: str, series: str, extra: str = "") -> str:
