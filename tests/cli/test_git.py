@@ -163,3 +163,22 @@ def test_git_apply_stat_counts_the_class_lines_that_git_diff_stat_cannot(curate_
     changed = sum(a != b for a, b in zip(before, after))
     counted = subprocess.run("git diff | git apply --numstat", shell=True, cwd=repo, capture_output=True, text=True)
     assert counted.stdout == f"{changed}\t{changed}\tlabels.parquet\n" and changed > 900
+
+
+def test_git_diff_of_an_image_index_keeps_its_key_lines(curate_cli, repo, tmp_path, monkeypatch):
+    """`curate show` sends an index's key lines to stderr in a pipe; the textconv keeps them in the text."""
+    from image_world import GOLDFISH, TENCH, index_of
+
+    from curate.images.index import ImageIndex
+
+    monkeypatch.chdir(repo)
+    assert curate_cli("git-setup", "-q").exit_code == 0
+    old, new = index_of(tmp_path, {TENCH: 3}, "old.parquet"), index_of(tmp_path, {TENCH: 3, GOLDFISH: 2}, "new.parquet")
+    shutil.copy(old, repo / "index.parquet")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "index")
+    shutil.copy(new, repo / "index.parquet")
+    diff = git(repo, "diff")
+    assert diff.stderr == ""
+    assert {f"-content_hash: {ImageIndex.read(old).content_hash}", f"+content_hash: {ImageIndex.read(new).content_hash}",
+            "-images: 3", "+images: 5", f"+{GOLDFISH}\t2"} <= set(diff.stdout.splitlines())
