@@ -77,6 +77,10 @@ class App(typer.Typer):
                 except (KeyboardInterrupt, Terminated) as interrupt:
                     typer.echo(sentence(interrupt), err=True)
                     raise typer.Exit(EXIT_CODES[sentence(interrupt)]) from None
+                except BrokenPipeError:
+                    if not stdout_closed():
+                        raise
+                    raise typer.Exit(0) from None  # `curate find dog | head -2` has what it asked for, as grep's reader has
                 finally:
                     RUNNING.reset(token)
 
@@ -89,6 +93,24 @@ class App(typer.Typer):
             return register(run)
 
         return decorate
+
+
+def stdout_closed() -> bool:
+    """Whether the reader of stdout has gone (`| head -2` read its lines and left). If so, stdout now points to
+    /dev/null: Python flushes stdout once more at exit, and would fail on the closed pipe there."""
+    import os
+    import select
+    import sys
+
+    try:
+        poller = select.poll()  # a pipe whose reader has gone polls as an error (POSIX; Windows has no poll)
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        if not any(events & select.POLLERR for _, events in poller.poll(0)):
+            return False
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # no poll, or a stdout without a file (a test's)
+        return False
+    return True
 
 
 def check_output(output: Path | None, *inputs: Path | str | None) -> None:

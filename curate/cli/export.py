@@ -16,18 +16,20 @@ def output_option(what: str):
     return typer.Option(..., "--output", "-o", help=f"The {what} to write; it must not exist yet.")
 
 
-def export_manifest(manifest: Path, kind: str, output: Path) -> None:
-    """Check the target before reading anything, write the export, print its path."""
+def export_manifest(manifest: Path, kind: str, output: Path, quiet: bool) -> None:
+    """Check the target before reading anything, write the export, print its path (and a summary on stderr)."""
     from curate.labels.exports import check_export, export_labels
     from curate.labels.manifest import read_labels
 
     check_export(output, kind)
-    export_labels(read_labels(manifest), kind, output)
+    labels = read_labels(manifest)
+    export_labels(labels, kind, output)
     typer.echo(str(output))
+    say(f"{labels.label_count:,} labels of {manifest}.", quiet)
 
 
 @app.command("class-map")
-def class_map(manifest: Path = MANIFEST, output: Path = output_option("class map (.txt)")):
+def class_map(manifest: Path = MANIFEST, output: Path = output_option("class map (.txt)"), quiet: bool = QUIET_OPTION):
     """Write a timm `--class-map` file: one label wnid per line, line i holding label i.
 
     With `curate export imagefolder`'s class folders, timm then uses curate's label numbers.
@@ -35,17 +37,17 @@ def class_map(manifest: Path = MANIFEST, output: Path = output_option("class map
     Example:
     $ curate export class-map coarse-127.parquet -o coarse-127-classes.txt
     """
-    export_manifest(manifest, "class-map", output)
+    export_manifest(manifest, "class-map", output, quiet)
 
 
 @app.command("labels-table")
-def labels_table(manifest: Path = MANIFEST, output: Path = output_option("table")):
+def labels_table(manifest: Path = MANIFEST, output: Path = output_option("table"), quiet: bool = QUIET_OPTION):
     """Write `index<TAB>wnid<TAB>name` per label, so a checkpoint's output index maps back to a class.
 
     Example:
     $ curate export labels-table coarse-127.parquet -o coarse-127-labels.tsv
     """
-    export_manifest(manifest, "labels-table", output)
+    export_manifest(manifest, "labels-table", output, quiet)
 
 
 @app.command()

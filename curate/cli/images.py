@@ -135,20 +135,30 @@ def apply(
 
 
 def render_table_summary(console, summary, digest: str) -> None:
-    from rich.table import Table
-
+    """The summary of a labelled table on stderr: a table on a terminal, else its title and a `what<TAB>count`
+    line each (a box would be drawn into a log, and wrapped)."""
     from curate.wording import some
 
-    table = Table(title=f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…", title_justify="left", show_header=False)
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_row("images per label: min", f"{summary.per_label_min:,}")
-    table.add_row("images per label: median", f"{summary.per_label_median:,.1f}".removesuffix(".0"))
-    table.add_row("images per label: max", f"{summary.per_label_max:,}")
-    table.add_row("classes with no images", f"{len(summary.classes_without_images):,}")
-    table.add_row("labels with no images", f"{len(summary.labels_without_images):,}")
-    table.add_row("images left out (class removed or not in the manifest)", f"{summary.dropped_images:,}")
-    console.print(table)
+    title = f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…"
+    counts = {
+        "images per label: min": f"{summary.per_label_min:,}",
+        "images per label: median": f"{summary.per_label_median:,.1f}".removesuffix(".0"),
+        "images per label: max": f"{summary.per_label_max:,}",
+        "classes with no images": f"{len(summary.classes_without_images):,}",
+        "labels with no images": f"{len(summary.labels_without_images):,}",
+        "images left out (class removed or not in the manifest)": f"{summary.dropped_images:,}",
+    }
+    if console.is_terminal:
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left", show_header=False)
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        for what, count in counts.items():
+            table.add_row(what, count)
+        console.print(table)
+    else:
+        say("\n".join([title, *(f"{what}\t{count}" for what, count in counts.items())]), console.quiet)
     if summary.classes_without_images:
         console.print(f"Classes with no images: {some(summary.classes_without_images, 10)}", highlight=False)
 

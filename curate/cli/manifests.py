@@ -1,20 +1,25 @@
-"""`curate build`, `presets`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests as text."""
+"""`curate build`, `presets`, `rebuild`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests
+as text."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console
+from curate.cli.output import JSON_OPTION, print_rows, stdout_console
 
 app = App()
 
+
 @app.command()
 def build(
-    out: Path = typer.Option(Path("manifests"), "--out", help="Folder to write the preset manifests into."),
-    check: bool = flag("--check", help="Write nothing; fail if any file under --out differs from a fresh build."),
+    output: Path = typer.Option(Path("manifests"), "--output", "-o", help="Folder to write the preset manifests into."),
+    old_output: Optional[Path] = typer.Option(None, "--out", hidden=True),  # its name before -o/--output; still works
+    check: bool = flag("--check", help="Write nothing; fail if any file under --output differs from a fresh build."),
     quiet: bool = QUIET_OPTION,
 ):
     """Write every preset manifest (see `curate presets`) with its text sidecar, or check they are current."""
@@ -22,6 +27,7 @@ def build(
     from curate.progress import progress_bar
     from curate.wordnet.snapshot import load_hierarchy
 
+    out = old_output or output
     console = stderr_console(quiet)
     if check:
         with progress_bar(console) as progress:
@@ -34,24 +40,40 @@ def build(
         typer.echo(str(path))
 
 
-def presets():
+def presets(as_json: bool = JSON_OPTION):
     """List the preset manifests that `curate build` writes: each one's label count, the command that makes it,
     and what it is."""
-    from rich.console import Console
-    from rich.table import Table
+    from curate.labels.presets import preset_rows
 
-    from curate.labels.presets import PRESETS
-
-    table = Table(title="Presets written by `curate build` into manifests/", title_justify="left")
-    for column in ("file", "labels", "command", "what"):
-        table.add_column(column, justify="right" if column == "labels" else "left", no_wrap=column != "what")
-    for preset in PRESETS:
-        table.add_row(f"{preset.name}.parquet", str(preset.label_count), preset.command, preset.about)
-    Console().print(table)
+    print_rows(preset_rows(), as_json=as_json, title="Presets written by `curate build` into manifests/")
 
 
 app.command()(presets)
 app.command("recipes", hidden=True)(presets)  # its name before, though it never listed recipes; still works
+
+
+@app.command()
+def rebuild(
+    path: Path = typer.Argument(..., help="A label manifest: its recipe is run again and the file rewritten."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Run again the recipe a manifest records (its parameters, tree rule and base list) and write the result
+    over it: the rows and content hash `curate build` or the recipe's command gives today.
+
+    After a merge in which both branches changed a manifest, keep one side's file (`git checkout --theirs
+    FILE`) and rebuild it. A base list that is not built in must lie beside the manifest, as it was.
+
+    Example:
+    $ curate rebuild manifests/coarse-127.parquet
+    """
+    from curate.labels.rebuild import rebuild_manifest
+    from curate.wording import plural
+    from curate.wordnet.snapshot import load_hierarchy
+
+    rebuilt = rebuild_manifest(load_hierarchy(), path)
+    typer.echo(str(path))
+    say(f"Ran `{rebuilt.spec}` on {rebuilt.base}: {rebuilt.labels.label_count} labels, "
+        f"{plural(rebuilt.changed, 'class')} changed label, {rebuilt.content_hash[:19]}…", quiet)
 
 
 @app.command("git-setup")
@@ -83,7 +105,12 @@ def show(
         from curate.images.describe import image_file_record, record_lines
 
         record = image_file_record(path, kind)
-        typer.echo(json.dumps(record, indent=2) if as_json else "\n".join(record_lines(record)))
+        if as_json:
+            typer.echo(json.dumps(record, indent=2))
+            return
+        keys, table = record_lines(record)  # in a pipe the table alone on stdout, for `cut` and `sort`
+        typer.echo("\n".join(keys), err=stdout_console() is None)
+        typer.echo("\n".join(table))
         return
     from curate.labels.manifest import read_labels
     from curate.labels.summary import manifest_record
@@ -94,9 +121,19 @@ def show(
 
 
 @app.command()
-def diff(old: Path = typer.Argument(..., help="The manifest before."), new: Path = typer.Argument(..., help="The manifest after.")):
+def diff(
+    old: Path = typer.Argument(..., help="The manifest before."),
+    new: Path = typer.Argument(..., help="The manifest after."),
+    as_json: bool = flag("--json", help="Print the change as JSON: every class that changed label (its label id, wnid and name before and after) and the labels created and dropped."),
+):
     """Show which classes changed label (from → to), which labels appeared or went, and the counts."""
     from curate.labels.manifest import read_labels
-    from curate.labels.textform import diff_lines
+    from curate.labels.textform import diff_labels, diff_lines
 
-    typer.echo("\n".join(diff_lines(read_labels(old), read_labels(new))))
+    before, after = read_labels(old), read_labels(new)
+    if as_json:
+        from curate.cli.output import to_json
+
+        typer.echo(json.dumps(to_json(diff_labels(before, after)), indent=2, ensure_ascii=False))
+        return
+    typer.echo("\n".join(diff_lines(before, after)))

@@ -38,13 +38,12 @@ def table_record(table: ImageTable) -> dict:
             "labels": [{"label": label, "label_wnid": wnids[label], "images": n} for label, n in per_label.items()]}
 
 
-def record_lines(record: dict) -> list[str]:
-    """The record as text: `key: value` lines, then one tab-separated line per class or label."""
-    lines = [f"{key}: {value}" for key, value in record.items() if key not in ("classes", "labels", "splits")]
+def record_lines(record: dict) -> tuple[list[str], list[str]]:
+    """The record as text: its `key: value` lines, and its table (a header, then one tab-separated line per
+    class or label)."""
+    keys = [f"{key}: {value}" for key, value in record.items() if key not in ("classes", "labels", "splits")]
     if "splits" in record:
-        lines.append("splits: " + ", ".join(f"{split} {n}" for split, n in record["splits"].items()))
+        keys.append("splits: " + ", ".join(f"{split} {n}" for split, n in record["splits"].items()))
     if "classes" in record:
-        lines += ["wnid\timages", *(f"{wnid}\t{n}" for wnid, n in record["classes"].items())]
-    else:
-        lines += ["label\tlabel_wnid\timages", *(f"{r['label']}\t{r['label_wnid']}\t{r['images']}" for r in record["labels"])]
-    return lines
+        return keys, ["wnid\timages", *(f"{wnid}\t{n}" for wnid, n in record["classes"].items())]
+    return keys, ["label\tlabel_wnid\timages", *(f"{r['label']}\t{r['label_wnid']}\t{r['images']}" for r in record["labels"])]

@@ -76,6 +76,20 @@ PRESETS = (
 )
 
 
+@dataclass(frozen=True)
+class PresetRow:
+    """A preset as `curate presets` lists it."""
+
+    file: str
+    labels: int
+    command: str
+    what: str
+
+
+def preset_rows() -> list[PresetRow]:
+    return [PresetRow(f"{preset.name}.parquet", preset.label_count, preset.command, preset.about) for preset in PRESETS]
+
+
 # --- the label-set language ----------------------------------------------------------------------------------
 
 
@@ -238,5 +252,5 @@ def check_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progr
     stale = stale_presets(hierarchy, out, progress)
     if stale:
         raise StaleManifests(
-            f"{len(stale)} files are not what `curate build` writes ({', '.join(stale)}): run `curate build --out {out}`."
+            f"{len(stale)} files are not what `curate build` writes ({', '.join(stale)}): run `curate build -o {out}`."
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from curate.fileio import atomic_path
@@ -46,16 +47,63 @@ def kept_in_text_form(text: str) -> list[str] | None:
     return [line.split(None, 1)[0] for line in text.splitlines() if not line.startswith("#") and KEPT in line]
 
 
-def label_text(row: LabelRow | None, shared: set[str]) -> str:
+@dataclass(frozen=True)
+class ClassChange:
+    """A class whose label differs between two manifests; a side is None where that manifest lacks the class."""
+
+    wnid: str
+    name: str
+    before: dict | None  # label (id), label_wnid, label_name, reason (why it was removed or added)
+    after: dict | None
+
+
+@dataclass(frozen=True)
+class LabelsDiff:
+    """What changed from one manifest to another (`curate diff`)."""
+
+    before: str  # the recipe: "down-up depth=3"
+    after: str
+    label_count_before: int
+    label_count_after: int
+    changed: list[ClassChange]  # in wnid order
+    labels_created: list[dict]  # label_wnid, label_name
+    labels_dropped: list[dict]
+
+
+def class_state(row: LabelRow | None, labels: LabelSet) -> dict | None:
+    if row is None:
+        return None
+    return {"label": labels.label_index.get(row.label_wnid), "label_wnid": row.label_wnid,
+            "label_name": row.label_name, "reason": row.reason}
+
+
+def diff_labels(old: LabelSet, new: LabelSet) -> LabelsDiff:
+    """The classes that changed label from `old` to `new`, and the labels created and dropped."""
+    before = {row.wnid: row for row in old.rows}
+    after = {row.wnid: row for row in new.rows}
+    changed = []
+    for wnid in sorted(before.keys() | after.keys()):
+        a, b = before.get(wnid), after.get(wnid)
+        if (a and a.label_wnid) != (b and b.label_wnid) or (a is None) != (b is None):
+            changed.append(ClassChange(wnid, (b or a).name, class_state(a, old), class_state(b, new)))
+    names = {row.label_wnid: row.label_name for row in old.rows + new.rows if row.label_wnid}
+    created = sorted(set(new.label_wnids) - set(old.label_wnids))
+    dropped = sorted(set(old.label_wnids) - set(new.label_wnids))
+    return LabelsDiff(old.describe(), new.describe(), old.label_count, new.label_count, changed,
+                      [{"label_wnid": wnid, "label_name": names[wnid]} for wnid in created],
+                      [{"label_wnid": wnid, "label_name": names[wnid]} for wnid in dropped])
+
+
+def label_text(state: dict | None, shared: set[str]) -> str:
     """A class's label by name; with its wnid where the name is `shared` by labels (depth 3 has two
     "substance")."""
-    if row is None:
+    if state is None:
         return "(absent)"
-    if row.label_wnid is None:
-        return f"({row.reason})"
-    if not row.label_name:
-        return row.label_wnid
-    return f"{row.label_name} ({row.label_wnid})" if row.label_name in shared else row.label_name
+    if state["label_wnid"] is None:
+        return f"({state['reason']})"
+    if not state["label_name"]:
+        return state["label_wnid"]
+    return f"{state['label_name']} ({state['label_wnid']})" if state["label_name"] in shared else state["label_name"]
 
 
 def shared_names(rows) -> set[str]:
@@ -68,25 +116,15 @@ def shared_names(rows) -> set[str]:
 
 
 def diff_lines(old: LabelSet, new: LabelSet) -> list[str]:
-    """What changed from `old` to `new`: moved classes (from -> to), labels created and dropped, counts."""
-    before = {row.wnid: row for row in old.rows}
-    after = {row.wnid: row for row in new.rows}
+    """What changed from `old` to `new` as text: moved classes (from -> to), labels created and dropped, counts."""
+    diff = diff_labels(old, new)
     shared = shared_names(old.rows + new.rows)
-    moved = []
-    for wnid in sorted(before.keys() | after.keys()):
-        a, b = before.get(wnid), after.get(wnid)
-        if (a and a.label_wnid) != (b and b.label_wnid) or (a is None) != (b is None):
-            name = (b or a).name
-            moved.append(f"{wnid} {name}: {label_text(a, shared)} → {label_text(b, shared)}")
-    names = {row.label_wnid: row.label_name for row in old.rows + new.rows if row.label_wnid}
-    created = sorted(set(new.label_wnids) - set(old.label_wnids))
-    dropped = sorted(set(old.label_wnids) - set(new.label_wnids))
-    lines = [f"--- {old.describe()} ({old.label_count} labels)", f"+++ {new.describe()} ({new.label_count} labels)"]
-    lines += moved
-    lines += [f"label created: {wnid} {names[wnid]}" for wnid in created]
-    lines += [f"label dropped: {wnid} {names[wnid]}" for wnid in dropped]
+    lines = [f"--- {diff.before} ({diff.label_count_before} labels)", f"+++ {diff.after} ({diff.label_count_after} labels)"]
+    lines += [f"{c.wnid} {c.name}: {label_text(c.before, shared)} → {label_text(c.after, shared)}" for c in diff.changed]
+    lines += [f"label created: {label['label_wnid']} {label['label_name']}" for label in diff.labels_created]
+    lines += [f"label dropped: {label['label_wnid']} {label['label_name']}" for label in diff.labels_dropped]
     lines.append(
-        f"{len(moved)} classes changed label; {len(created)} labels created, {len(dropped)} dropped; "
-        f"labels {old.label_count} → {new.label_count}"
+        f"{len(diff.changed)} classes changed label; {len(diff.labels_created)} labels created, "
+        f"{len(diff.labels_dropped)} dropped; labels {diff.label_count_before} → {diff.label_count_after}"
     )
     return lines

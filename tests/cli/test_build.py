@@ -24,7 +24,7 @@ def built(tmp_path_factory):
     from curate.cli import app
 
     out = tmp_path_factory.mktemp("build") / "m"
-    result = CliRunner().invoke(app, ["build", "--out", str(out)])
+    result = CliRunner().invoke(app, ["build", "-o", str(out)])
     return result, out
 
 
@@ -46,7 +46,7 @@ def test_each_preset_has_the_label_count_of_the_table(built, preset):
 def test_a_preset_whose_recipe_misses_its_count_fails(curate_cli, tmp_path, monkeypatch, command):
     wrong = [replace(p, label_count=10) if p.name == "down-up-9" else p for p in PRESETS]
     monkeypatch.setattr(presets, "PRESETS", tuple(wrong))
-    result = curate_cli(*command, "--out", tmp_path / "m")
+    result = curate_cli(*command, "-o", tmp_path / "m")
     assert (result.exit_code, result.stderr.strip()) == (
         1, "Error: The preset down-up-9 promises 10 labels, but its recipe (down-up depth=3) gives 9."
     )
@@ -54,7 +54,7 @@ def test_a_preset_whose_recipe_misses_its_count_fails(curate_cli, tmp_path, monk
 
 
 def test_committed_manifests_are_current(curate_cli):
-    result = curate_cli("build", "--check", "--out", MANIFESTS)
+    result = curate_cli("build", "--check", "--output", MANIFESTS)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.strip() == f"All {len(PRESETS)} presets in {MANIFESTS} are current."
 
@@ -64,22 +64,22 @@ def test_check_names_stale_files(curate_cli, tmp_path):
     shutil.copytree(MANIFESTS, out)
     (out / "coarse-127.txt").write_text("edited\n")
     (out / "in1k.parquet").unlink()
-    result = curate_cli("build", "--check", "--out", out)
+    result = curate_cli("build", "--check", "-o", out)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"Error: 2 files are not what `curate build` writes ({out}/in1k.parquet, {out}/coarse-127.txt): "
-        f"run `curate build --out {out}`."
+        f"run `curate build -o {out}`."
     )
 
 
 @pytest.mark.parametrize("name", ["presets", "recipes"])  # recipes: its old name, hidden from --help
-def test_presets_lists_every_preset_with_its_label_count_and_command(curate_cli, name, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")
+def test_presets_lists_every_preset_with_its_label_count_and_command(curate_cli, name):
     result = curate_cli(name)
     assert result.exit_code == 0
-    cells = [[cell.strip() for cell in line.split("│")[1:4]] for line in result.stdout.splitlines() if ".parquet" in line]
-    assert cells == [[f"{p.name}.parquet", str(p.label_count), p.command] for p in PRESETS]
-    assert ["down-up-918.parquet", "918", "curate coarsen --depth 15"] in cells
+    lines = [line.split("\t") for line in result.stdout.splitlines()]  # not a terminal: TSV, one preset a line
+    assert lines == [["file", "labels", "command", "what"]] + [
+        [f"{p.name}.parquet", str(p.label_count), p.command, p.about] for p in PRESETS]
+    assert ["down-up-918.parquet", "918", "curate coarsen --depth 15", "bottom-up cut at depth 15 (Huh et al.)"] in lines
     assert "recipes" not in curate_cli("--help").stdout
 
 
@@ -109,7 +109,7 @@ def test_git_diff_shows_moved_classes(curate_cli, tmp_path, monkeypatch):
     setup = curate_cli("git-setup", "--quiet")
     assert (setup.exit_code, setup.stdout, setup.stderr) == (0, "", "")
     assert (repo / ".gitattributes").read_text() == "*.parquet diff=curate\n"
-    assert curate_cli("git-setup").stderr.startswith("git config diff.curate.textconv ")
+    assert curate_cli("git-setup").stderr.startswith("git config diff.curate.textconv: curate show, by ")
     assert curate_cli("coarsen", "--depth", "3", "-o", "labels.parquet").exit_code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "depth 3")
@@ -132,6 +132,6 @@ def test_out_that_is_or_is_inside_a_file(curate_cli, tmp_path, inside):
     afile = tmp_path / "a.txt"
     afile.write_text("x")
     out, where = (afile / "sub", f"{afile} is") if inside else (afile, "it is")
-    result = curate_cli("build", "--out", out)
+    result = curate_cli("build", "-o", out)
     assert (result.exit_code, result.stderr.strip()) == (1, f"Error: Cannot write manifests into {out}: {where} a file, not a folder.")
     assert afile.read_text() == "x"

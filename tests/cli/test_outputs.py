@@ -69,7 +69,7 @@ def test_a_symlink_is_written_through_to_its_target(curate_cli, tmp_path):
 
 UNWRITABLE = [
     (["coarsen", "--depth", "3", "-o", "/proc/x.parquet"], "Cannot write /proc/x.parquet: the folder /proc takes no new files (No such file or directory)."),
-    (["build", "--out", "/proc/x"], "Cannot write manifests into /proc/x: the folder /proc takes no new files (No such file or directory)."),
+    (["build", "-o", "/proc/x"], "Cannot write manifests into /proc/x: the folder /proc takes no new files (No such file or directory)."),
     (["wordnet", "install", "--nltk-data", "/proc/x"], "Cannot write WordNet into /proc/x: the folder /proc takes no new files (No such file or directory)."),
     (["wordnet", "snapshot", "-o", "/proc/x.zip"], "Cannot write /proc/x.zip: the folder /proc takes no new files (No such file or directory)."),
 ]

@@ -14,10 +14,11 @@ def test_show_an_image_index_and_a_subset_of_it(curate_cli, tmp_path):
     index = index_of(tmp_path, {TENCH: 3, GOLDFISH: 2})
     result = curate_cli("show", index)
     assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[:2] == ["kind: image index", f"root: {tmp_path / 'nowhere'}"]
-    assert f"content_hash: {ImageIndex.read(index).content_hash}" in lines and "images: 5" in lines
-    assert lines[-4:] == ["splits: train 5", "wnid\timages", f"{TENCH}\t3", f"{GOLDFISH}\t2"]
+    keys = result.stderr.splitlines()  # not a terminal: the key lines on stderr, the table alone on stdout
+    assert keys[:2] == ["kind: image index", f"root: {tmp_path / 'nowhere'}"]
+    assert f"content_hash: {ImageIndex.read(index).content_hash}" in keys and "images: 5" in keys
+    assert keys[-1] == "splits: train 5"
+    assert result.stdout.splitlines() == ["wnid\timages", f"{TENCH}\t3", f"{GOLDFISH}\t2"]
     assert run("subset", index, "--per-class", "1", "-o", tmp_path / "one.parquet").exit_code == 0
     record = json.loads(curate_cli("show", tmp_path / "one.parquet", "--json").stdout)
     assert record["parent_hash"] == ImageIndex.read(index).content_hash
