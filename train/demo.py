@@ -53,6 +53,6 @@ def with_grouping(source: Path, grouping: str) -> str:
     """The experiment file `source` with its world's grouping (its one `grouping = ...` line) set to `grouping`."""
     text, found = GROUPING_LINE.subn(f'grouping = "{grouping}"', source.read_text())
     if found != 1:
-        raise TrainError(f"{source} must give its world's grouping once, in [data] (grouping = \"{DEFAULT_GROUPING}\"): the "
-                         "demo runs it under each grouping in turn.")
+        raise TrainError(f"{source} must give its world's grouping once, in [data] "
+                         f"(grouping = \"{DEFAULT_GROUPING}\"): the demo runs it under each grouping in turn.")
     return text

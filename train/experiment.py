@@ -171,7 +171,8 @@ def read_experiment(path: Path) -> Experiment:
 
 # --- the grid's own words ---------------------------------------------------------------------------------
 
-DATA_KINDS = {"synthetic": {"kind": str}, "grouping": {"kind": str}, "train_per_class": {"kind": int, "low": 1}, "val_per_class": {"kind": int, "low": 1},
+DATA_KINDS = {"synthetic": {"kind": str}, "grouping": {"kind": str}, "train_per_class": {"kind": int, "low": 1},
+              "val_per_class": {"kind": int, "low": 1},
               "seed": {"kind": int}, "train_index": {"kind": str}, "val_index": {"kind": str}, "root": {"kind": str},
               "val_root": {"kind": str}}
 
