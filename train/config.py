@@ -177,8 +177,8 @@ class EvaluateConfig(Device, Sizes, Data):
 
 @dataclass(kw_only=True)
 class DemoConfig:
-    output_dir: Path = setting(Path("runs/demo"), "the grid's folder", group="")
-    experiment: Path | None = setting(None, "another experiment file to run as the demo",
+    output_dir: Path = setting(Path("runs/demo"), "the grids' folder: one grid a grouping of the world", group="")
+    experiment: Path | None = setting(None, "another experiment file to run as the demo (its [data] names a grouping)",
                                       default_help="experiments/demo.toml", group="")
     quiet: bool = setting(False, "no progress or table on stderr", flags=("-q", "--quiet"), group="")
 

@@ -5,7 +5,7 @@ k-NN evaluations; read and checked whole, in one sentence per mistake, before an
     throughput = 2000                        # images/s a GPU trains at, for --dry-run's cost (optional)
     nproc_per_node = 1                       # processes per cell (torchrun), unless --nproc-per-node says
     [data]                                   # the images: curate image indexes, or a synthetic world
-    train_index = "train.parquet"            # (or: synthetic = "factors", train_per_class, val_per_class, seed)
+    train_index = "train.parquet"            # (or: synthetic = "factors", grouping, train_per_class, val_per_class, seed)
     val_index = "val.parquet"
     root = "imagenet/train"
     val_root = "imagenet/val"
@@ -59,10 +59,11 @@ from pathlib import Path
 from train.config import EvaluateConfig, FinetuneConfig, PretrainConfig, check, implied_sizes, with_task_defaults
 from train.errors import TrainError, sentence
 from train.settings import KINDS, declared, of_kind, suggestion, typed
+from train.world import DEFAULT_GROUPING, GROUPINGS
 
 TOP = {"name", "description", "throughput", "nproc_per_node", "data", "settings", "pretrain", "series", "knn", "transfer",
        "slurm"}
-DATA = {"synthetic", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root"}
+DATA = {"synthetic", "grouping", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root"}
 WORLDS = ("factors",)
 # Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
 GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
@@ -186,6 +187,11 @@ def read_experiment(path: Path) -> Experiment:
     data = {key: word(data, key, f"{where} [data]", **kind) for key, kind in DATA_KINDS.items() if key in data}
     if "synthetic" in data and data["synthetic"] not in WORLDS:
         raise TrainError(f"{where} [data]: unknown synthetic world {data['synthetic']!r}: choose {', '.join(WORLDS)}.")
+    if data.get("grouping", DEFAULT_GROUPING) not in GROUPINGS:
+        raise TrainError(f"{where} [data]: unknown grouping {data['grouping']!r}: choose {', '.join(GROUPINGS)}.")
+    if "grouping" in data and "synthetic" not in data:
+        raise TrainError(f"{where} [data]: grouping is the synthetic world's; ImageNet's classes group as WordNet groups "
+                         "them: leave it out, or draw the world with synthetic = \"factors\".")
     if "synthetic" not in data and "train_index" not in data:
         raise TrainError(f"{where} [data] needs train_index (a curate image index), or synthetic = \"factors\".")
     shared = table_of(spec, "settings", where)
@@ -212,7 +218,8 @@ def read_experiment(path: Path) -> Experiment:
 
 # --- the grid's own words ---------------------------------------------------------------------------------
 
-DATA_KINDS = {"synthetic": {"kind": str}, "train_per_class": {"kind": int, "low": 1}, "val_per_class": {"kind": int, "low": 1},
+DATA_KINDS = {"synthetic": {"kind": str}, "grouping": {"kind": str}, "train_per_class": {"kind": int, "low": 1},
+              "val_per_class": {"kind": int, "low": 1},
               "seed": {"kind": int}, "train_index": {"kind": str}, "val_index": {"kind": str}, "root": {"kind": str},
               "val_root": {"kind": str}}
 

@@ -47,8 +47,9 @@ COMMANDS = {
                         "Score a pretrain checkpoint on the val split of an image table."),
     "demo": Command(DemoConfig, "the paper's question on a CPU in minutes: a synthetic world, curate, a grid, a report",
                     "Run the demo grid (experiments/demo.toml: a synthetic world of shapes and textures, fine and coarse "
-                    "WordNet label sets, a tiny CNN, three seeds) and report it: mean ± std tables and figures. Running "
-                    "it again trains nothing."),
+                    "WordNet label sets, a tiny CNN, three seeds) once under each grouping of its world into "
+                    "OUTPUT_DIR/<grouping>/, and report each: mean ± std tables and figures. Running it again trains "
+                    "nothing."),
     "grid": Command(
         GridConfig, "run an experiment file: every pretraining variant, transfer and k-NN score, once",
         "Run every cell of an experiment file (experiments/ has the paper's and the demo's): pretrain each\n"

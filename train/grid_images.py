@@ -17,7 +17,7 @@ from curate.labels.classlists import ClassList, builtin_list
 from curate.labels.manifest import labels_hash, write_labels
 from curate.labels.presets import PRESETS, labels_named
 from train.errors import TrainError
-from train.world import FACTOR_CLASSES, draw_world
+from train.world import CLASSES, DEFAULT_GROUPING, draw_world
 
 @dataclass(frozen=True)
 class Tables:
@@ -71,8 +71,9 @@ class GridImages:
         return self.train_index.is_file()
 
     def world(self) -> dict:
-        return {"world": self.spec["synthetic"], "train_per_class": self.spec.get("train_per_class", 60),
-                "val_per_class": self.spec.get("val_per_class", 20), "seed": self.spec.get("seed", 0)}
+        return {"world": self.spec["synthetic"], "grouping": self.spec.get("grouping", DEFAULT_GROUPING),
+                "train_per_class": self.spec.get("train_per_class", 60), "val_per_class": self.spec.get("val_per_class", 20),
+                "seed": self.spec.get("seed", 0)}
 
     def prepare(self) -> None:
         """Draw the synthetic world once, and index it; check that real indexes are there."""
@@ -83,13 +84,13 @@ class GridImages:
         if (self.folder / "world.json").is_file() and json.loads((self.folder / "world.json").read_text()) == self.world():
             return
         world = self.world()
-        draw_world(self.folder, world["train_per_class"], world["val_per_class"], world["seed"])
+        draw_world(self.folder, world["train_per_class"], world["val_per_class"], world["seed"], world["grouping"])
         for split in ("train", "val"):  # after the rename: the indexes record the images' final root
             ImageIndex.build(self.folder / "imagenet" / split, split=split).write(self.folder / f"images-{split}.parquet")
         (self.folder / "world.json").write_text(json.dumps(world, sort_keys=True) + "\n")
 
     def base(self) -> ClassList:
-        return ClassList("factors-12", tuple(sorted(FACTOR_CLASSES))) if self.synthetic else builtin_list("ilsvrc2012")
+        return ClassList("factors-12", CLASSES) if self.synthetic else builtin_list("ilsvrc2012")
 
     def label_set(self, spec: str):
         """The label set `spec` names, as curate names label sets (`labels_named`): made from WordNet once."""

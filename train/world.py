@@ -4,11 +4,13 @@ folder layout; and the drawing the tests' synthetic data shares.
 
 The twelve pretraining classes are real ILSVRC wnids, so curate's recipes group them as WordNet does: three toy
 dogs, three domestic cats, three finches, three trucks (`coarsen --lift 1`). Each fine class is one
-shape-texture combination, and each coarse label merges three combinations that share neither shape nor
-texture (label g holds (g, g+1), (g+1, g+3) and (g+3, g+2), mod 4): no one factor tells the coarse labels
-apart, and both tell the fine ones apart, so whether coarse training learns what separates fine classes is for
-the experiment to show, not the world. The transfer task classifies the four combinations no pretraining class
-has, (s, s): known factors, new combinations.
+shape-texture combination; which combinations a coarse label merges is the world's grouping (GROUPINGS):
+"shared-shape", as WordNet groups ImageNet (118 dog breeds become "dog"), gives each coarse label one shape in
+three textures, so coarse labels never ask for texture and the fine classes of a group differ only in it;
+"no-shared-factor" gives each three combinations that share neither shape nor texture, so coarse training
+must separate classes that differ in one factor. The transfer task classifies the four combinations no
+pretraining class has under either grouping, (s, s): known factors, new combinations, any two of them apart
+in both factors, so either factor alone solves it.
 """
 
 from __future__ import annotations
@@ -28,19 +30,26 @@ GROUPS = (("n02085620", "n02085782", "n02085936"),  # Chihuahua, Japanese spanie
           ("n02123045", "n02123159", "n02123394"),  # tabby, tiger cat, Persian cat: domestic cat
           ("n01530575", "n01531178", "n01532829"),  # brambling, goldfinch, house finch: finch
           ("n03417042", "n03796401", "n04467665"))  # garbage truck, moving van, trailer truck: truck
-FACTOR_CLASSES = {wnid: (SHAPES[s % 4], TEXTURES[t % 4])
-                  for g, group in enumerate(GROUPS)
-                  for wnid, (s, t) in zip(group, ((g, g + 1), (g + 1, g + 3), (g + 3, g + 2)))}
+CLASSES = tuple(sorted(wnid for group in GROUPS for wnid in group))
+# Each grouping: the (shape, texture) of group g's three classes, as steps from (g, g), mod 4; none is (s, s).
+GROUPINGS = {"shared-shape": ((0, 1), (0, 2), (0, 3)), "no-shared-factor": ((0, 1), (1, 3), (3, 2))}
+DEFAULT_GROUPING = "shared-shape"
 NEW_COMBINATIONS = {wnid: (SHAPES[s], TEXTURES[s]) for s, wnid in  # orange, lemon, banana, Granny Smith
                     enumerate(("n07747607", "n07749582", "n07753592", "n07742313"))}
 
 
-def draw_world(folder: Path, train_per_class: int, val_per_class: int, seed: int) -> None:
-    """The world into `folder` (imagenet/{train,val}/<wnid>/ and the transfer task's transfer/{train,val}/),
-    drawn in a sibling folder and renamed into place when whole."""
+def factor_classes(grouping: str) -> dict[str, tuple[str, str]]:
+    """Each pretraining class (wnid) and its (shape, texture) under `grouping`."""
+    return {wnid: (SHAPES[(g + s) % 4], TEXTURES[(g + t) % 4])
+            for g, group in enumerate(GROUPS) for wnid, (s, t) in zip(group, GROUPINGS[grouping])}
+
+
+def draw_world(folder: Path, train_per_class: int, val_per_class: int, seed: int, grouping: str) -> None:
+    """The world under `grouping` into `folder` (imagenet/{train,val}/<wnid>/ and the transfer task's
+    transfer/{train,val}/), drawn in a sibling folder and renamed into place when whole."""
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    make_images(partial / "imagenet", FACTOR_CLASSES, {"train": train_per_class, "val": val_per_class}, seed)
+    make_images(partial / "imagenet", factor_classes(grouping), {"train": train_per_class, "val": val_per_class}, seed)
     # few training images: a linear probe on them shows how far the features carry a new combination
     make_images(partial / "transfer", NEW_COMBINATIONS, {"train": 5, "val": 40}, seed + 1)
     shutil.rmtree(folder, ignore_errors=True)
