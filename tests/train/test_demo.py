@@ -33,7 +33,7 @@ def test_the_demo_runs_its_grid_under_each_grouping_and_draws_the_figures_of_eac
         assert (grid["cells"], grid["ran"]) == (6, 6)
         assert json.loads((out / grouping / "data" / "world.json").read_text())["grouping"] == grouping
         figures = out / grouping / "figures"
-        assert grid["figures"] == [str(figures / "images_per_class.png"), str(figures / "label_count.png")]
+        assert grid["figures"] == [str(figures / "fine_or_coarse_labels.png")]  # one series: one figure
         assert all(open(f, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for f in grid["figures"])
 
 
