@@ -12,23 +12,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from commands import error_of, run
+from commands import error_of, run, sizes
 from PIL import Image
 
 import synthetic_voc
 from curate.images.index import ImageIndex
 from curate.images.pack import pack
-from curate.images.table import ImageTable
 from curate.labels.manifest import read_labels
 from train.config import FinetuneConfig, implied_settings, with_task_defaults
 from train.data.tables import image_loader, load_table
 from train.flags import parse
 
 CPU = ["--device", "cpu", "-j", "0", "-q"]
-
-
-def sizes(px: int) -> list[str]:
-    return ["--train-crop-size", str(px), "--val-resize-size", str(px), "--val-crop-size", str(px)]
 
 
 # --- the prototxts' numbers ------------------------------------------------------------------------------------
@@ -95,19 +90,6 @@ def assert_as_caffe(seen: dict, want: dict[str, tuple[float, float]]) -> None:
 
 
 # --- fixtures --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def few(data, tmp_path_factory) -> list[str]:
-    """Two training and one validation image per coarse label."""
-    out = tmp_path_factory.mktemp("few")
-    for split, per_label in (("train", 2), ("val", 1)):
-        whole = ImageTable.read(data["coarse"][f"{split}_table"])
-        labels = whole.rows["label"].to_pylist()
-        keep = [row for row, label in enumerate(labels) if labels[:row].count(label) < per_label]
-        metadata = {k: v for k, v in whole.metadata.items() if k != "content_hash"}
-        ImageTable(whole.rows.take(keep), metadata).write(out / f"{split}.parquet")
-    return ["--table", str(out / "train.parquet"), "--val-table", str(out / "val.parquet")]
 
 
 @pytest.fixture(scope="module")
