@@ -15,6 +15,7 @@ Read in this order:
                   tables and figures of its results.parquet
   demo.py         run(config) of `demo`: the demo grid (experiments/demo.toml) and its report
   loops.py        train_one_epoch, evaluate, extract_features; the one mixed-precision path
+  optimizer.py    SGD with Caffe's per-parameter multipliers (biases, pretrained layers) as parameter groups
   checkpoint.py   the one owner of checkpoints: save (atomically), load, resume (settings and state)
   data/           the image table as training reads it (tables.py); decoding, datasets, loaders (loaders.py);
                   raw stores in batches (stores.py); seeded crops (crops.py)
@@ -25,8 +26,9 @@ Read in this order:
   distributed.py  the one set-up for torchrun (RANK / LOCAL_RANK / WORLD_SIZE) and print0
 
 Words: a "setting" is one field of a command's config (a flag on the command line, a key in an experiment
-file); "augment" is how images are cropped (rrc, caffe); a "label set" is named as curate names it; a "cell"
-is one unit of a grid; a "task" is a transfer task (a row of tasks.TASKS), its data the task's `Samples`.
+file); "augment" is how images are cropped (rrc, caffe), "input_norm" how their pixels are fed (torchvision,
+caffe); a "label set" is named as curate names it; a "cell" is one unit of a grid; a "task" is a transfer
+task (a row of tasks.TASKS), its data the task's `Samples`.
 
 The curate package never imports torch; this package imports curate.
 """

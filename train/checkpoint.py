@@ -60,6 +60,26 @@ def load_weights(model: nn.Module, state: dict, path: Path) -> None:
         raise TrainError(f"The weights in {path} do not fit this network: the checkpoint is from another model.") from None
 
 
+# What a checkpoint saved before a setting existed was trained with: the only value there was then.
+BEFORE_THE_SETTING = {"augment": "rrc", "input_norm": "torchvision", "bias_lr_scale": 1.0, "bias_weight_decay": None}
+
+
+def recorded_config(saved: dict) -> dict:
+    """The settings a checkpoint's run had, as it records them (`BEFORE_THE_SETTING` where it predates one)."""
+    return {**BEFORE_THE_SETTING, **saved.get("config", {})}
+
+
+def pretrained_input(saved: dict, path: Path, config, given: frozenset[str]) -> str:
+    """The input (`input_norm`) the network of the pretrain checkpoint `saved` learnt on, which finetune and
+    evaluate feed it; another one given is an error."""
+    trained_on = recorded_config(saved)["input_norm"]
+    if "input_norm" in given and config.input_norm != trained_on:
+        raise TrainError(f"{as_given('input_norm', config.input_norm)} contradicts {path}, whose network was pretrained "
+                         f"on {as_given('input_norm', trained_on)} input: leave it out (a network is fed the input it "
+                         "learnt on).")
+    return trained_on
+
+
 def pretrained_model(path: Path) -> tuple[nn.Module, dict]:
     """The network of a pretrain checkpoint, weights loaded, on the CPU; and the checkpoint."""
     checkpoint = load(path, "pretrain")
@@ -100,7 +120,7 @@ def resumed_config(config, given: frozenset[str], saved: dict, path: Path):
     a setting given on the command line that contradicts the checkpoint is an error naming both. The length
     (`epochs`, or `iterations`) may change, to more than is done, in the unit the run has; the other settings
     (paths, workers, the device...) are the caller's."""
-    recorded = {"augment": "rrc", **saved.get("config", {})}  # checkpoints older than --augment were all rrc
+    recorded = recorded_config(saved)
     changes = {}
     for name in with_role(type(config), "run"):
         if name not in recorded:

@@ -16,6 +16,7 @@ from train.settings import check_values, defaults, inherited, setting
 from train.tasks import TASK
 
 MODELS = ("alexnet", "caffenet", "resnet18", "resnet50", "tiny")  # models.MODELS builds each (a test keeps them equal)
+INPUT_NORMS = ("torchvision", "caffe")  # loaders.INPUT_NORMS defines each (a test keeps them equal)
 CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
 
 
@@ -50,9 +51,10 @@ SIZES = "input size and augmentation"
 
 @dataclass(kw_only=True)
 class Sizes:
-    """Input sizes and augmentation: "rrc", random-resized crops for training, resize the short side and
-    centre crop to evaluate; "caffe", Caffe's ImageNet recipe (resize to a square, random crop and mirror;
-    the central crop to evaluate), whose crops are 227 px unless given (`implied_sizes`)."""
+    """Input sizes, augmentation and the input the network is fed: "rrc", random-resized crops for training,
+    resize the short side and centre crop to evaluate; "caffe", Caffe's ImageNet recipe (resize to a square,
+    random crop and mirror; the central crop to evaluate), whose crops are 227 px unless given (`implied_sizes`)
+    and whose input is Caffe's unless given (`implied_settings`)."""
 
     train_crop_size: int = setting(224, "training crop size (227 with --augment caffe)", rule=at_least(1), role="run",
                                    group=SIZES)
@@ -68,6 +70,12 @@ class Sizes:
         "to a --val-resize-size square (aspect not kept), a random --train-crop-size crop and a random mirror; to "
         "evaluate, the central --val-crop-size of that square; crop sizes not given are then 227",
         choices=("rrc", "caffe"), role="run", group=SIZES)
+    input_norm: str | None = setting(
+        None, "how pixels are fed to the network: torchvision, RGB scaled to 0..1, minus ImageNet's mean, over its "
+        "std; caffe, as Caffe fed CaffeNet: BGR 0..255 minus ImageNet's mean pixel (B 104.0, G 116.7, R 122.7)",
+        choices=INPUT_NORMS,
+        role="run", group=SIZES, default_help="caffe with --augment caffe, else torchvision; finetune and evaluate: "
+        "the input the checkpoint's network was pretrained on")
 
 
 @dataclass(kw_only=True)
@@ -101,6 +109,12 @@ class Training(Device, Sizes):
     momentum: float = setting(0.9, "SGD momentum", rule=UNIT, role="run", group=OPTIMISATION)
     wd: float = setting(1e-4, "weight decay", flags=("--wd", "--weight-decay"), rule=at_least(0), role="run",
                         group=OPTIMISATION)
+    bias_lr_scale: float = setting(1.0, "biases learn at the LR times this (Caffe's prototxts: lr_mult 2)",
+                                   rule=at_least(0), role="run", group=OPTIMISATION,
+                                   default_help="1; 2 with --augment caffe")
+    bias_weight_decay: float | None = setting(None, "weight decay of the biases (Caffe's prototxts: decay_mult 0)",
+                                              rule=at_least(0), role="run", group=OPTIMISATION,
+                                              default_help="--wd; 0 with --augment caffe")
     nesterov: bool = setting(False, "Nesterov momentum", role="run", group=OPTIMISATION)
     label_smoothing: float = setting(0.0, "label smoothing", rule=UNIT, role="run", group=OPTIMISATION)
     lr_scheduler: str = setting("step", "LR schedule", choices=("step", "cosine", "constant"), role="run",
@@ -262,6 +276,20 @@ def implied_sizes(config, given: frozenset[str]):
     if getattr(config, "augment", "rrc") != "caffe":
         return config
     return replace(config, **{name: CAFFE_CROP for name in ("train_crop_size", "val_crop_size") if name not in given})
+
+
+# What --augment caffe implies besides its crop sizes: Caffe's input, and its per-parameter multipliers
+# (models/bvlc_reference_caffenet/train_val.prototxt: biases lr_mult 2, decay_mult 0).
+CAFFE_IMPLIES = {"input_norm": "caffe", "bias_lr_scale": 2.0, "bias_weight_decay": 0.0}
+
+
+def implied_settings(config, given: frozenset[str]):
+    """`config` with what its augmentation implies where the caller set none (`given`): the crop sizes
+    (`implied_sizes`), and with --augment caffe Caffe's input and bias multipliers (`CAFFE_IMPLIES`); the
+    input is torchvision's otherwise."""
+    config = implied_sizes(config, given)
+    implied = CAFFE_IMPLIES if config.augment == "caffe" else {"input_norm": "torchvision"}
+    return replace(config, **{name: value for name, value in implied.items() if name not in given})
 
 
 def with_task_defaults(config: FinetuneConfig, given: frozenset[str]) -> FinetuneConfig:

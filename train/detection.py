@@ -35,7 +35,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from curate.seeded import uniforms
-from train.data.loaders import MEAN, STD, CroppedDataset, read_image
+from train.data.loaders import INPUT_NORMS, CroppedDataset, read_image
 from train.distributed import all_gather_list
 from train.errors import TrainError
 from train.loops import autocast
@@ -123,16 +123,19 @@ DETECTORS = {"alexnet": alexnet_parts, "caffenet": alexnet_parts, "resnet18": re
 
 
 def build_detector(network: nn.Module, name: str, num_classes: int, min_size: int, max_size: int,
-                   pretrained: bool) -> FasterRCNN:
+                   pretrained: bool, input_norm: str) -> FasterRCNN:
     """A Faster R-CNN finding `num_classes` classes on `network`, its images resized to a shorter side of
-    `min_size` px (the longer at most `max_size`)."""
+    `min_size` px (the longer at most `max_size`) and normalised as `input_norm` says (`to_unit` gives them
+    in its channel order)."""
     if name not in DETECTORS:
         raise TrainError(f"A {name} network cannot serve as a detection backbone: voc07-det takes {', '.join(DETECTORS)}.")
     parts = DETECTORS[name](network, pretrained)
     sizes = tuple(tuple(max(4, round(s * min_size / 600)) for s in level) for level in parts.pop("anchor_sizes"))
     head_width, pooling = parts.pop("head_width", None), parts.pop("roi_pooling", None)
     predictor = {"box_predictor": FastRCNNPredictor(head_width, num_classes + 1)} if head_width else {"num_classes": num_classes + 1}
-    detector = FasterRCNN(min_size=min_size, max_size=max_size, image_mean=list(MEAN), image_std=list(STD),
+    norm = INPUT_NORMS[input_norm]  # the detector's transform takes 0..1 images: mean and std in those units
+    detector = FasterRCNN(min_size=min_size, max_size=max_size, image_mean=[m / 255 for m in norm.mean],
+                          image_std=[s / 255 for s in norm.std],
                           rpn_anchor_generator=AnchorGenerator(sizes, (RATIOS,) * len(sizes)), **predictor, **parts)
     if pooling is not None:  # FasterRCNN's constructor takes only MultiScaleRoIAlign
         detector.roi_heads.box_roi_pool = pooling
@@ -179,31 +182,32 @@ def collate(batch: list) -> tuple:
     return tuple(zip(*batch))
 
 
-def to_unit(image: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (3, H, W) -> float 0..1 on `device` (the detector normalises and resizes it there)."""
-    return image.to(device, non_blocking=True).float().div_(255)
+def to_unit(image: torch.Tensor, device: torch.device, input_norm: str) -> torch.Tensor:
+    """uint8 RGB (3, H, W) -> float 0..1 on `device`, in the channel order of `input_norm` (the detector
+    normalises and resizes it there)."""
+    return image[list(INPUT_NORMS[input_norm].order)].to(device, non_blocking=True).float().div_(255)
 
 
-def detection_step(model: nn.Module, device: torch.device, amp_dtype: torch.dtype | None):
+def detection_step(model: nn.Module, device: torch.device, amp_dtype: torch.dtype | None, input_norm: str):
     """The training step of `loops.train_one_epoch`: the detector's four losses, summed."""
 
     def step(images, targets):
         targets = [{key: value.to(device) for key, value in target.items()} for target in targets]
         with autocast(device, amp_dtype):
-            losses = model([to_unit(image, device) for image in images], targets)
+            losses = model([to_unit(image, device, input_norm) for image in images], targets)
         return sum(losses.values()), len(images), None
 
     return step
 
 
 @torch.no_grad()
-def detect(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None) -> list:
+def detect(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None, input_norm: str) -> list:
     """(item, boxes (n, 4) in VOC pixels, scores, class indices) for each image of `loader`, of every rank."""
     model.eval()
     found = []
     for images, _, items in loader:
         with autocast(device, amp_dtype):
-            outputs = model([to_unit(image, device) for image in images])
+            outputs = model([to_unit(image, device, input_norm) for image in images])
         for item, output in zip(items, outputs):
             boxes = output["boxes"].float().cpu().numpy().astype(np.float64)
             boxes[:, :2] += 1  # continuous [x1, x2] -> VOC's inclusive pixels x1 + 1 .. x2

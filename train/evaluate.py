@@ -3,7 +3,8 @@
 Top-1/top-5 on the labels it was trained on, and k-NN top-1 on another label set of the same images: the
 features of a net trained on coarse labels, scored against fine labels (does coarse training learn fine
 distinctions?). The k-NN memory is the train split, the queries are the val split. With --knn-only the
-tables may be any (the grid gives every variant one bank and one query set), and only k-NN is scored.
+tables may be any (the grid gives every variant one bank and one query set), and only k-NN is scored. The
+network is fed the input it was pretrained on (`input_norm`, from its checkpoint).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def knn_score(features_model: nn.Module, table: TrainingTable, val_table: Traini
         counts[split] = (len(kept), len(rows))
         loader = image_loader(source, [rows[pos] for pos in kept], config, run, train=False, targets=targets)
         scored[split] = extract_features(features_model, loader, run.device, precision(config.amp, config.amp_dtype, run.device),
-                                         config.channels_last)
+                                         config.channels_last, input_norm=config.input_norm)
     top1 = knn_top1(*scored["train"], *scored["val"], k=config.knn_k, temperature=config.knn_temperature)
     return {"knn_top1": 100 * top1, "knn_label_count": len(label_wnids), "knn_k": config.knn_k,
             "knn_labels": str(labels_path), "knn_memory_images": counts["train"][0], "knn_query_images": counts["val"][0],
@@ -61,9 +62,12 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
     check(implied_sizes(config, given))
     run = distributed.setup(config.device)
     model, pretrained = checkpoint.pretrained_model(config.checkpoint)
-    # Score at the sizes the network was validated at during pretraining, unless the flags say otherwise.
+    # Score at the sizes the network was validated at during pretraining, unless the flags say otherwise; feed it
+    # the input it learnt on.
     recorded = pretrained.get("config", {})
-    config = implied_sizes(replace(config, **{k: recorded[k] for k in TRAINED_SIZES if k in recorded and k not in given}), given)
+    trained = {k: recorded[k] for k in TRAINED_SIZES if k in recorded and k not in given}
+    input_norm = checkpoint.pretrained_input(pretrained, config.checkpoint, config, given)
+    config = implied_sizes(replace(config, **trained, input_norm=input_norm), given)
     if config.knn_only and config.knn_labels is None:
         raise TrainError("`knn_only` scores k-NN on `knn_labels`: give the label manifest to score against.")
     table, val_table, val_rows = load_tables(config, check_files=run.is_main)
@@ -76,10 +80,11 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
     if not val_rows:
         raise TrainError(f"{val_table.source} has no images in the val split to evaluate on: give one with `val_table`.")
     result = {"checkpoint": str(config.checkpoint), "model": pretrained["model_name"], **pretrained["data"],
-              **{k: getattr(config, k) for k in TRAINED_SIZES}}
+              **{k: getattr(config, k) for k in (*TRAINED_SIZES, "input_norm")}}
     if not config.knn_only:
         loader = image_loader(val_table, val_rows, config, run, train=False)
-        result.update(evaluate(model, loader, run.device, precision(config.amp, config.amp_dtype, run.device), config.channels_last))
+        result.update(evaluate(model, loader, run.device, precision(config.amp, config.amp_dtype, run.device),
+                               config.channels_last, input_norm=config.input_norm))
     if config.knn_labels is not None:
         features = backbone(model, pretrained["model_name"])
         result.update(knn_score(features, table, val_table, val_rows, config.knn_labels, run, config))

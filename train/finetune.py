@@ -3,7 +3,9 @@
 --mode linear: the pretrained features stay frozen (batch-norm statistics included) and only a new linear
 classifier learns: the linear-classifier regime. --mode full: every layer learns, the pretrained ones at
 --backbone-lr-scale times the LR of the new layers; with --random-init (the scratch baseline) all at the
-full LR. Detection (voc07-det) builds a Faster R-CNN on the network (`detection.py`), always in full mode.
+full LR. Biases learn as --bias-lr-scale and --bias-weight-decay say (`optimizer.py`). Detection (voc07-det)
+builds a Faster R-CNN on the network (`detection.py`), always in full mode. The network is fed the input it
+was pretrained on (`input_norm`, from its checkpoint).
 
 Read top to bottom: set up (`runs.Run`: settings, the task's defaults, resume), data, model, optimiser, the
 loop (train, validate, checkpoint, log), the test once at the end (or every epoch with --test-every-epoch),
@@ -27,6 +29,7 @@ from train.errors import TrainError
 from train.loops import classification_step, evaluate
 from train.metrics import multilabel_loss
 from train.models import ScoreLayer, backbone, build_model, check_input_size, feature_dim, set_classifier
+from train.optimizer import sgd
 from train.runs import Run, write_json
 from train.settings import defining, words_of
 from train.tasks import TASK, Samples, hold_out
@@ -59,15 +62,16 @@ class LinearProbe(nn.Module):
 def starting_network(config: FinetuneConfig, given: frozenset[str], saved: dict | None) -> tuple[nn.Module, str, dict]:
     """The network to transfer: the pretrain checkpoint's (its weights), an untrained --model (the
     baseline), or for a resumed run an untrained one of its model (the checkpoint's weights come later).
-    Also its model name and what it was pretrained on."""
+    Also its model name and what it was pretrained on, with the input it learnt on (`input_norm`)."""
     if saved is not None:
         started_from = saved["pretrained"].get("checkpoint")
         if config.checkpoint is not None and str(config.checkpoint) != started_from:
             raise TrainError(f"`checkpoint` {config.checkpoint} contradicts {config.resume}, which fine-tunes "
                              f"{started_from or 'a random init'}: leave `checkpoint` out, or start a new run.")
-        return build_model(saved["model_name"], 1), saved["model_name"], saved["pretrained"]
+        return build_model(saved["model_name"], 1), saved["model_name"], {"input_norm": config.input_norm, **saved["pretrained"]}
     if config.random_init:
-        return build_model(config.model, 1), config.model, {"labels_recipe": "none (random init)"}
+        return build_model(config.model, 1), config.model, {"labels_recipe": "none (random init)",
+                                                            "input_norm": config.input_norm or "torchvision"}
     if config.checkpoint is None:
         raise TrainError("finetune needs `checkpoint` (a pretrain checkpoint), or `random_init` with a `model` for the "
                          "baseline.")
@@ -75,30 +79,22 @@ def starting_network(config: FinetuneConfig, given: frozenset[str], saved: dict 
     if "model" in given and config.model != pretrained["model_name"]:
         raise TrainError(f"`model` {config.model} contradicts {config.checkpoint}, which holds a {pretrained['model_name']} "
                          "network: leave `model` out (the network comes from the checkpoint).")
-    return model, pretrained["model_name"], {**pretrained["data"], "checkpoint": str(config.checkpoint)}
+    return model, pretrained["model_name"], {**pretrained["data"], "checkpoint": str(config.checkpoint),
+                                             "input_norm": checkpoint.pretrained_input(pretrained, config.checkpoint, config, given)}
 
 
 def task_model(task: Samples, network: nn.Module, name: str, config: FinetuneConfig, pretrained: bool) -> nn.Module:
     """The network made into the model of the task: a detector, a linear probe, or the network with a new
     classifier."""
     if task.task.kind == "detection":
-        return build_detector(network, name, len(task.classes), config.min_size, config.max_size, pretrained)
+        return build_detector(network, name, len(task.classes), config.min_size, config.max_size, pretrained,
+                              config.input_norm)
     check_input_size(network, name, min(config.train_crop_size, config.val_crop_size))
     head = ScoreLayer(feature_dim(network, name), len(task.classes))
     if config.mode == "linear":
         return LinearProbe(backbone(network, name), head)
     set_classifier(network, name, head)
     return network
-
-
-def parameter_groups(model: nn.Module, pretrained: set[int], config: FinetuneConfig) -> list[dict]:
-    """The trainable parameters: those that came pretrained at --lr times --backbone-lr-scale (1 with
-    --random-init), the new ones at --lr."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    scale = 1.0 if config.random_init else config.backbone_lr_scale
-    old = [p for p in trainable if id(p) in pretrained]
-    groups = [{"params": [p for p in trainable if id(p) not in pretrained]}]
-    return ([{"params": old, "lr": config.lr * scale}] if old else []) + groups
 
 
 def loaders(task: Samples, splits: dict, config: FinetuneConfig, run: distributed.Dist) -> dict:
@@ -118,15 +114,17 @@ def loaders(task: Samples, splits: dict, config: FinetuneConfig, run: distribute
     return result
 
 
-def scorer(task: Samples, model: nn.Module, splits: dict, loaders: dict, run: distributed.Dist, amp_dtype):
-    """score(split name) -> the task's metrics on that split: top-1, or AP per class and their mean."""
+def scorer(task: Samples, model: nn.Module, splits: dict, loaders: dict, run: distributed.Dist, amp_dtype, input_norm: str):
+    """score(split name) -> the task's metrics on that split (its images fed as `input_norm` says): top-1, or
+    AP per class and their mean."""
 
     def score(name: str) -> dict:
         kind, rule = task.task.kind, task.task.rule
         if kind == "detection":
-            found = detect(model, loaders[name], run.device, amp_dtype)
+            found = detect(model, loaders[name], run.device, amp_dtype, input_norm)
             return score_detections(found, splits[name], task.classes, rule)
-        metrics = evaluate(model, loaders[name], run.device, amp_dtype, False, rule if kind == "map" else None)
+        metrics = evaluate(model, loaders[name], run.device, amp_dtype, False, rule if kind == "map" else None,
+                           input_norm=input_norm)
         return {**metrics, "ap": dict(zip(task.classes, metrics["ap"]))} if "ap" in metrics else metrics
 
     return score
@@ -153,21 +151,20 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
                          + (": give a smaller `val_fraction`." if len(task.train) > 1 else "."))
     splits = {"train": train_split, **({"val": val_split} if len(val_split) else {}), "test": task.test}
 
-    # Model: the pretrained network made into the task's model.
+    # Model: the pretrained network made into the task's model, fed the input it was pretrained on.
     network, name, pretrained_on = starting_network(config, run.given, run.saved)
-    run.config = config = replace(config, model=name)
+    run.config = config = replace(config, model=name, input_norm=pretrained_on["input_norm"])
     pretrained = {id(p) for p in network.parameters()} if not config.random_init else set()
     raw_model = task_model(task, network, name, config, pretrained=not config.random_init)
-    groups = parameter_groups(raw_model, pretrained, config)
     eval_model, model = run.wrap(raw_model)
+    optimizer = sgd(raw_model, config, pretrained, config.backbone_lr_scale)
     if task.task.kind == "detection":
-        step = detection_step(model, device, run.amp_dtype)
+        step = detection_step(model, device, run.amp_dtype, config.input_norm)
     else:
         criterion = multilabel_loss if task.task.kind == "map" else nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-        step = classification_step(model, criterion, device, run.amp_dtype)
+        step = classification_step(model, criterion, device, run.amp_dtype, input_norm=config.input_norm)
     batches = loaders(task, splits, config, run.dist)
-    score = scorer(task, eval_model, splits, batches, run.dist, run.amp_dtype)
-    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.wd, nesterov=config.nesterov)
+    score = scorer(task, eval_model, splits, batches, run.dist, run.amp_dtype, config.input_norm)
     run.say(f"{task.task.name} ({config.mode}): {len(train_split)} training, {len(val_split)} validation and "
             f"{len(task.test)} test samples, {len(task.classes)} classes, from {pretrained_on.get('checkpoint', 'random init')}; "
             f"the run goes to {run.folder}")
@@ -183,7 +180,8 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     history = run.fit(model, raw_model, optimizer, step, batches["train"], scores,
                       state={"model_name": name, "classes": list(task.classes), "task_hash": task_hash,
                              "pretrained": pretrained_on})
-    result = results(task, task_hash, config, name, pretrained_on, history, run.folder, (time.perf_counter() - started) / 60)
+    result = results(task, task_hash, config, name, pretrained_on, history, run.folder, (time.perf_counter() - started) / 60,
+                     held_out=len(val_split))
     if run.dist.is_main:
         write_json(run.folder / "results.json", result)
     distributed.cleanup()
@@ -191,17 +189,28 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
 
 
 def results(task: Samples, task_hash: str, config: FinetuneConfig, name: str, pretrained_on: dict, history: list[dict],
-            output: Path, minutes: float) -> dict:
-    """What results.json says: the task and how it was scored, the settings, the pretrained network, the
-    final metrics (per-class APs included)."""
+            output: Path, minutes: float, held_out: int) -> dict:
+    """What results.json says: the task and how it was scored, what it trained on (`held_out` of the training
+    samples kept back to validate on), the settings, the pretrained network, the final metrics (per-class APs
+    included)."""
     final = history[-1] if history else {}
     return json_safe({"task": task.task.name, "evaluation": task.task.evaluation, "mode": config.mode, "model": name, "classes": len(task.classes),
+            "train_samples": len(task.train) - held_out, "held_out_samples": held_out,
+            "held_out": held_out_how(held_out, len(task.train), config.val_fraction),
             "pretrained": pretrained_on.get("checkpoint", "random init"),
             "pretrain_labels_recipe": pretrained_on.get("labels_recipe", ""),
             "pretrain_labels_hash": pretrained_on.get("labels_hash", ""), "task_hash": task_hash, **task.notes,
             "settings": settings(config, task),
             "output_dir": str(output), "minutes": minutes,
             **{k: v for k, v in final.items() if k.startswith(("test_", "val_"))}})
+
+
+def held_out_how(held_out: int, samples: int, fraction: float) -> str:
+    """How results.json says what part of the training split was held out to validate on."""
+    if not held_out:
+        return f"none: all {samples} training samples trained on (--val-fraction 0)"
+    return (f"{held_out} of the {samples} training samples (--val-fraction {fraction}), chosen by a fixed hash of their "
+            "positions (the same for every seed), validated on after each epoch and not trained on")
 
 
 CROP_SIZES = ("train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "test_crops")

@@ -35,12 +35,12 @@ def autocast(device: torch.device, amp_dtype: torch.dtype | None):
 
 
 def classification_step(model: nn.Module, criterion, device: torch.device, amp_dtype: torch.dtype | None = None,
-                        channels_last: bool = False):
+                        channels_last: bool = False, *, input_norm: str):
     """The training step of a classifier for `train_one_epoch`: (loss, images, correct top-1 or None for
-    multi-label targets) of a batch."""
+    multi-label targets) of a batch, fed to the network as `input_norm` says (`loaders.INPUT_NORMS`)."""
 
     def step(images, targets):
-        images = to_device(images, device, channels_last)
+        images = to_device(images, device, channels_last, input_norm)
         targets = targets.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             logits = model(images)
@@ -103,7 +103,7 @@ def check_finite(loss: float, epoch: int, step: int) -> None:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
-             channels_last: bool = False, rule: str | None = None) -> dict:
+             channels_last: bool = False, rule: str | None = None, *, input_norm: str) -> dict:
     """Single-label: loss, top-1 and top-5 (percent). Multi-label (VOC; `rule` voc07 or voc12): the AP of
     each class (percent, `voc_eval.classification_ap`) and their mean over the classes with a positive.
 
@@ -113,7 +113,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
     if rule is not None:
         scores, truth = [], []
         for images, targets in loader:
-            scores.append(scores_of(model, images, device, amp_dtype, channels_last))
+            scores.append(scores_of(model, images, device, amp_dtype, channels_last, input_norm=input_norm))
             truth.append(targets.to(device))
         scores = all_gather_cat(torch.cat(scores)).cpu().double().numpy()
         truth = all_gather_cat(torch.cat(truth)).cpu().numpy()
@@ -123,7 +123,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
     loss_sum = top1 = top5 = seen = 0.0
     for images, targets in loader:
         targets = targets.to(device, non_blocking=True)
-        logits = scores_of(model, images, device, amp_dtype, channels_last)
+        logits = scores_of(model, images, device, amp_dtype, channels_last, input_norm=input_norm)
         loss_sum += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
         c1, c5 = topk_correct(logits, targets, (1, 5))
         top1, top5, seen = top1 + c1, top5 + c5, seen + len(targets)
@@ -132,23 +132,23 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
 
 
 def scores_of(model: nn.Module, images: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None = None,
-              channels_last: bool = False) -> torch.Tensor:
-    """fp32 outputs (logits, or a backbone's features) of a batch of images; of a batch of several crops an
-    image (N, crops, 3, H, W), the mean of each image's crops' outputs."""
+              channels_last: bool = False, *, input_norm: str) -> torch.Tensor:
+    """fp32 outputs (logits, or a backbone's features) of a batch of images fed as `input_norm` says; of a batch
+    of several crops an image (N, crops, 3, H, W), the mean of each image's crops' outputs."""
     crops = images.shape[1] if images.dim() == 5 else 0
     with autocast(device, amp_dtype):
-        logits = model(to_device(images.flatten(0, 1) if crops else images, device, channels_last)).float()
+        logits = model(to_device(images.flatten(0, 1) if crops else images, device, channels_last, input_norm)).float()
     return logits.view(-1, crops, logits.shape[1]).mean(dim=1) if crops else logits
 
 
 @torch.no_grad()
 def extract_features(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
-                     channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                     channels_last: bool = False, *, input_norm: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features (fp32; `model` is a backbone) and targets of this rank's samples, on `device`:
     a k-NN bank stays sharded across ranks (`train.knn`)."""
     model.eval()
     features, targets = [], []
     for images, target in loader:
-        features.append(scores_of(model, images, device, amp_dtype, channels_last))
+        features.append(scores_of(model, images, device, amp_dtype, channels_last, input_norm=input_norm))
         targets.append(torch.as_tensor(target).to(device))
     return torch.cat(features), torch.cat(targets)

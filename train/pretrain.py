@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from curate.wording import has
 from train import checkpoint, distributed
-from train.config import PretrainConfig, implied_sizes
+from train.config import PretrainConfig, implied_settings
 from train.data.tables import image_loader, load_tables
 from train.errors import TrainError
 from train.loops import classification_step, evaluate
 from train.models import build_model, check_input_size
+from train.optimizer import sgd
 from train.runs import Run
 
 
@@ -27,7 +27,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     """Train; return the final metrics (also in OUTPUT_DIR/metrics.jsonl and the checkpoint) on rank 0.
     `given`: the fields the command line set (None: those that differ from their defaults); a resumed run
     takes the others from its checkpoint."""
-    run = Run.start("pretrain", config, given, settle=implied_sizes)
+    run = Run.start("pretrain", config, given, settle=implied_settings)
     config, device = run.config, run.dist.device
 
     # Data: the table names the images, the label of each, and the manifest it came from.
@@ -62,24 +62,24 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     if config.test_only:
         if run.saved is not None:
             checkpoint.load_weights(raw_model, run.saved["model"], Path(config.resume))
-        metrics = evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last)
+        metrics = evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm)
         distributed.cleanup()
         return metrics if run.dist.is_main else None
 
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    optimizer = torch.optim.SGD(raw_model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.wd,
-                                nesterov=config.nesterov)
-    step = classification_step(model, criterion, device, run.amp_dtype, config.channels_last)
+    optimizer = sgd(raw_model, config)
+    step = classification_step(model, criterion, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm)
 
     def scores(epoch: int) -> dict:
-        metrics = evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last) if val_rows else {}
+        metrics = (evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm)
+                   if val_rows else {})
         return {f"val_{k}": v for k, v in metrics.items()}
 
     started = time.perf_counter()
     history = run.fit(model, raw_model, optimizer, step, train_loader, scores,
                       state={"model_name": config.model, "num_labels": table.num_labels, "label_wnids": table.label_wnids,
                              "data": identity})
-    final = {"model": config.model, "augment": config.augment, "epochs": run.epochs, "iterations": config.iterations, **identity,
+    final = {"model": config.model, "augment": config.augment, "input_norm": config.input_norm, "epochs": run.epochs, "iterations": config.iterations, **identity,
              "label_count": table.num_labels, "output_dir": str(run.folder),
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
     if run.dist.is_main and not config.quiet:
@@ -93,7 +93,7 @@ def summary(final: dict, output: Path) -> None:
     from rich.table import Table
 
     table = Table(title="pretrain summary", show_header=False)
-    for key in ("model", "augment", "label_count", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1",
+    for key in ("model", "augment", "input_norm", "label_count", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1",
                 "val_top1", "val_top5", "minutes"):
         if key in final:
             value = final[key]

@@ -1,8 +1,8 @@
 """The skeleton every training command shares (pretrain, finetune): set up, resume, the epoch loop, the
 checkpoint and the log. A command says only what is its own: its data, its model, its step and its scores.
 
-    run = Run.start("pretrain", config, given, settle=implied_sizes)   # settings, folder, processes, seeds
-    eval_model, model = run.wrap(raw_model)                             # compiled, then DDP for training
+    run = Run.start("pretrain", config, given, settle=implied_settings)  # settings, folder, processes, seeds
+    eval_model, model = run.wrap(raw_model)                              # compiled, then DDP for training
     history = run.fit(model, raw_model, optimizer, step, loader, scores, state)
 
 A run's folder is created when the run first writes into it, so a run that fails at the start leaves none;

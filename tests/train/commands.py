@@ -30,6 +30,11 @@ use_deterministic_algorithms = true
 """
 
 
+def sizes(px: int) -> list[str]:
+    """The synthetic images cropped (and evaluated) at `px`."""
+    return ["--train-crop-size", str(px), "--val-resize-size", str(px), "--val-crop-size", str(px)]
+
+
 def tables(info: dict) -> list[str]:
     """--table and --val-table of one label set of the synthetic data."""
     return ["--table", str(info["train_table"]), "--val-table", str(info["val_table"])]

@@ -2,7 +2,8 @@
 
 One small synthetic ImageNet (`synthetic_data.py`: 12 real ILSVRC wnids, shape = coarse class, texture = fine
 class, 32 px) with fine (12 labels) and coarse (4 labels) tables over 16 train and 6 val images per class;
-one pretraining run on the coarse labels; and held-out tasks the pretrained features can solve.
+one pretraining run on the coarse labels; the coarse tables cut to a few images a label (`few`), for the
+big networks; and held-out tasks the pretrained features can solve.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ pytest.importorskip("torchvision")
 from commands import FAST, run, tables  # noqa: E402
 
 from synthetic_data import PRETRAIN_CLASSES, curate_tables  # noqa: E402
+
+from curate.images.table import ImageTable  # noqa: E402
 
 from train.world import make_images  # noqa: E402
 
@@ -39,6 +42,20 @@ def coarse_run(data, tmp_path_factory) -> dict:
                         "--lr-scheduler", "cosine", "--output-dir", str(out)])
     assert code == 0
     return {"dir": out, "checkpoint": out / "checkpoint.pt", "result": result}
+
+
+@pytest.fixture(scope="session")
+def few(data, tmp_path_factory) -> list[str]:
+    """The coarse tables cut to two training and one validation image a label: a 61 M-parameter network
+    trains an epoch of them in a second."""
+    out = tmp_path_factory.mktemp("few")
+    for split, per_label in (("train", 2), ("val", 1)):
+        whole = ImageTable.read(data["coarse"][f"{split}_table"])
+        labels = whole.rows["label"].to_pylist()
+        keep = [row for row, label in enumerate(labels) if labels[:row].count(label) < per_label]
+        metadata = {k: v for k, v in whole.metadata.items() if k != "content_hash"}
+        ImageTable(whole.rows.take(keep), metadata).write(out / f"{split}.parquet")
+    return ["--table", str(out / "train.parquet"), "--val-table", str(out / "val.parquet")]
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from commands import FAST, error_of, run
+from commands import FAST, error_of, run, sizes
 from torch import nn
 from torchvision.transforms import v2
 
 from curate.images.index import ImageIndex
 from curate.images.pack import pack
-from curate.images.table import ImageTable
 from curate.labels.manifest import read_labels
 from train.config import EvaluateConfig, PretrainConfig, check, explicit, implied_sizes
 from train.data.crops import CaffeCrop, SeededResizedCrop, caffe_offsets, crop_boxes
@@ -120,25 +119,6 @@ def test_the_classifier_is_found_where_transfer_looks_for_it():
 
 
 # --- pretraining ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def few(data, tmp_path_factory) -> list[str]:
-    """The coarse tables cut to two training and one validation image a label: a 61 M-parameter network
-    trains an epoch of them in a second."""
-    out = tmp_path_factory.mktemp("few")
-    for split, per_label in (("train", 2), ("val", 1)):
-        whole = ImageTable.read(data["coarse"][f"{split}_table"])
-        labels = whole.rows["label"].to_pylist()
-        keep = [row for row, label in enumerate(labels) if labels[:row].count(label) < per_label]
-        metadata = {k: v for k, v in whole.metadata.items() if k != "content_hash"}
-        ImageTable(whole.rows.take(keep), metadata).write(out / f"{split}.parquet")
-    return ["--table", str(out / "train.parquet"), "--val-table", str(out / "val.parquet")]
-
-
-def sizes(px: int) -> list[str]:
-    """The 32 px synthetic images cropped (and evaluated) at `px`."""
-    return ["--train-crop-size", str(px), "--val-resize-size", str(px), "--val-crop-size", str(px)]
 
 
 SMALLEST = 39  # conv1 (11, stride 4) must leave 8 px, so that pool1, pool2 and pool5 (3, stride 2, ceil) leave 4, 2, 1

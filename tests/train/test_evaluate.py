@@ -37,7 +37,7 @@ def test_scores_under_bf16_autocast_give_one_ap_whatever_the_input_order():
     order = torch.randperm(240)
     batches = [(images[i : i + 40], truth[i : i + 40]) for i in range(0, 240, 40)]
     shuffled = [(images[order][i : i + 40], truth[order][i : i + 40]) for i in range(0, 240, 40)]
-    scored = [evaluate(model, b, torch.device("cpu"), torch.bfloat16, rule="voc07")["ap"] for b in (batches, shuffled)]
+    scored = [evaluate(model, b, torch.device("cpu"), torch.bfloat16, rule="voc07", input_norm="torchvision")["ap"] for b in (batches, shuffled)]
     assert scored[0] == scored[1]
 
 
@@ -47,7 +47,7 @@ def test_detector_scores_and_boxes_are_fp32_under_autocast():
     from train.detection import build_detector
     from train.models import build_model
 
-    predictor = build_detector(build_model("tiny", 5), "tiny", 20, 64, 96, pretrained=True).roi_heads.box_predictor
+    predictor = build_detector(build_model("tiny", 5), "tiny", 20, 64, 96, pretrained=True, input_norm="torchvision").roi_heads.box_predictor
     with torch.autocast("cpu", dtype=torch.bfloat16):
         scores, boxes = predictor(torch.rand(7, predictor.cls_score.in_features))
     assert scores.dtype == boxes.dtype == torch.float32

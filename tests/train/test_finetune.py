@@ -204,7 +204,8 @@ def test_ten_crops_see_a_corner_that_the_centre_crop_misses():
     image = torch.zeros(3, 8, 8, dtype=torch.uint8)
     image[0, :2, :2] = 255
     dark, red = (0 - MEAN[0] * 255) / (STD[0] * 255), (255 - MEAN[0] * 255) / (STD[0] * 255)
-    scored = {crops: float(scores_of(MeanRed(), torch.stack(EvalTransform(8, 4, crops).many([image], [0])), torch.device("cpu")))
+    scored = {crops: float(scores_of(MeanRed(), torch.stack(EvalTransform(8, 4, crops).many([image], [0])), torch.device("cpu"),
+                                     input_norm="torchvision"))
               for crops in ("center", "whole", "ten")}
     assert scored["center"] == pytest.approx(dark)
     assert scored["ten"] == pytest.approx(dark + (red - dark) / 20)

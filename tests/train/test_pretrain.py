@@ -65,6 +65,8 @@ def test_a_run_in_iterations_resumes_exactly_in_its_last_short_epoch(data, tmp_p
             "--lr-step-size", "5", "--seed", "2"]
     straight, resumed = straight_and_resumed(args, tmp_path, 3, monkeypatch)  # epochs of 6, 6 and 2 steps
     assert (resumed["epoch"], resumed["steps"]) == (straight["epoch"], straight["steps"]) == (2, 14)
+    # resumed after step 12, past the decays at steps 5 and 10: its last epoch starts at 0.05 / 100
+    assert [h["lr"] for h in resumed["history"]] == pytest.approx([0.05, 0.005, 0.0005], rel=1e-12)
     assert resumed["lr_scheduler"] == straight["lr_scheduler"]
     for name, tensor in straight["model"].items():
         assert torch.equal(tensor, resumed["model"][name]), name

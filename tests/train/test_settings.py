@@ -36,6 +36,7 @@ def test_what_defines_a_run_is_what_its_declarations_say():
     assert set(defining(PretrainConfig())) == {
         "model", "batch_size", "lr", "momentum", "wd", "nesterov", "label_smoothing", "lr_scheduler", "lr_step_size",
         "lr_gamma", "lr_min", "lr_warmup_epochs", "lr_warmup_decay", "amp", "amp_dtype", "channels_last", "augment",
+        "input_norm", "bias_lr_scale", "bias_weight_decay",
         "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms", "epochs",
         "iterations"}
     transfer = set(defining(FinetuneConfig(task="sun397", data=Path("SUN"))))

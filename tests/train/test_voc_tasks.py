@@ -211,7 +211,7 @@ def test_every_paper_network_becomes_a_detector_on_its_pretrained_layers(name):
 
     torch.manual_seed(0)
     network = build_model(name, 5)
-    detector = build_detector(network, name, 20, 160, 200, pretrained=True)
+    detector = build_detector(network, name, 20, 160, 200, pretrained=True, input_norm="torchvision")
     own = dict(network.named_parameters())
     first = "features.0.weight" if "alexnet" in name or name == "caffenet" else "conv1.weight"
     shared = [p for p in detector.parameters() if any(p is q for q in own.values())]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -224,17 +225,40 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, ra
     )
 
 
+@dataclass(frozen=True)
+class InputNorm:
+    """How uint8 RGB pixels are fed to a network: in which channel order, minus which mean, over which std (per
+    channel of that order, in 0..255 units)."""
+
+    order: tuple[int, int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+INPUT_NORMS = {
+    # torchvision's ImageNet recipe: RGB scaled to 0..1, minus the mean, over the std
+    "torchvision": InputNorm((0, 1, 2), tuple(255 * m for m in MEAN), tuple(255 * s for s in STD)),
+    # Caffe's: BGR 0..255 minus the mean pixel of ilsvrc_2012_mean.npy (caffe/examples/00-classification.ipynb
+    # prints it: B 104.0069879317889, G 116.66876761696767, R 122.6789143406786), no scaling
+    "caffe": InputNorm((2, 1, 0), (104.0069879317889, 116.66876761696767, 122.6789143406786), (1.0, 1.0, 1.0)),
+}
+
+
 @functools.cache
-def normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std in 0..255 units, made once per device (a fresh host-to-device copy per batch would make
-    the host wait for the GPU)."""
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
-    return mean, std
+def normalisation(device: torch.device, input_norm: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of `input_norm` in 0..255 units, made once per device (a fresh host-to-device copy per batch
+    would make the host wait for the GPU)."""
+    norm = INPUT_NORMS[input_norm]
+    return (torch.tensor(norm.mean, device=device).view(1, 3, 1, 1), torch.tensor(norm.std, device=device).view(1, 3, 1, 1))
 
 
-def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
-    """uint8 (N, 3, H, W) -> normalised float32 on `device`."""
-    mean, std = normalisation(device)
-    images = images.to(device, non_blocking=True).float().sub_(mean).div_(std)  # in place: one float copy
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = False,
+              input_norm: str = "torchvision") -> torch.Tensor:
+    """uint8 (or float 0..255) RGB (N, 3, H, W) -> float32 on `device`, normalised as `input_norm` says
+    (`INPUT_NORMS`)."""
+    mean, std = normalisation(device, input_norm)
+    images = images.to(device, non_blocking=True)
+    if INPUT_NORMS[input_norm].order != (0, 1, 2):
+        images = images[:, list(INPUT_NORMS[input_norm].order)]
+    images = images.float().sub_(mean).div_(std)  # in place: one float copy
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images

@@ -52,6 +52,11 @@ class Task:
         return Samples(self, list(classes), train, test, notes)
 
 
+# The per-parameter multipliers of the Fast R-CNN family's prototxts (fast-rcnn's models/CaffeNet/train.prototxt,
+# R*CNN's action prototxts): every pretrained layer learns at the base LR (lr_mult 1; fast-rcnn freezes conv1,
+# `detection.py`), biases at twice it without weight decay (lr_mult 2, decay_mult 0), new layers (cls_score,
+# bbox_pred) likewise; and they train on the whole training set, holding none of it out.
+FAST_RCNN = {"backbone_lr_scale": 1.0, "bias_lr_scale": 2.0, "bias_weight_decay": 0.0, "val_fraction": 0.0}
 # Detection follows py-faster-rcnn's end-to-end Faster R-CNN recipe for VOC 2007: one image a step, LR
 # 0.001 for 50k of 70k iterations over the flipped trainval (about 10 and 14 epochs of random flips), weight
 # decay 5e-4, shorter side 600 (longer at most 1000). Action classification trains every layer, as the paper
@@ -66,11 +71,12 @@ TASKS = (
          train_images=5011),
     Task("voc07-det", "PASCAL VOC 2007 detection with Faster R-CNN, trainval -> test; mean AP (11-point rule)",
          "the folder holding VOCdevkit/VOC2007 (or that folder)", "detection", "voc:voc07_detection", rule="voc07",
-         defaults={"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4},
+         defaults={"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4,
+                   **FAST_RCNN},
          train_images=5011, paper="PASCAL-DET"),
     Task("voc12-action", "PASCAL VOC 2012 action classification of person boxes, train -> val; mean AP (area rule)",
          "the folder holding VOCdevkit/VOC2012 (or that folder)", "map", "voc:voc12_action", rule="voc12",
-         defaults={"mode": "full", "epochs": 20, "lr": 0.001, "lr_step_size": 15, "wd": 5e-4},
+         defaults={"mode": "full", "epochs": 20, "lr": 0.001, "lr_step_size": 15, "wd": 5e-4, **FAST_RCNN},
          train_images=2296, paper="PASCAL-ACT-CLS"),
 )
 TASK = {task.name: task for task in TASKS}
