@@ -121,8 +121,8 @@ def label_1000(path: Path) -> None:
         (not_parquet, f"{SHARD} is not a Parquet file, so it cannot be read as a Hugging Face shard."),
         (without_image, f"{SHARD} has no `image` column with the images' bytes: it is not an imagenet-1k shard."),
         (image_without_bytes, f"{SHARD} has no `image` column with the images' bytes: it is not an imagenet-1k shard."),
-        (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1000 classes of ilsvrc2012 in sorted "
-                     "order (-1 marks an unlabelled image)."),
+        (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1000 classes of imagenet1k "
+                     "(-1 marks an unlabelled image)."),
     ],
     ids=["not parquet", "no image column", "image without bytes", "label outside the list"],
 )
@@ -183,12 +183,13 @@ def test_wds_filenames_label_a_release_without_a_list_and_samples_without_a_cls(
     "shard, members, sentence",
     [
         (WDS, {"a.jpg": b"x", "a.cls": b"1000"},
-         f"a.cls in {WDS} names class 1000, outside 0..999, the 1000 classes of ilsvrc2012 in sorted wnid order."),
+         f"a.cls in {WDS} names class 1000, outside 0..999, the 1000 classes of imagenet1k."),
         (WDS, {"a.jpg": b"x", "a.cls": b"tench"}, f"a.cls in {WDS} is not a class number: b'tench'."),
         ("imagenet12k-train-0000.tar", {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"label": 1}'},
          "imagenet12k-train-0000.tar is a shard of imagenet12k, whose class numbers curate has no list for (it "
          "numbers imagenet1k-* and imagenet22k-* shards), and a.cls in imagenet12k-train-0000.tar has no .json whose "
-         "filename names a wnid."),
+         "filename names a wnid: give --classes, imagenet1k, imagenet22k or a file of one wnid per line in label "
+         "order."),
         (WDS, {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"filename": "n01440764_7.JPEG"}'},
          f"a.cls in {WDS} names n01443537 but the filename in its .json names n01440764."),
         (WDS, {"a.jpg": b"x", "a.cls": b"1", "a.json": b"label=1"}, f"a.json in {WDS} is not JSON: b'label=1'."),
