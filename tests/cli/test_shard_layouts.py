@@ -10,10 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_world import GOLDFISH, TENCH, make_tar, tiny_jpeg, touch
+from image_world import GOLDFISH, TENCH, bytes_of, make_tar, tiny_jpeg, touch
 
 from curate.images.index import ImageIndex
-from curate.images.rows import read_image_bytes
 from curate.labels.classlists import builtin_list
 
 SHARD = "data/train-00000-of-00002.parquet"
@@ -29,20 +28,6 @@ def indexed(curate_cli, root: Path, *options) -> ImageIndex:
     result = curate_cli("images", "index", root, *options, "-o", out, "-q")
     assert result.exit_code == 0, result.stderr
     return ImageIndex.read(out)
-
-
-def bytes_of(index: ImageIndex) -> dict[str, tuple[bytes, bytes]]:
-    """path -> (what training reads, what curate reads) for every row of the index."""
-    from curate.labels.classlists import ClassList
-    from curate.labels.recipes import identity
-    from curate.wordnet.snapshot import load_hierarchy
-    from train.data.tables import TrainingTable
-
-    labels = identity(load_hierarchy(), ClassList("indexed", tuple(index.class_counts())))
-    table = TrainingTable.of(index.label(labels), Path(index.root), "the index")
-    trained = {path.decode(): bytes(table.read(i)) for i, path in enumerate(table.paths)}
-    rows = index.rows.select(["path", "archive", "offset", "size"]).to_pylist()
-    return {row["path"]: (trained[row["path"]], read_image_bytes(Path(index.root), *row.values())) for row in rows}
 
 
 def hf_shard(path: Path, images: list[bytes], labels: list[int], row_group_size: int = 2) -> list[bytes]:

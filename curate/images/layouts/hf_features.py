@@ -62,12 +62,13 @@ def label_classes(schema: pa.Schema, shard: str, numbering: ClassList | None) ->
         return classes
     declared = ClassList("its ClassLabel", named_wnids(names, shard, numbering))
     if numbering is not None and declared.wnids != numbering.wnids:
-        first = next((i for i, pair in enumerate(zip(declared.wnids, numbering.wnids)) if pair[0] != pair[1]),
-                     min(len(declared.wnids), len(numbering.wnids)))
-        theirs = declared.wnids[first] if first < len(declared.wnids) else "nothing"
-        raise BadImages(f"{shard} declares {plural(len(names), 'class')} and `classes` {numbering.name} numbers "
-                        f"{len(numbering.wnids):,}, and they differ at label {first} ({theirs} in the shard): "
-                        "leave `classes` out to read the labels as the shard declares them.")
+        if len(declared.wnids) != len(numbering.wnids):
+            differ = f"{plural(len(names), 'class')}, and `classes` {numbering.name} numbers {len(numbering.wnids):,}"
+        else:
+            label = next(i for i, (ours, theirs) in enumerate(zip(declared.wnids, numbering.wnids)) if ours != theirs)
+            differ = (f"label {label} {declared.wnids[label]}, and `classes` {numbering.name} numbers it "
+                      f"{numbering.wnids[label]}")
+        raise BadImages(f"{shard} declares {differ}: leave `classes` out to read the labels as the shard declares them.")
     return declared
 
 
