@@ -347,3 +347,196 @@ def test_an_arrow_file_that_is_no_stream_is_refused(curate_cli, tmp_path):
         writer.write_table(table)
     refused(curate_cli("images", "index", tmp_path / "saved", "-o", tmp_path / "index.parquet"),
             "data-00000-of-00001.arrow is not an Arrow IPC stream, as datasets writes its Arrow files.")
+
+
+# --- WebDataset: webdataset's own ImageNet shards ----------------------------------------------------------
+
+
+def imagenet_folders(root: Path, truth: dict[bytes, str], wnids: tuple[str, ...]) -> Path:
+    """An ImageNet split as class folders: all of `wnids`, the images of `truth` in theirs."""
+    for wnid in wnids:
+        (root / wnid).mkdir(parents=True, exist_ok=True)
+    for number, (data, wnid) in enumerate(truth.items()):
+        touch(root / wnid / f"{wnid}_{number}.JPEG", data)
+    return root
+
+
+def makeshards(folder: Path, pattern: str) -> None:
+    """What webdataset's ImageNet example (makeshards.py) does: torchvision's ImageFolder numbers the classes,
+    samples are shuffled, and ShardWriter writes KEY.jpg and KEY.cls, the key the file's name."""
+    wds = pytest.importorskip("webdataset")
+    datasets = pytest.importorskip("torchvision.datasets")
+    images = datasets.ImageFolder(str(folder), allow_empty=True).imgs
+    with wds.ShardWriter(pattern, maxcount=5, verbose=0) as sink:
+        for i in random.Random(0).sample(range(len(images)), len(images)):
+            name, cls = images[i]
+            sink.write({"__key__": Path(name).stem, "jpg": Path(name).read_bytes(), "cls": cls})
+
+
+def test_webdatasets_imagenet_shards_are_labelled_by_cls_against_classes(curate_cli, tmp_path):
+    ilsvrc = builtin_list("ilsvrc2012").wnids
+    chosen = [ilsvrc[i] for i in (0, 1, 500, 998, 999)]
+    train, val = images_of(chosen, per_class=3), images_of(chosen, per_class=1, first=100)
+    (tmp_path / "shards").mkdir()
+    makeshards(imagenet_folders(tmp_path / "imagenet/train", train, ilsvrc), str(tmp_path / "shards/imagenet-train-%06d.tar"))
+    makeshards(imagenet_folders(tmp_path / "imagenet/val", val, ilsvrc), str(tmp_path / "shards/imagenet-val-%06d.tar"))
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [
+        "imagenet-train-000000.tar", "imagenet-train-000001.tar", "imagenet-train-000002.tar", "imagenet-val-000000.tar"]
+    assert_every_label(indexed(curate_cli, tmp_path / "shards", "--classes", "imagenet1k"), train)
+    assert_every_label(indexed(curate_cli, tmp_path / "shards", "--classes", "imagenet1k", "--split", "val"), val)
+    with tarfile.open(tmp_path / "shards/imagenet-train-000000.tar") as tar:
+        first = tar.getnames()[0].split(".")[0]
+    refused(curate_cli("images", "index", tmp_path / "shards", "-o", tmp_path / "index.parquet"),
+            "imagenet-train-000000.tar is a shard of imagenet, whose class numbers curate has no list for (it numbers "
+            f"imagenet1k-* and imagenet22k-* shards), and {first}.cls in imagenet-train-000000.tar has no .json whose "
+            "filename names a wnid: give --classes, imagenet1k, imagenet22k or a file of one wnid per line in label "
+            "order.")
+
+
+def test_a_shard_named_for_one_numbering_is_not_read_by_another(curate_cli, tmp_path):
+    wds = pytest.importorskip("webdataset")
+    (tmp_path / "shards").mkdir()
+    with wds.TarWriter(str(tmp_path / "shards/imagenet1k-train-0000.tar")) as sink:
+        sink.write({"__key__": "a", "jpg": jpeg(0), "cls": 0})
+    refused(curate_cli("images", "index", tmp_path / "shards", "--classes", "imagenet22k", "-o", tmp_path / "i.parquet"),
+            "imagenet1k-train-0000.tar is a shard of imagenet1k, numbered by imagenet1k's classes, not by --classes "
+            "imagenet22k: leave --classes out to read it as its name says.")
+
+
+# --- image-net.org: the training tar of tars, the devkit's validation labels -------------------------------
+
+
+def tar_of(members: dict[str, bytes]) -> bytes:
+    """A tar archive as GNU tar writes one."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return data.getvalue()
+
+
+def test_the_training_tar_of_class_tars_is_read_in_place(curate_cli, tmp_path):
+    ilsvrc = builtin_list("ilsvrc2012").wnids
+    truth = images_of([ilsvrc[0], ilsvrc[1], ilsvrc[999]], per_class=3)
+    classes: dict[str, dict[str, bytes]] = {}
+    for number, (data, wnid) in enumerate(truth.items()):
+        classes.setdefault(wnid, {})[f"{wnid}_{number}.JPEG"] = data
+    outer = {f"{wnid}.tar": tar_of(members) for wnid, members in classes.items()}
+    touch(tmp_path / "download/ILSVRC2012_img_train.tar", tar_of({**outer, "README.txt": b"not a class"}))
+    index = indexed(curate_cli, tmp_path / "download")
+    assert_every_label(index, truth)
+    assert set(index.rows["archive"].to_pylist()) == {"ILSVRC2012_img_train.tar"}
+    assert index.metadata["layout"] == "ILSVRC-2012 train tar"
+    assert json.loads(index.metadata["report"])["not_wnid"] == 1
+
+
+def test_the_training_tar_holds_no_validation_images(curate_cli, tmp_path):
+    touch(tmp_path / "download/ILSVRC2012_img_train.tar", tar_of({"n01440764.tar": tar_of({"a.JPEG": jpeg(0)})}))
+    refused(curate_cli("images", "index", tmp_path / "download", "--split", "val", "-o", tmp_path / "i.parquet"),
+            "ILSVRC2012_img_train.tar holds the training images: index it with --split train, and the validation "
+            "images (a folder of ILSVRC2012_img_val.tar's files) with --val-labels.")
+
+
+@pytest.fixture(scope="module")
+def devkit(tmp_path_factory):
+    """ILSVRC2012_devkit_t12 as image-net.org ships it: data/meta.mat, whose `synsets` give the 1000 classes their
+    ILSVRC2012_IDs 1..1000 (not in wnid order) and the inner nodes theirs after, and the ground truth, line i
+    the ID of the class of validation image i. Also the val folder it labels and the truth of its images."""
+    import numpy as np
+    from scipy.io import savemat
+
+    root = tmp_path_factory.mktemp("devkit")
+    ilsvrc = list(builtin_list("ilsvrc2012").wnids)
+    by_id = random.Random(2012).sample(ilsvrc, 1000)
+    inner = [("n02084071", by_id[:3]), ("n01503061", by_id[3:5])]  # dog, bird: nodes with children
+    fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children", "wordnet_height", "num_train_images"]
+    synsets = np.zeros((1000 + len(inner), 1), dtype=[(field, object) for field in fields])
+    for row, (wnid, children) in enumerate([(wnid, []) for wnid in by_id] + inner):
+        ids = [float(by_id.index(child) + 1) for child in children]
+        synsets[row, 0] = (np.array([[row + 1.0]]), np.array([wnid]), np.array([f"words of {wnid}"]),
+                           np.array([f"gloss of {wnid}"]), np.array([[float(len(children))]]),
+                           np.array([ids]) if ids else np.zeros((0, 0)), np.array([[0.0 if not ids else 1.0]]),
+                           np.array([[1300.0 if not ids else 0.0]]))
+    data = root / "ILSVRC2012_devkit_t12" / "data"
+    data.mkdir(parents=True)
+    savemat(data / "meta.mat", {"synsets": synsets})
+    val_wnids = [by_id[(7 * i) % 1000] for i in range(12)]
+    (data / "ILSVRC2012_validation_ground_truth.txt").write_text("".join(f"{by_id.index(w) + 1}\n" for w in val_wnids))
+    truth = {}
+    for number, wnid in enumerate(val_wnids, start=1):
+        truth[touch(root / "val" / f"ILSVRC2012_val_{number:08d}.JPEG", jpeg(number)).read_bytes()] = wnid
+    return root, truth
+
+
+def test_validation_images_labelled_by_the_devkits_ground_truth(curate_cli, devkit):
+    root, truth = devkit
+    ground_truth = root / "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt"
+    index = indexed(curate_cli, root / "val", "--val-labels", ground_truth)
+    assert_every_label(index, truth)
+    assert set(index.rows["split"].to_pylist()) == {"val"}
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["torch.save", "torch.save before torch 1.6"])
+def test_validation_images_labelled_by_torchvisions_meta_bin(curate_cli, tmp_path, devkit, monkeypatch, legacy):
+    """meta.bin as torchvision's own parse_devkit_archive writes it (its md5 check of the download skipped)."""
+    imagenet = pytest.importorskip("torchvision.datasets.imagenet")
+    import torch
+
+    root, truth = devkit
+    with tarfile.open(tmp_path / "ILSVRC2012_devkit_t12.tar.gz", "w:gz") as tar:
+        tar.add(root / "ILSVRC2012_devkit_t12", "ILSVRC2012_devkit_t12")
+    monkeypatch.setattr(imagenet, "_verify_archive", lambda *args: None)
+    imagenet.parse_devkit_archive(str(tmp_path))
+    if legacy:
+        torch.save(torch.load(tmp_path / "meta.bin"), tmp_path / "meta.bin", _use_new_zipfile_serialization=False)
+    assert_every_label(indexed(curate_cli, root / "val", "--val-labels", tmp_path / "meta.bin"), truth)
+
+
+def test_the_ground_truth_without_its_meta_mat_is_refused(curate_cli, tmp_path, devkit):
+    root, _ = devkit
+    ground_truth = touch(tmp_path / "ILSVRC2012_validation_ground_truth.txt", b"490\n361\n")
+    refused(curate_cli("images", "index", root / "val", "--val-labels", ground_truth, "-o", tmp_path / "i.parquet"),
+            f"{ground_truth} numbers classes by the ILSVRC2012_IDs of the devkit's meta.mat, and there is no "
+            f"{tmp_path / 'meta.mat'}: keep the devkit's data/ folder whole, or give torchvision's meta.bin.")
+
+
+def test_a_ground_truth_id_of_no_class_is_refused(curate_cli, tmp_path, devkit):
+    root, _ = devkit
+    ground_truth = touch(tmp_path / "ILSVRC2012_validation_ground_truth.txt", b"490\n1001\n")
+    (tmp_path / "meta.mat").write_bytes((root / "ILSVRC2012_devkit_t12/data/meta.mat").read_bytes())
+    refused(curate_cli("images", "index", root / "val", "--val-labels", ground_truth, "-o", tmp_path / "i.parquet"),
+            f"Line 2 of {ground_truth} is not an ILSVRC2012_ID of one of the 1000 classes of meta.mat: '1001'.")
+
+
+def test_reading_meta_mat_without_scipy_says_how_to_get_it(curate_cli, tmp_path, devkit, monkeypatch):
+    root, _ = devkit
+    monkeypatch.setitem(__import__("sys").modules, "scipy.io", None)
+    ground_truth = root / "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt"
+    refused(curate_cli("images", "index", root / "val", "--val-labels", ground_truth, "-o", tmp_path / "i.parquet"),
+            "Reading the devkit's meta.mat needs scipy, which is not installed: pip install scipy.")
+
+
+def test_a_meta_bin_that_is_not_torchvisions_is_refused(curate_cli, tmp_path, devkit):
+    root, _ = devkit
+    meta = touch(tmp_path / "meta.bin", b"\x80\x04\x95" + b"\0" * 20)
+    refused(curate_cli("images", "index", root / "val", "--val-labels", meta, "-o", tmp_path / "i.parquet"),
+            f"{meta} is not torchvision's ImageNet meta.bin (a torch.save of its classes and the validation images' "
+            "wnids).")
+
+
+# --- torchvision's ImageNet root ---------------------------------------------------------------------------
+
+
+def test_torchvisions_imagenet_root_says_which_folder_to_index(curate_cli, tmp_path):
+    root = tmp_path / "imagenet"
+    touch(root / "meta.bin", b"torch.save of the classes")
+    touch(root / "ILSVRC2012_devkit_t12.tar.gz", b"the devkit")
+    truth = images_of(["n01440764", "n01443537"])
+    imagenet_folders(root / "train", truth, ("n01440764", "n01443537"))
+    imagenet_folders(root / "val", images_of(["n01440764"], first=50), ("n01440764",))
+    refused(curate_cli("images", "index", root, "-o", tmp_path / "index.parquet"),
+            f"{root} is torchvision's ImageNet folder (meta.bin beside train/ and val/): index {root / 'train'}, or "
+            f"{root / 'val'} with --split val (torchvision sorts the validation images into class folders too).")
+    assert_every_label(indexed(curate_cli, root / "train"), truth)
