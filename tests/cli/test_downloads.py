@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
+import shlex
 import tarfile
 from pathlib import Path
 
@@ -439,22 +441,21 @@ def test_the_training_tar_holds_no_validation_images(curate_cli, tmp_path):
             "images (a folder of ILSVRC2012_img_val.tar's files) with --val-labels.")
 
 
-@pytest.fixture(scope="module")
-def devkit(tmp_path_factory):
-    """ILSVRC2012_devkit_t12 as image-net.org ships it: data/meta.mat, whose `synsets` give the 1000 classes their
-    ILSVRC2012_IDs 1..1000 (not in wnid order) and the inner nodes theirs after, and the ground truth, line i
-    the ID of the class of validation image i. Also the val folder it labels and the truth of its images."""
+DEVKIT_ORDER = random.Random(2012).sample(builtin_list("ilsvrc2012").wnids, 1000)  # ILSVRC2012_ID i: [i - 1]
+
+
+def write_devkit(root: Path, val_wnids: list[str]) -> Path:
+    """ILSVRC2012_devkit_t12 as image-net.org ships it: data/meta.mat, whose `synsets` give the 1000 classes
+    their ILSVRC2012_IDs 1..1000 (not in wnid order) and inner nodes theirs after, and the ground truth, line
+    i the ID of the class of validation image i."""
     import numpy as np
     from scipy.io import savemat
 
-    root = tmp_path_factory.mktemp("devkit")
-    ilsvrc = list(builtin_list("ilsvrc2012").wnids)
-    by_id = random.Random(2012).sample(ilsvrc, 1000)
-    inner = [("n02084071", by_id[:3]), ("n01503061", by_id[3:5])]  # dog, bird: nodes with children
+    inner = [("n02084071", DEVKIT_ORDER[:3]), ("n01503061", DEVKIT_ORDER[3:5])]  # dog, bird: nodes with children
     fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children", "wordnet_height", "num_train_images"]
     synsets = np.zeros((1000 + len(inner), 1), dtype=[(field, object) for field in fields])
-    for row, (wnid, children) in enumerate([(wnid, []) for wnid in by_id] + inner):
-        ids = [float(by_id.index(child) + 1) for child in children]
+    for row, (wnid, children) in enumerate([(wnid, []) for wnid in DEVKIT_ORDER] + inner):
+        ids = [float(DEVKIT_ORDER.index(child) + 1) for child in children]
         synsets[row, 0] = (np.array([[row + 1.0]]), np.array([wnid]), np.array([f"words of {wnid}"]),
                            np.array([f"gloss of {wnid}"]), np.array([[float(len(children))]]),
                            np.array([ids]) if ids else np.zeros((0, 0)), np.array([[0.0 if not ids else 1.0]]),
@@ -462,12 +463,24 @@ def devkit(tmp_path_factory):
     data = root / "ILSVRC2012_devkit_t12" / "data"
     data.mkdir(parents=True)
     savemat(data / "meta.mat", {"synsets": synsets})
-    val_wnids = [by_id[(7 * i) % 1000] for i in range(12)]
-    (data / "ILSVRC2012_validation_ground_truth.txt").write_text("".join(f"{by_id.index(w) + 1}\n" for w in val_wnids))
-    truth = {}
-    for number, wnid in enumerate(val_wnids, start=1):
-        truth[touch(root / "val" / f"ILSVRC2012_val_{number:08d}.JPEG", jpeg(number)).read_bytes()] = wnid
-    return root, truth
+    ground_truth = data / "ILSVRC2012_validation_ground_truth.txt"
+    ground_truth.write_text("".join(f"{DEVKIT_ORDER.index(wnid) + 1}\n" for wnid in val_wnids))
+    return ground_truth
+
+
+def val_folder(root: Path, val_wnids: list[str]) -> dict[bytes, str]:
+    """ILSVRC2012_img_val.tar's files: ILSVRC2012_val_00000001.JPEG..., the i-th of class val_wnids[i - 1]."""
+    return {touch(root / f"ILSVRC2012_val_{number:08d}.JPEG", jpeg(number)).read_bytes(): wnid
+            for number, wnid in enumerate(val_wnids, start=1)}
+
+
+@pytest.fixture(scope="module")
+def devkit(tmp_path_factory):
+    """The devkit, and the val folder it labels with the truth of its images."""
+    root = tmp_path_factory.mktemp("devkit")
+    val_wnids = [DEVKIT_ORDER[(7 * i) % 1000] for i in range(12)]
+    write_devkit(root, val_wnids)
+    return root, val_folder(root / "val", val_wnids)
 
 
 def test_validation_images_labelled_by_the_devkits_ground_truth(curate_cli, devkit):
@@ -540,3 +553,120 @@ def test_torchvisions_imagenet_root_says_which_folder_to_index(curate_cli, tmp_p
             f"{root} is torchvision's ImageNet folder (meta.bin beside train/ and val/): index {root / 'train'}, or "
             f"{root / 'val'} with --split val (torchvision sorts the validation images into class folders too).")
     assert_every_label(indexed(curate_cli, root / "train"), truth)
+
+
+# --- the README's table of inputs, each row run as written ------------------------------------------------
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+TABLE = re.findall(r"^\| [^|]+ \| ([^|]+) \| `(curate images index [^`]+)` \|$", README, re.M)
+CHOSEN = [builtin_list("ilsvrc2012").wnids[i] for i in (3, 134, 517, 999)]
+
+
+def train_folders() -> dict[bytes, str]:
+    truth = images_of(CHOSEN)
+    imagenet_folders(Path("train"), truth, tuple(CHOSEN))
+    Path("train_cls.txt").write_text("".join(f"{w}/{w}_{n} {n + 1}\n" for n, w in enumerate(truth.values())))
+    return truth
+
+
+def validation() -> dict[bytes, str]:
+    import torch
+
+    val_wnids = [CHOSEN[i % 4] for i in range(6)]
+    write_devkit(Path("."), val_wnids)
+    torch.save(({wnid: (wnid,) for wnid in CHOSEN}, val_wnids), "meta.bin")
+    Path("LOC_val_solution.csv").write_text("ImageId,PredictionString\n" + "".join(
+        f"ILSVRC2012_val_{number:08d},{wnid} 1 2 3 4\n" for number, wnid in enumerate(val_wnids, start=1)))
+    return val_folder(Path("val"), val_wnids)
+
+
+def image_net_download() -> dict[bytes, str]:
+    truth = images_of(CHOSEN)
+    classes = {wnid: tar_of({f"{wnid}_{n}.JPEG": d for n, (d, w) in enumerate(truth.items()) if w == wnid}) for wnid in CHOSEN}
+    touch(Path("downloads/ILSVRC2012_img_train.tar"), tar_of({f"{wnid}.tar": data for wnid, data in classes.items()}))
+    return truth
+
+
+def kaggle() -> dict[bytes, str]:
+    root = Path("imagenet-object-localization-challenge")
+    touch(root / "LOC_synset_mapping.txt", "".join(f"{wnid} {wnid}\n" for wnid in CHOSEN).encode())
+    truth = val_folder(root / "ILSVRC/Data/CLS-LOC/val", CHOSEN)
+    (root / "LOC_val_solution.csv").write_text("ImageId,PredictionString\n" + "".join(
+        f"ILSVRC2012_val_{number:08d},{wnid} 1 2 3 4\n" for number, wnid in enumerate(CHOSEN, start=1)))
+    return truth
+
+
+def parquet_at(path: str, names: list[str] = CHOSEN, numbered: list[str] = CHOSEN) -> dict[bytes, str]:
+    """A shard whose labels number `numbered`, by the `names` it declares."""
+    truth = images_of(CHOSEN)
+    write_parquet(Path(path), hf_table(truth, names, numbered))
+    return truth
+
+
+def imagenet_1k() -> dict[bytes, str]:
+    """ILSVRC/imagenet-1k's shards: names that are the classes' descriptions."""
+    wnids = list(builtin_list("ilsvrc2012").wnids)
+    described = dict(line.split("\t") for line in timm_list("imagenet_synset_to_lemma.txt"))
+    return parquet_at("imagenet-1k/data/train-00000-of-00294.parquet", [described[w] for w in wnids], wnids)
+
+
+def saved() -> dict[bytes, str]:
+    truth = images_of(CHOSEN)
+    save_to_disk(Path("saved"), hf_table(truth, CHOSEN, CHOSEN), "train")
+    return truth
+
+
+def winter21() -> dict[bytes, str]:
+    wnids = timm_list("imagenet21k_miil_w21_synsets.txt")
+    Path("winter21.txt").write_text("\n".join(wnids) + "\n")
+    truth = images_of([wnids[4], wnids[900], wnids[10_000]])
+    write_parquet(Path("w21/data/train-00000-of-00001.parquet"), hf_table(truth, None, wnids))
+    return truth
+
+
+def timm_shards() -> dict[bytes, str]:
+    wds = pytest.importorskip("webdataset")
+    truth = images_of(CHOSEN)
+    Path("imagenet-1k-wds").mkdir()
+    with wds.TarWriter("imagenet-1k-wds/imagenet1k-validation-0000.tar") as sink:
+        for number, (data, wnid) in enumerate(truth.items()):
+            filename = f"ILSVRC2012_val_{number + 1:08d}.JPEG"
+            label = builtin_list("ilsvrc2012").wnids.index(wnid)
+            sink.write({"__key__": filename[:-5], "jpg": data, "cls": label, "json": {"label": label, "filename": filename}})
+    return truth
+
+
+def webdataset_shards() -> dict[bytes, str]:
+    truth = images_of(CHOSEN)
+    Path("shards").mkdir()
+    makeshards(imagenet_folders(Path("imagenet/train"), truth, builtin_list("ilsvrc2012").wnids), "shards/imagenet-train-%06d.tar")
+    return truth
+
+
+INPUTS = {  # a command's ROOT -> what lays out its input in the working folder, giving the truth of its images
+    "train/": train_folders, "val/": validation, "downloads/": image_net_download,
+    "imagenet-object-localization-challenge/": kaggle, "saved/": saved, "w21/": winter21,
+    "imagenet-1k/": imagenet_1k,
+    "converted/": lambda: parquet_at("converted/default/validation/0000.parquet"),
+    "my-subset/": lambda: parquet_at("my-subset/train.parquet"),
+    "imagenet-1k-wds/": timm_shards, "shards/": webdataset_shards,
+}
+
+
+def test_the_readme_table_lists_every_layout():
+    from curate.images.layouts import FOUND_BY_LOOKING, class_folders, file_list, val_folder
+
+    layouts = (*FOUND_BY_LOOKING, class_folders, file_list, val_folder)
+    assert [l.LAYOUT for l in layouts if not any(read.startswith(l.LAYOUT) for read, _ in TABLE)] == []
+
+
+@pytest.mark.parametrize("layout, command", TABLE, ids=[command for _, command in TABLE])
+def test_every_input_the_readme_lists_is_read_by_its_command(curate_cli, tmp_path, monkeypatch, layout, command):
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command)[1:]
+    truth = INPUTS[args[2]]()
+    result = curate_cli(*args, "-q")
+    assert result.exit_code == 0, result.stderr
+    index = ImageIndex.read(tmp_path / args[args.index("-o") + 1])
+    assert index.metadata["layout"] == layout
+    assert_every_label(index, truth)
