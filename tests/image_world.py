@@ -104,3 +104,18 @@ def bytes_of(index) -> dict[str, tuple[bytes, bytes]]:
     trained = {path.decode(): bytes(table.read(i)) for i, path in enumerate(table.paths)}
     rows = index.rows.select(["path", "archive", "offset", "size"]).to_pylist()
     return {row["path"]: (trained[row["path"]], read_image_bytes(Path(index.root), *row.values())) for row in rows}
+
+
+def refused(result, sentence: str) -> None:
+    """A command that failed with exit status 1, printed nothing on stdout and `Error: sentence` on stderr."""
+    assert (result.exit_code, result.stdout, result.stderr.strip()) == (1, "", f"Error: {sentence}")
+
+
+def indexed(curate_cli, root: Path, *options):
+    """The index `curate images index ROOT OPTIONS...` writes beside ROOT."""
+    from curate.images.index import ImageIndex
+
+    out = root.parent / "index.parquet"
+    result = curate_cli("images", "index", root, *options, "-o", out, "-q")
+    assert result.exit_code == 0, result.stderr
+    return ImageIndex.read(out)

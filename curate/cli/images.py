@@ -45,8 +45,8 @@ def index(
     from curate.images.index import ImageIndex
     from curate.images.report import write_report
 
-    check_output(output, file_list, val_labels)
-    check_output(report, file_list, val_labels)
+    check_output(output, file_list, val_labels, classes)
+    check_output(report, file_list, val_labels, classes)
     if report is not None and Path(report).absolute() == Path(output).absolute():
         raise BadOutput(f"--report and -o both name {output}: give the report another file.")
     console = stderr_console(quiet)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_world import bytes_of, touch
+from image_world import bytes_of, indexed, refused, touch
 
 from curate.images.index import ImageIndex
 from curate.labels.classlists import builtin_list
@@ -37,17 +37,6 @@ def jpeg(number: int) -> bytes:
 def images_of(wnids: list[str], per_class: int = 2, first: int = 0) -> dict[bytes, str]:
     """Distinct images, `per_class` of each class: image bytes -> the class they were made for."""
     return {jpeg(first + i * per_class + k): wnid for i, wnid in enumerate(wnids) for k in range(per_class)}
-
-
-def refused(result, sentence: str) -> None:
-    assert (result.exit_code, result.stdout, result.stderr.strip()) == (1, "", f"Error: {sentence}")
-
-
-def indexed(curate_cli, root: Path, *options) -> ImageIndex:
-    out = root.parent / "index.parquet"
-    result = curate_cli("images", "index", root, *options, "-o", out, "-q")
-    assert result.exit_code == 0, result.stderr
-    return ImageIndex.read(out)
 
 
 def assert_every_label(index: ImageIndex, truth: dict[bytes, str]) -> None:

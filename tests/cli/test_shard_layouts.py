@@ -10,24 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_world import GOLDFISH, TENCH, bytes_of, make_tar, tiny_jpeg, touch
+from image_world import GOLDFISH, TENCH, bytes_of, indexed, make_tar, refused, tiny_jpeg, touch
 
 from curate.images.index import ImageIndex
 from curate.labels.classlists import builtin_list
 
 SHARD = "data/train-00000-of-00002.parquet"
 WDS = "imagenet1k-train-0000.tar"
-
-
-def refused(result, sentence: str) -> None:
-    assert (result.exit_code, result.stdout, result.stderr.strip()) == (1, "", f"Error: {sentence}")
-
-
-def indexed(curate_cli, root: Path, *options) -> ImageIndex:
-    out = root.parent / "index.parquet"
-    result = curate_cli("images", "index", root, *options, "-o", out, "-q")
-    assert result.exit_code == 0, result.stderr
-    return ImageIndex.read(out)
 
 
 def hf_shard(path: Path, images: list[bytes], labels: list[int], row_group_size: int = 2) -> list[bytes]:
