@@ -93,8 +93,8 @@ def label_1000(path: Path) -> None:
     "make, sentence",
     [
         (not_parquet, f"{SHARD} is not a Parquet file, so it cannot be read as a Hugging Face shard."),
-        (without_image, f"{SHARD} has no `image` column with the images' bytes: it is not an imagenet-1k shard."),
-        (image_without_bytes, f"{SHARD} has no `image` column with the images' bytes: it is not an imagenet-1k shard."),
+        (without_image, f"{SHARD} has no `image` column with the images' bytes: it is not a table of images as Hugging Face datasets writes one."),
+        (image_without_bytes, f"{SHARD} has no `image` column with the images' bytes: it is not a table of images as Hugging Face datasets writes one."),
         (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1000 classes of imagenet1k "
                      "(-1 marks an unlabelled image)."),
     ],

@@ -23,15 +23,16 @@ from curate.wordnet.wnid import is_wnid
 METADATA_KEY = b"huggingface"
 DEFAULT_NUMBERING = "imagenet1k"  # what a table that declares no class names is taken to number
 FILE_WAY_OUT = "give `classes` FILE, one wnid per line, label 0's on the first"
+NOT_DATASETS = "it is not a table of images as Hugging Face datasets writes one"
 
 
 def check_columns(schema: pa.Schema, shard: str) -> None:
     """Refuse a table without an `image` struct holding bytes and an integer `label`."""
     image = schema.field("image").type if "image" in schema.names else None
     if image is None or not pa.types.is_struct(image) or image.get_field_index("bytes") < 0:
-        raise BadImages(f"{shard} has no `image` column with the images' bytes: it is not an imagenet-1k shard.")
+        raise BadImages(f"{shard} has no `image` column with the images' bytes: {NOT_DATASETS}.")
     if "label" not in schema.names or not pa.types.is_integer(schema.field("label").type):
-        raise BadImages(f"{shard} has no integer `label` column: it is not an imagenet-1k shard.")
+        raise BadImages(f"{shard} has no integer `label` column: {NOT_DATASETS}.")
 
 
 def declared_names(schema: pa.Schema, shard: str) -> list[str] | None:
