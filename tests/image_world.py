@@ -89,3 +89,33 @@ def tiny_jpeg(shade: int) -> bytes:
     data = io.BytesIO()
     Image.new("RGB", (8, 6), (shade % 256, 60, 200)).save(data, "JPEG")
     return data.getvalue()
+
+
+def bytes_of(index) -> dict[str, tuple[bytes, bytes]]:
+    """path -> (what training reads, what curate reads) for every row of the index."""
+    from curate.images.rows import read_image_bytes
+    from curate.labels.classlists import ClassList
+    from curate.labels.recipes import identity
+    from curate.wordnet.snapshot import load_hierarchy
+    from train.data.tables import TrainingTable
+
+    labels = identity(load_hierarchy(), ClassList("indexed", tuple(index.class_counts())))
+    table = TrainingTable.of(index.label(labels), Path(index.root), "the index")
+    trained = {path.decode(): bytes(table.read(i)) for i, path in enumerate(table.paths)}
+    rows = index.rows.select(["path", "archive", "offset", "size"]).to_pylist()
+    return {row["path"]: (trained[row["path"]], read_image_bytes(Path(index.root), *row.values())) for row in rows}
+
+
+def refused(result, sentence: str) -> None:
+    """A command that failed with exit status 1, printed nothing on stdout and `Error: sentence` on stderr."""
+    assert (result.exit_code, result.stdout, result.stderr.strip()) == (1, "", f"Error: {sentence}")
+
+
+def indexed(curate_cli, root: Path, *options):
+    """The index `curate images index ROOT OPTIONS...` writes beside ROOT."""
+    from curate.images.index import ImageIndex
+
+    out = root.parent / "index.parquet"
+    result = curate_cli("images", "index", root, *options, "-o", out, "-q")
+    assert result.exit_code == 0, result.stderr
+    return ImageIndex.read(out)

@@ -20,10 +20,11 @@ OUTPUT_HELP = "Write the {} here (Parquet)."
 
 @app.command("index")
 def index(
-    root: Path = typer.Argument(..., help="Class folders (ROOT/<wnid>/...), <wnid>.tar archives, a validation folder, where a --file-list's images live, Kaggle's ILSVRC download (LOC_synset_mapping.txt beside ILSVRC/Data/CLS-LOC), Hugging Face imagenet-1k Parquet shards (ROOT/data/train-00000-of-00294.parquet) or timm's WebDataset shards (ROOT/imagenet1k-train-0000.tar); found by what ROOT holds."),
+    root: Path = typer.Argument(..., help="Class folders (ROOT/<wnid>/...), <wnid>.tar archives, a validation folder, where a --file-list's images live, Kaggle's ILSVRC download (LOC_synset_mapping.txt beside ILSVRC/Data/CLS-LOC), image-net.org's ILSVRC2012_img_train.tar, Hugging Face Parquet shards (ROOT/data/train-00000-of-00294.parquet, ROOT/default/train/0000.parquet, ROOT/train.parquet) or save_to_disk folders, or WebDataset shards (ROOT/imagenet1k-train-0000.tar); found by what ROOT holds."),
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("image index")),
-    val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv or `filename,wnid` lines."),
+    val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv, `filename,wnid` lines, the devkit's ILSVRC2012_validation_ground_truth.txt (beside its meta.mat) or torchvision's meta.bin."),
     file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="What the numbered labels of Hugging Face or WebDataset shards number: imagenet1k, imagenet22k (sorted wnids), or FILE, one wnid per line, label 0's first. Shards that declare their class names are read by them; these must agree."),
     split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train). For Kaggle's download and for shards it also picks what to read: val reads ILSVRC/Data/CLS-LOC/val or the validation-* shards."),
     verify: bool = flag("--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
     strict: bool = flag("--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),
@@ -38,19 +39,20 @@ def index(
     $ curate images index imagenet-object-localization-challenge/ --split val -o val.parquet
     $ curate images index imagenet-1k/ -o train.parquet
     $ curate images index imagenet-1k-wds/ --split val -o val.parquet
+    $ curate images index imagenet-wds/ --classes imagenet1k -o train.parquet
     """
     from curate.errors import BadOutput
     from curate.images.index import ImageIndex
     from curate.images.report import write_report
 
-    check_output(output, file_list, val_labels)
-    check_output(report, file_list, val_labels)
+    check_output(output, file_list, val_labels, classes)
+    check_output(report, file_list, val_labels, classes)
     if report is not None and Path(report).absolute() == Path(output).absolute():
         raise BadOutput(f"--report and -o both name {output}: give the report another file.")
     console = stderr_console(quiet)
     with progress_bar(console) as progress:
-        index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, verify=verify,
-                                 strict=strict, progress=progress)
+        index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, classes=classes,
+                                 verify=verify, strict=strict, progress=progress)
     digest = index.write(output)
     if report is not None:
         write_report(index.report, report)

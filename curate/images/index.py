@@ -53,6 +53,7 @@ class ImageIndex(CurateTable):
         val_labels: Path | None = None,
         file_list: Path | None = None,
         split: str | None = None,
+        classes: str | None = None,
         verify: bool = False,
         strict: bool = False,
         progress: Progress = no_progress,
@@ -62,7 +63,8 @@ class ImageIndex(CurateTable):
         With `file_list`, the list is indexed and `root` need not exist (it is where the images would be);
         with `val_labels`, `root` is a flat validation folder; otherwise `root` is Kaggle's ILSVRC download,
         holds Hugging Face or WebDataset shards, or holds class folders and/or `<wnid>.tar` archives (see
-        `layout_of`). `split` defaults to "val" for a validation folder and "train" otherwise; for Kaggle's
+        `layout_of`). `classes` says what the labels of shards number: imagenet1k, imagenet22k, or a file of one
+        wnid per line, line i naming label i (see `hf_features`, `webdataset`). `split` defaults to "val" for a validation folder and "train" otherwise; for Kaggle's
         download and for shards it also says which images to read.
         `verify` decodes every image and leaves out (and reports) those that do not decode. With `strict`,
         anything the report lists is an error instead.
@@ -71,7 +73,7 @@ class ImageIndex(CurateTable):
             raise BadImages(f"`split` must be one of {', '.join(SPLITS)}, not {split!r}.")
         root = Path(root)
         source = Source(root, split or ("val" if val_labels is not None and file_list is None else "train"),
-                        Path(val_labels) if val_labels else None, Path(file_list) if file_list else None)
+                        Path(val_labels) if val_labels else None, Path(file_list) if file_list else None, classes)
         layout = layout_of(source)
         if verify and layout is file_list_layout:
             raise BadImages("`verify` needs the images; a file list indexes images that are not there.")
@@ -92,6 +94,8 @@ class ImageIndex(CurateTable):
             metadata["file_list"] = Path(file_list).name
         if val_labels is not None:
             metadata["val_labels"] = Path(val_labels).name
+        if classes is not None:
+            metadata["classes"] = Path(classes).name
         return cls(sorted_by_key(rows, IMAGES), metadata, report)
 
     @property

@@ -7,7 +7,8 @@ member's data in it.
 
 A row of a Parquet shard (Hugging Face's imagenet-1k) uses the same two columns: `archive` is the shard's
 path relative to the root (it ends in ".parquet"), `offset` the row's number in the shard, counted across its
-row groups from 0, and `path` is "<shard>/<row number>". The schema has no column for the row group, and
+row groups from 0, and `path` is "<shard>/<row number>". A row of `save_to_disk`'s Arrow files likewise (the
+archive ends in ".arrow"). A shard's image without bytes is read from the file its `path` names. The schema has no column for the row group, and
 needs none: the shard's footer gives every row group's row count, so the number names the group and the row
 in it. `size` is null: the images' lengths are not known without reading them.
 """
@@ -39,6 +40,7 @@ IMAGES = FileKind(
     "path",
 )
 SHARD_SUFFIX = ".parquet"  # an archive with this suffix is a Parquet shard, not a tar archive
+ARROW_SUFFIX = ".arrow"  # and with this one, an Arrow IPC stream as Hugging Face's save_to_disk writes it
 IMAGE_SUFFIXES = frozenset(".jpeg .jpg .png .bmp .gif .webp .tif .tiff .ppm .pgm .pbm".split())
 
 
@@ -67,11 +69,13 @@ def is_image_name(name: str) -> bool:
 
 def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytes:
     """The stored bytes of one row: the file `path` under `root`, `size` bytes at `offset` of the tar `archive`,
-    or row `offset` of the Parquet shard `archive`."""
+    or row `offset` of the Parquet shard or Arrow file `archive`."""
     if archive is None:
         return (Path(root) / path).read_bytes()
     if archive.endswith(SHARD_SUFFIX):
         return shard_image(Path(root) / archive, offset)
+    if archive.endswith(ARROW_SUFFIX):
+        return stored_image(Path(root) / archive, arrow_images(str(Path(root) / archive))[offset])
     with open(Path(root) / archive, "rb") as handle:
         handle.seek(offset)
         return handle.read(size)
@@ -81,7 +85,25 @@ def shard_image(shard: Path, row: int) -> bytes:
     """The image bytes of row `row` (counted across row groups) of a Parquet shard with an `image` column."""
     _, starts = open_shard(str(shard), threading.get_ident())
     group = bisect.bisect_right(starts, row) - 1
-    return row_group_images(str(shard), threading.get_ident(), group)[row - starts[group]]["bytes"].as_py()
+    return stored_image(shard, row_group_images(str(shard), threading.get_ident(), group)[row - starts[group]])
+
+
+def stored_image(shard: Path, image) -> bytes:
+    """The bytes of a shard's `image` struct: its own, or those of the file its path names."""
+    data = image["bytes"].as_py()
+    return data if data is not None else image_file(shard, image["path"].as_py()).read_bytes()
+
+
+def image_file(shard: Path, path: str) -> Path:
+    """The file a shard's image path names: an absolute path, or one relative to the shard's folder."""
+    return Path(shard).parent / path
+
+
+@functools.lru_cache(maxsize=8)
+def arrow_images(path: str):
+    """The `image` column of an Arrow IPC stream, memory-mapped, not read (a stream has no index of its
+    record batches, so the file is opened once per process and its batches' places kept)."""
+    return pa.ipc.open_stream(pa.memory_map(path)).read_all().column("image")
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,5 @@
-"""Base class lists: the shipped ILSVRC-2012 and ImageNet fall 2011 lists, text files of wnids, manifests."""
+"""Base class lists: the shipped ILSVRC-2012 and ImageNet fall 2011 lists, text files of wnids, manifests; and
+the class numberings a dataset's integer labels index."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ BUILTIN_LISTS = {
     "imagenet22k": (DATA / "imagenet22k.txt", "the 21,841 synsets of the ImageNet fall 2011 release"),
 }
 DEFAULT_BASE = "ilsvrc2012"
+
+# Numberings by name: label i is the i-th wnid of the built-in list, sorted. ILSVRC-2012 as torchvision, timm and
+# Hugging Face number it; the fall 2011 release as timm's imagenet22k_synsets.txt does (Google's 21k checkpoints
+# number 21,843 classes, and Microsoft's 22k puts the 1000 ILSVRC classes first: neither is this one).
+NUMBERINGS = {"imagenet1k": "ilsvrc2012", "imagenet22k": "imagenet22k"}
 
 # The 20 PASCAL VOC classes as WordNet 3.0 synsets, in VOC's own order.
 PASCAL_VOC = {
@@ -106,7 +112,8 @@ def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path |
 
 @dataclass(frozen=True)
 class ClassList:
-    """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012)."""
+    """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012); or, from
+    `class_numbering`, in the order a dataset numbers them."""
 
     name: str
     wnids: tuple[str, ...]
@@ -118,6 +125,11 @@ class ClassList:
 
 def parse_wnid_lines(text: str, source: str) -> ClassList:
     """One wnid per line (the first word counts; `#` starts a comment), each once."""
+    return ClassList(source, tuple(sorted(wnids_in_lines(text, source))))
+
+
+def wnids_in_lines(text: str, source: str) -> tuple[str, ...]:
+    """The wnids of `parse_wnid_lines`, in the file's order."""
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         words = line.split("#", 1)[0].split()
@@ -131,7 +143,7 @@ def parse_wnid_lines(text: str, source: str) -> ClassList:
         seen[wnid] = number
     if not seen:
         raise BadClassList(f"{source} lists no wnids.")
-    return ClassList(source, tuple(sorted(seen)))
+    return tuple(seen)
 
 
 def builtin_list(name: str) -> ClassList:
@@ -168,3 +180,35 @@ def load_class_list(spec: str) -> ClassList:
 
     kept = kept_in_text_form(text)
     return ClassList(path.name, tuple(sorted(kept))) if kept is not None else parse_wnid_lines(text, path.name)
+
+
+def class_numbering(spec: str) -> ClassList:
+    """The classes a dataset's integer labels number, label i naming `wnids[i]`: a numbering by name
+    (`NUMBERINGS`), or a text file of one wnid per line, line i naming label i."""
+    if spec in NUMBERINGS:
+        return ClassList(spec, builtin_list(NUMBERINGS[spec]).wnids)
+    path = Path(spec)
+    if not path.is_file():
+        raise BadClassList(f"`classes` must be {' or '.join(NUMBERINGS)}, or a file of one wnid per line (line i "
+                           f"naming label i); {spec} is neither.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (UnicodeDecodeError, OSError):
+        raise BadClassList(f"{spec} cannot be read as a text file of wnids.") from None
+    wnids = wnids_in_lines(text, path.name)
+    from curate.wordnet.snapshot import load_hierarchy
+
+    known = load_hierarchy().known_wnids(wnids)
+    unknown = [wnid for wnid in wnids if wnid not in known]
+    if unknown:
+        raise BadClassList(f"{path.name} names {unknown[0]}, which is not a noun synset of WordNet 3.0.")
+    return ClassList(path.name, wnids)
+
+
+def descriptions(wnids: tuple[str, ...]) -> list[str]:
+    """Each class's lemmas as ILSVRC's devkit words them, and Hugging Face's imagenet-1k names its labels:
+    "tench, Tinca tinca"."""
+    from curate.wordnet.snapshot import load_hierarchy
+
+    hierarchy = load_hierarchy()
+    return [", ".join(hierarchy.lemmas[hierarchy.node(wnid)].split(" ")).replace("_", " ") for wnid in wnids]

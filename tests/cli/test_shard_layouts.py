@@ -10,39 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_world import GOLDFISH, TENCH, make_tar, tiny_jpeg, touch
+from image_world import GOLDFISH, TENCH, bytes_of, indexed, make_tar, refused, tiny_jpeg, touch
 
 from curate.images.index import ImageIndex
-from curate.images.rows import read_image_bytes
 from curate.labels.classlists import builtin_list
 
 SHARD = "data/train-00000-of-00002.parquet"
 WDS = "imagenet1k-train-0000.tar"
-
-
-def refused(result, sentence: str) -> None:
-    assert (result.exit_code, result.stdout, result.stderr.strip()) == (1, "", f"Error: {sentence}")
-
-
-def indexed(curate_cli, root: Path, *options) -> ImageIndex:
-    out = root.parent / "index.parquet"
-    result = curate_cli("images", "index", root, *options, "-o", out, "-q")
-    assert result.exit_code == 0, result.stderr
-    return ImageIndex.read(out)
-
-
-def bytes_of(index: ImageIndex) -> dict[str, tuple[bytes, bytes]]:
-    """path -> (what training reads, what curate reads) for every row of the index."""
-    from curate.labels.classlists import ClassList
-    from curate.labels.recipes import identity
-    from curate.wordnet.snapshot import load_hierarchy
-    from train.data.tables import TrainingTable
-
-    labels = identity(load_hierarchy(), ClassList("indexed", tuple(index.class_counts())))
-    table = TrainingTable.of(index.label(labels), Path(index.root), "the index")
-    trained = {path.decode(): bytes(table.read(i)) for i, path in enumerate(table.paths)}
-    rows = index.rows.select(["path", "archive", "offset", "size"]).to_pylist()
-    return {row["path"]: (trained[row["path"]], read_image_bytes(Path(index.root), *row.values())) for row in rows}
 
 
 def hf_shard(path: Path, images: list[bytes], labels: list[int], row_group_size: int = 2) -> list[bytes]:
@@ -119,10 +93,10 @@ def label_1000(path: Path) -> None:
     "make, sentence",
     [
         (not_parquet, f"{SHARD} is not a Parquet file, so it cannot be read as a Hugging Face shard."),
-        (without_image, f"{SHARD} has no `image` column with the images' bytes: it is not an imagenet-1k shard."),
-        (image_without_bytes, f"{SHARD} has no `image` column with the images' bytes: it is not an imagenet-1k shard."),
-        (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1000 classes of ilsvrc2012 in sorted "
-                     "order (-1 marks an unlabelled image)."),
+        (without_image, f"{SHARD} has no `image` column with the images' bytes: it is not a table of images as Hugging Face datasets writes one."),
+        (image_without_bytes, f"{SHARD} has no `image` column with the images' bytes: it is not a table of images as Hugging Face datasets writes one."),
+        (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1000 classes of imagenet1k "
+                     "(-1 marks an unlabelled image)."),
     ],
     ids=["not parquet", "no image column", "image without bytes", "label outside the list"],
 )
@@ -183,12 +157,13 @@ def test_wds_filenames_label_a_release_without_a_list_and_samples_without_a_cls(
     "shard, members, sentence",
     [
         (WDS, {"a.jpg": b"x", "a.cls": b"1000"},
-         f"a.cls in {WDS} names class 1000, outside 0..999, the 1000 classes of ilsvrc2012 in sorted wnid order."),
+         f"a.cls in {WDS} names class 1000, outside 0..999, the 1000 classes of imagenet1k."),
         (WDS, {"a.jpg": b"x", "a.cls": b"tench"}, f"a.cls in {WDS} is not a class number: b'tench'."),
         ("imagenet12k-train-0000.tar", {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"label": 1}'},
          "imagenet12k-train-0000.tar is a shard of imagenet12k, whose class numbers curate has no list for (it "
          "numbers imagenet1k-* and imagenet22k-* shards), and a.cls in imagenet12k-train-0000.tar has no .json whose "
-         "filename names a wnid."),
+         "filename names a wnid: give --classes, imagenet1k, imagenet22k or a file of one wnid per line in label "
+         "order."),
         (WDS, {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"filename": "n01440764_7.JPEG"}'},
          f"a.cls in {WDS} names n01443537 but the filename in its .json names n01440764."),
         (WDS, {"a.jpg": b"x", "a.cls": b"1", "a.json": b"label=1"}, f"a.json in {WDS} is not JSON: b'label=1'."),

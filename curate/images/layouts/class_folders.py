@@ -20,6 +20,7 @@ from curate.wordnet.snapshot import load_hierarchy
 
 LAYOUT = "class folders"
 THREADS = min(8, os.cpu_count() or 1)  # class folders listed at once
+TORCHVISION_META = "meta.bin"  # beside train/ and val/ in the root torchvision's ImageNet prepares
 
 
 def no_images(source, found: str) -> str:
@@ -52,6 +53,10 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     report.not_wnid.extend(e.name for e in archives if e.name[: -len(".tar")] not in known)
     classes = [(e, False) for e in folders if e.name in known]
     classes += [(e, True) for e in archives if e.name[: -len(".tar")] in known]
+    if not classes and TORCHVISION_META in report.not_image and {"train", "val"} & {e.name for e in folders}:
+        raise BadImages(f"{root} is torchvision's ImageNet folder ({TORCHVISION_META} beside train/ and val/): index "
+                        f"{root / 'train'}, or {root / 'val'} with `split` val (torchvision sorts the validation "
+                        "images into class folders too).")
 
     def index_class(job: tuple[os.DirEntry, bool]) -> pa.Table:
         entry, archive = job

@@ -1,7 +1,10 @@
-"""Hugging Face's `ILSVRC/imagenet-1k` Parquet shards, `ROOT/data/<split>-00000-of-00294.parquet` (or the
-shards in ROOT itself): each row an `image` struct (`bytes`, `path`) and a `label`, the class's index in sorted
-ILSVRC-2012 wnid order (-1 on the test split). The label's names there are descriptions, and not unique, so
-only the index is read. Each row points into its shard (`rows` says how); nothing is unpacked."""
+"""Hugging Face Parquet shards as the hub and `datasets` lay them out: `push_to_hub`'s
+`ROOT/data/<split>-00000-of-00294.parquet` (older `datasets` add the fingerprint, `-<16 hex>.parquet`; the
+shards may also lie in ROOT itself), the hub's Parquet conversion `ROOT/default/<split>/0000.parquet`, and
+`Dataset.to_parquet`'s single `ROOT/<split>.parquet`. A split is `train`, `validation` (or `val`) or `test`.
+Each row is an `image` struct (`bytes`, `path`) and a `label`, read through the class names the shard declares
+(`hf_features`); -1 marks an unlabelled row (imagenet-1k's test split). Each row points into its shard (`rows`
+says how); nothing is unpacked, and an image kept only as a path is read from that file."""
 
 from __future__ import annotations
 
@@ -11,72 +14,90 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.errors import BadImages
+from curate.images.layouts.hf_features import METADATA_KEY, check_columns, check_image_files, label_classes, labelled_rows
 from curate.images.layouts.listing import SHARD_SPLITS, shard_files
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows
-from curate.labels.classlists import builtin_list
+from curate.labels.classlists import class_numbering
 from curate.progress import Progress
 
 LAYOUT = "Hugging Face Parquet shards"
-CLASSES = "ilsvrc2012"  # label i is the i-th wnid of this list, sorted
-SHARD_NAME = re.compile(r"(?P<split>train|validation|test)-\d+-of-\d+\.parquet")
-FOLDERS = ("data", "")  # where the shards are: in data/ as the dataset's repository has them, or in ROOT
+NUMBERED = True  # labels are numbers: `classes` can say what they number
+SPLIT = r"(?P<split>train|validation|val|test)"
+SHARD_NAME = re.compile(SPLIT + r"-\d+-of-\d+(-[0-9a-f]{16})?\.parquet")
+FOLDERS = ("data", "")  # where push_to_hub's shards are: in data/ as the dataset's repository has them, or in ROOT
+CONVERTED = "default"  # the hub's conversion: default/<split>/0000.parquet
+CONVERTED_NAME = re.compile(r"\d+\.parquet")
+SINGLE_NAME = re.compile(SPLIT + r"\.parquet")  # Dataset.to_parquet's one file, known by datasets' metadata
 
 
 def no_images(source, found: str) -> str:
-    prefix = SHARD_SPLITS[source.split]
+    prefix = SHARD_SPLITS[source.split][0]
     return f"{source.root} holds no labelled images in Parquet shards {prefix}-*-of-*.parquet{found}."
 
 
 def holds(root: Path) -> bool:
-    """Whether `root`, or its data/ folder, holds shards named as Hugging Face names them."""
-    return bool(shard_files(root, FOLDERS, SHARD_NAME, None))
+    """Whether `root` holds shards named as Hugging Face names them."""
+    return bool(shards(root, None))
+
+
+def shards(root: Path, split: str | None) -> list[str]:
+    """The split's shards (any split's, for None), relative to `root`, in each layout's name order."""
+    names = SHARD_SPLITS[split] if split else tuple(name for names in SHARD_SPLITS.values() for name in names)
+    found = shard_files(root, FOLDERS, SHARD_NAME, split)
+    found += shard_files(root, tuple(f"{CONVERTED}/{name}" for name in names), CONVERTED_NAME, None)
+    found += [name for name in shard_files(root, ("",), SINGLE_NAME, split) if written_by_datasets(root / name)]
+    return found
+
+
+def written_by_datasets(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        return METADATA_KEY in (pq.read_schema(path).metadata or {})
+    except (pa.ArrowInvalid, OSError):
+        return False
 
 
 def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     """Every row of the split's shards whose label names a class; unlabelled rows (-1) go to the report."""
     root, split = source.root, source.split
-    classes = builtin_list(CLASSES).wnids
+    numbering = class_numbering(source.classes) if source.classes else None
     report = IndexReport(layout=LAYOUT)
-    shards = shard_files(root, FOLDERS, SHARD_NAME, split)
-    advance = progress("Indexing shards", len(shards))
+    found = shards(root, split)
+    advance = progress("Indexing shards", len(found))
     tables = [image_rows([], [], split, [])]
-    for shard in shards:
-        tables.append(shard_rows(shard, shard_labels(root / shard, shard), classes, split, report))
+    for shard in found:
+        labels, classes = shard_labels(root / shard, shard, numbering)
+        tables.append(labelled_rows(shard, labels, classes, split, report))
         advance(1)
     return pa.concat_tables(tables), report
 
 
-def shard_labels(path: Path, shard: str) -> list[int | None]:
-    """The `label` column of a shard, once its schema shows it holds images as imagenet-1k's shards do."""
+def shard_labels(path: Path, shard: str, numbering):
+    """The `label` column of a shard and the classes it numbers, once its schema shows it holds images as
+    datasets writes them, and every image without bytes in it has its file."""
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.read_schema(path)
+        file = pq.ParquetFile(path)
     except pa.ArrowInvalid:
         raise BadImages(f"{shard} is not a Parquet file, so it cannot be read as a Hugging Face shard.") from None
     except OSError:
         raise BadImages(f"{shard} cannot be read (permission denied?).") from None
-    image = schema.field("image").type if "image" in schema.names else None
-    if image is None or not pa.types.is_struct(image) or image.get_field_index("bytes") < 0:
-        raise BadImages(f"{shard} has no `image` column with the images' bytes: it is not an imagenet-1k shard.")
-    if "label" not in schema.names or not pa.types.is_integer(schema.field("label").type):
-        raise BadImages(f"{shard} has no integer `label` column: it is not an imagenet-1k shard.")
-    return pq.read_table(path, columns=["label"]).column(0).to_pylist()
+    schema = file.schema_arrow
+    check_columns(schema, shard)
+    classes = label_classes(schema, shard, numbering)
+    if bytes_missing(file):
+        check_image_files(file.read(columns=["image"]).column(0), path, shard)
+    return file.read(columns=["label"]).column(0).to_pylist(), classes
 
 
-def shard_rows(shard: str, labels: list[int | None], classes: tuple[str, ...], split: str,
-               report: IndexReport) -> pa.Table:
-    """One row per labelled row of the shard, pointing at it by its row number."""
-    paths, wnids, rows = [], [], []
-    for row, label in enumerate(labels):
-        if label is None or label == -1:
-            report.unlabelled.append(f"{shard}/{row}")
-        elif not 0 <= label < len(classes):
-            raise BadImages(f"Row {row} of {shard} has label {label}, outside 0..{len(classes) - 1}, the "
-                            f"{len(classes)} classes of {CLASSES} in sorted order (-1 marks an unlabelled image).")
-        else:
-            paths.append(f"{shard}/{row}")
-            wnids.append(classes[label])
-            rows.append(row)
-    return image_rows(paths, wnids, split, [None] * len(rows), [shard] * len(rows), rows)
+def bytes_missing(file) -> bool:
+    """Whether a row's `image.bytes` may be null, by the footer's counts (the bytes are not read for this)."""
+    leaf = next(i for i in range(file.metadata.num_columns) if file.schema.column(i).path == "image.bytes")
+    for group in range(file.num_row_groups):
+        statistics = file.metadata.row_group(group).column(leaf).statistics
+        if statistics is None or not statistics.has_null_count or statistics.null_count:
+            return True
+    return False

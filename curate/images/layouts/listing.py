@@ -9,7 +9,8 @@ from pathlib import Path
 
 from curate.errors import BadImages
 
-SHARD_SPLITS = {"train": "train", "val": "validation", "test": "test"}  # curate's split -> a shard name's
+SHARD_SPLITS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}  # curate's split -> shard names'
+
 
 
 def shard_files(root: Path, folders: tuple[str, ...], name: re.Pattern, split: str | None) -> list[str]:
@@ -20,7 +21,7 @@ def shard_files(root: Path, folders: tuple[str, ...], name: re.Pattern, split: s
         if (root / folder).is_dir():
             for entry in folder_entries(root / folder):
                 match = name.fullmatch(entry.name)
-                if match and (split is None or match["split"] == SHARD_SPLITS[split]):
+                if match and (split is None or match["split"] in SHARD_SPLITS[split]):
                     shards.append(f"{folder}/{entry.name}" if folder else entry.name)
     return shards
 

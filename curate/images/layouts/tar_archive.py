@@ -17,13 +17,17 @@ class DamagedArchive(BadImages):
     """A tar archive that is truncated, is no tar archive, or names a member twice."""
 
 
-def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexReport) -> pa.Table:
+def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexReport,
+             within: tuple[str, tarfile.TarInfo] | None = None) -> pa.Table:
     """The image members of a plain tar archive, with the offset and size of their data; not extracted.
+    With `within` (the file's name relative to the root, and a member), the archive is that member of the
+    tar file `path`, and offsets are in that file.
 
     Raises DamagedArchive for an archive that is not a plain tar, is truncated, or names a member twice, and
     BadImages for one that cannot be read."""
     names, sizes, offsets = [], [], []
-    for info in tar_members(path, relative):
+    archive, member_info = within or (relative, None)
+    for info in tar_members(path, relative, member_info):
         member = f"{relative}/{info.name}"
         if not info.isfile() or not is_image_name(info.name):
             report.not_image.append(member)
@@ -34,29 +38,34 @@ def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexRepo
             sizes.append(info.size)
             offsets.append(info.offset_data)
     n = len(names)
-    return image_rows(names, [wnid] * n, split, sizes, [relative] * n, offsets)
+    return image_rows(names, [wnid] * n, split, sizes, [archive] * n, offsets)
 
 
-def tar_members(path: Path, relative: str) -> list[tarfile.TarInfo]:
+def tar_members(path: Path, relative: str, within: tarfile.TarInfo | None = None) -> list[tarfile.TarInfo]:
     """Every member of a plain tar archive but its folders, each with the offset of its data; not extracted.
+    With `within`, the archive is that member of the tar file `path` (a tar of tars), and offsets are in
+    the file.
 
     Raises DamagedArchive for an archive that is not a plain tar, is truncated, or names a member twice, and
     BadImages for one that cannot be read."""
     members = []
     try:
-        file_size = path.stat().st_size
-        with tarfile.open(path, mode="r:") as tar:
-            for info in tar:
-                if info.isdir():
-                    continue
-                if info.isfile() and info.offset_data + info.size > file_size:
-                    raise DamagedArchive(f"{relative} is a damaged tar archive: it ends inside {info.name}.")
-                members.append(info)
-            end = tar.offset
-        with open(path, "rb") as handle:  # tarfile stops quietly at a damaged header; a real end is zeros
-            handle.seek(end)
-            if handle.read(512).strip(b"\0"):
-                raise DamagedArchive(f"{relative} is a damaged tar archive: it holds data tarfile cannot read after byte {end:,}.")
+        start = within.offset_data if within else 0
+        stop = start + within.size if within else path.stat().st_size
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            with tarfile.open(fileobj=handle, mode="r:") as tar:  # its offsets count from the file's start
+                for info in tar:
+                    if info.isdir():
+                        continue
+                    if info.isfile() and info.offset_data + info.size > stop:
+                        raise DamagedArchive(f"{relative} is a damaged tar archive: it ends inside {info.name}.")
+                    members.append(info)
+                end = tar.offset
+            handle.seek(end)  # tarfile stops quietly at a damaged header; a real end is zeros
+            if handle.read(min(512, stop - end)).strip(b"\0"):
+                raise DamagedArchive(f"{relative} is a damaged tar archive: it holds data tarfile cannot read after "
+                                     f"byte {end - start:,}.")
     except tarfile.TarError as error:
         raise DamagedArchive(f"{relative} is not a readable tar archive ({error}).") from None
     except OSError:

@@ -1,5 +1,6 @@
 """A flat validation folder (ILSVRC-2012 val) and the file that names each image's class: Kaggle's
-LOC_val_solution.csv (`ImageId,PredictionString`) or `filename,wnid` lines."""
+LOC_val_solution.csv (`ImageId,PredictionString`), `filename,wnid` lines, the devkit's
+ILSVRC2012_validation_ground_truth.txt or torchvision's meta.bin (`devkit`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.errors import BadImages
+from curate.images.layouts.devkit import ground_truth_labels, is_ground_truth, torchvision_labels
 from curate.images.layouts.listing import folder_entries, read_text
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows, is_image_name
@@ -67,9 +69,23 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
 
 
 def read_val_labels(path: Path) -> dict[str, str]:
+    """filename (or stem) -> wnid, from any of the files the module names, each class checked in WordNet."""
+    if path.suffix == ".bin" and path.is_file():
+        labels = torchvision_labels(path)
+    else:
+        text = read_text(path, "read as image labels")
+        labels = ground_truth_labels(path, text) if is_ground_truth(text) else named_labels(path, text)
+    if not labels:
+        raise BadImages(f"{path} labels no images.")
+    unknown = sorted(set(labels.values()) - load_hierarchy().known_wnids(set(labels.values())))
+    if unknown:
+        raise BadImages(f"{path} names {plural(len(unknown), 'class')} WordNet 3.0 does not have: {some(unknown)}.")
+    return labels
+
+
+def named_labels(path: Path, text: str) -> dict[str, str]:
     """filename -> wnid, from ILSVRC's LOC_val_solution.csv (`ImageId,PredictionString`, the first word of the
     prediction string is the class) or from `filename,wnid` lines (commas or whitespace; a header is allowed)."""
-    text = read_text(path, "read as image labels")
     labels: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -89,9 +105,4 @@ def read_val_labels(path: Path) -> dict[str, str]:
             raise BadImages(f"{name} is listed twice in {path}, on lines {lines[name]} and {number}.")
         labels[name] = wnid
         lines[name] = number
-    if not labels:
-        raise BadImages(f"{path} labels no images.")
-    unknown = sorted(set(labels.values()) - load_hierarchy().known_wnids(set(labels.values())))
-    if unknown:
-        raise BadImages(f"{path} names {plural(len(unknown), 'class')} WordNet 3.0 does not have: {some(unknown)}.")
     return labels

@@ -1,10 +1,12 @@
-"""WebDataset tar shards as timm publishes ImageNet (`imagenet1k-train-0000.tar`, `imagenet1k-validation-00.tar`):
-each sample the members KEY.jpg, KEY.cls (the class's index, as text) and KEY.json (label, width, height and
-the original filename, `n01440764_10026.JPEG` for a train image). The index numbers a class in the sorted
-class list the shard name's release names: `imagenet1k` ILSVRC-2012's 1000 classes, `imagenet22k` the 21,841
-of the fall 2011 release. A filename that starts with a wnid names the class as well: it labels the samples
-of a release curate ships no list for (timm's 12k) and the samples without a `.cls`, and where both are
-there they must agree. Members are listed with their offsets (`tar_archive`), not extracted."""
+"""WebDataset tar shards as timm publishes ImageNet (`imagenet1k-train-0000.tar`, `imagenet1k-validation-00.tar`)
+and webdataset's own ImageNet example writes it (`imagenet-train-000000.tar`, `imagenet-val-000000.tar`):
+each sample the members KEY.jpg, KEY.cls (the class's index, as text) and, in timm's, KEY.json (label, width,
+height and the original filename, `n01440764_10026.JPEG` for a train image). The index numbers a class in
+the list the user names (`classes`), or else the one the shard name's release names: `imagenet1k`
+ILSVRC-2012's 1000 classes, `imagenet22k` the 21,841 of the fall 2011 release, sorted. A filename that starts
+with a wnid names the class as well: it labels the samples of a release curate ships no list for (timm's
+12k) and the samples without a `.cls`, and where both are there they must agree. Members are listed with
+their offsets (`tar_archive`), not extracted."""
 
 from __future__ import annotations
 
@@ -19,18 +21,18 @@ from curate.images.layouts.listing import SHARD_SPLITS, shard_files
 from curate.images.layouts.tar_archive import tar_members
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows, is_image_name
-from curate.labels.classlists import ClassList, builtin_list
+from curate.labels.classlists import NUMBERINGS, ClassList, class_numbering
 from curate.progress import Progress
 
 LAYOUT = "WebDataset shards"
-SHARD_NAME = re.compile(r"(?P<release>[a-z0-9]+)-(?P<split>train|validation|test)-\d+\.tar")
-RELEASES = {"imagenet1k": "ilsvrc2012", "imagenet22k": "imagenet22k"}  # shard name -> the list .cls indexes
+SHARD_NAME = re.compile(r"(?P<release>[a-z0-9]+)-(?P<split>train|validation|val|test)-\d+\.tar")
+NUMBERED = True  # labels are numbers: `classes` can say what they number
 SAMPLE_PARTS = {"cls", "json"}  # what a sample holds besides its image
 FILENAME_WNID = re.compile(r"(n\d{8})_")  # a train image's original name: n01440764_10026.JPEG
 
 
 def no_images(source, found: str) -> str:
-    return f"{source.root} holds no labelled images in WebDataset shards *-{SHARD_SPLITS[source.split]}-NNNN.tar{found}."
+    return f"{source.root} holds no labelled images in WebDataset shards *-{SHARD_SPLITS[source.split][0]}-NNNN.tar{found}."
 
 
 def holds(root: Path) -> bool:
@@ -42,21 +44,26 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     """Every image of the split's shards with a `.cls` member; images without one go to the report, and so
     do members that are neither images nor parts of a sample."""
     root, split = source.root, source.split
+    numbering = class_numbering(source.classes) if source.classes else None
     report = IndexReport(layout=LAYOUT)
     shards = shard_files(root, ("",), SHARD_NAME, split)
     advance = progress("Indexing shards", len(shards))
     tables = [image_rows([], [], split, [])]
     for shard in shards:
-        tables.append(shard_rows(root / shard, shard, class_list(shard), split, report))
+        tables.append(shard_rows(root / shard, shard, class_list(shard, numbering), split, report))
         advance(1)
     return pa.concat_tables(tables), report
 
 
-def class_list(shard: str) -> ClassList | None:
-    """The class list a shard's `.cls` numbers index (sorted), by the release its name starts with; None for
-    a release curate has no list of."""
+def class_list(shard: str, numbering: ClassList | None) -> ClassList | None:
+    """The classes a shard's `.cls` numbers index: `numbering`, or those the release its name starts with
+    numbers (the two must agree where both are known); None where neither is known."""
     release = SHARD_NAME.fullmatch(shard)["release"]
-    return builtin_list(RELEASES[release]) if release in RELEASES else None
+    named = class_numbering(release) if release in NUMBERINGS else None
+    if named and numbering and named.wnids != numbering.wnids:
+        raise BadImages(f"{shard} is a shard of {release}, numbered by {release}'s classes, not by `classes` "
+                        f"{numbering.name}: leave `classes` out to read it as its name says.")
+    return numbering or named
 
 
 def shard_rows(path: Path, shard: str, classes: ClassList | None, split: str, report: IndexReport) -> pa.Table:
@@ -105,9 +112,10 @@ def label_of(parts: dict[str, tuple[bytes, str]], shard: str, classes: ClassList
         raise BadImages(f"{parts['cls'][1]} names {numbered} but the filename in its .json names {named}.")
     if "cls" in parts and classes is None and named is None:
         release = SHARD_NAME.fullmatch(shard)["release"]
-        known = " and ".join(f"{name}-*" for name in RELEASES)
+        known = " and ".join(f"{name}-*" for name in NUMBERINGS)
         raise BadImages(f"{shard} is a shard of {release}, whose class numbers curate has no list for (it numbers "
-                        f"{known} shards), and {parts['cls'][1]} has no .json whose filename names a wnid.")
+                        f"{known} shards), and {parts['cls'][1]} has no .json whose filename names a wnid: give "
+                        "`classes`, imagenet1k, imagenet22k or a file of one wnid per line in label order.")
     return numbered or named
 
 
@@ -129,5 +137,5 @@ def class_of(text: bytes, where: str, classes: ClassList) -> str:
         raise BadImages(f"{where} is not a class number: {text[:20]!r}.")
     if int(number) >= len(wnids):
         raise BadImages(f"{where} names class {int(number)}, outside 0..{len(wnids) - 1}, the {len(wnids)} classes "
-                        f"of {classes.name} in sorted wnid order.")
+                        f"of {classes.name}.")
     return wnids[int(number)]
