@@ -291,6 +291,24 @@ def test_webdataset_of_a_table_over_shards_or_a_store(curate_cli, tmp_path, sour
     assert_every_target(list(read), CLASSES[:3], curate_label_of(labels), 9)
 
 
+# --- JPEG stores: their shards are WebDataset shards with labels --------------------------------------------
+
+
+def test_a_jpeg_store_is_read_by_timm_with_the_class_numbers_of_its_index(curate_cli, tmp_path):
+    classes = [CLASSES[1], CLASSES[4], CLASSES[5]]
+    ok(curate_cli("images", "index", class_folders(tmp_path / "train", images_of(classes, 5)), "-o",
+                  tmp_path / "index.parquet", "-q"))
+    ok(curate_cli("images", "pack", tmp_path / "index.parquet", "--size", "24", "-o", tmp_path / "store", "-q"))
+    info = json.loads((tmp_path / "store" / "_info.json").read_text())
+    assert info == {"name": "store", "num_classes": 3, "classes": classes, "splits": {"train": {
+        "name": "train", "filenames": ["shards/000000.tar"], "shard_lengths": [15], "num_samples": 15}}}
+    number_of = curate_label_of(identity_labels(curate_cli, tmp_path, classes))  # the label set of the index's classes
+    assert_every_target(timm_data.create_dataset("wds/store", root=str(tmp_path / "store"), split="train"), classes,
+                        number_of, 15)
+    read = wds.WebDataset(str(tmp_path / "store" / "shards" / "000000.tar"), shardshuffle=False).decode("pil")
+    assert_every_target(list(read.to_tuple("jpg", "cls")), classes, number_of, 15)
+
+
 # --- refusals ------------------------------------------------------------------------------------------------
 
 
