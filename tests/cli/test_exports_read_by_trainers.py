@@ -151,7 +151,7 @@ def test_an_imagefolder_of_a_table_with_labels_without_images_is_refused_or_give
     assert result.stderr == (
         "Error: 3 labels of the 6 have no images in the table (label 1, 3, 5), and ImageFolder readers number only "
         "the folders that hold images: give --labels, the label set the table was made with, for an empty folder "
-        "each (torchvision's ImageFolder reads them with allow_empty=True, timm with --class-map classes.txt).\n")
+        "each (torchvision's ImageFolder reads them with allow_empty=True, timm with the class map classes.txt).\n")
     assert not out.exists() and not [name for name in os.listdir(tmp_path) if name.startswith(".val-folder")]
 
     result = ok(curate_cli("export", "imagefolder", table, "--labels", labels, "-o", out))

@@ -59,7 +59,7 @@ def label_folders(table: ImageTable, labels: LabelSet | None) -> list[str]:
                 f"{plural(len(empty), 'label')} of the {count} {has(len(empty))} no images in the table (label "
                 f"{some(empty)}), and ImageFolder readers number only the folders that hold images: give `labels`, "
                 f"the label set the table was made with, for an empty folder each (torchvision's ImageFolder reads "
-                f"them with allow_empty=True, timm with --class-map {CLASS_MAP}).")
+                f"them with allow_empty=True, timm with the class map {CLASS_MAP}).")
         wnids = [wnid_of[label] for label in range(count)]
     if wnids == sorted(wnids):
         return wnids
