@@ -19,6 +19,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pyarrow as pa
+
 from curate.errors import BadImages
 from curate.images.exports import check_exportable, image_suffix, whole_folder
 from curate.images.rows import pillow, read_image_bytes
@@ -59,8 +61,6 @@ def readable_image(data: bytes, path: str) -> tuple[bytes, str]:
 
 def seeded_order(paths: list[str], seed: int) -> list[int]:
     """The positions of `paths` in their seeded order."""
-    import pyarrow as pa
-
     scores = path_scores(pa.array(paths, pa.string()), seed).tolist()
     return sorted(range(len(paths)), key=lambda n: (scores[n], paths[n]))
 
