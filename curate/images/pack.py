@@ -85,7 +85,7 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     report.resumed_parts = len(done)
     chunks = [start for start in range(0, len(index), CHUNK) if start // CHUNK not in done]
     columns = index.rows.select(["path", "archive", "offset", "size"]).to_pydict()
-    columns["cls"] = pc.index_in(index.rows["wnid"], value_set=pa.array(index_classes(index), pa.string())).to_pylist()
+    columns["cls"] = pc.index_in(index.rows["wnid"], value_set=pa.array(list(index.class_counts()), pa.string())).to_pylist()
     advance = progress("Packing images", len(index))
     advance(len(index) - sum(min(CHUNK, len(index) - start) for start in chunks))
     jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
@@ -224,21 +224,16 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
         "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),
     }
     if settings["format"] == "jpeg":
-        write_shard_info(out, rows, index_classes(index))
+        write_shard_info(out, rows, list(index.class_counts()))
     ImageIndex(rows.cast(IMAGES.schema), metadata).write(out / INDEX)
     shutil.rmtree(out / PARTS)
     (out / SETTINGS).unlink()
     return ImageStore.open(out), report
 
 
-def index_classes(index: ImageIndex) -> list[str]:
-    """The classes of the index in wnid order: a JPEG store's KEY.cls is the number of its image's class here."""
-    return sorted(pc.unique(index.rows["wnid"]).to_pylist())
-
-
 def write_shard_info(out: Path, rows: pa.Table, classes: list[str]) -> None:
     """timm's _info.json for a JPEG store's shards: one split, named as the index's rows name theirs (`all`
-    where they name several), holding every shard."""
+    where they name several), holding every shard, and the `classes` their KEY.cls numbers."""
     splits = pc.unique(rows["split"]).to_pylist()
     counts = pc.value_counts(rows["archive"])
     per_shard = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))

@@ -309,6 +309,19 @@ def test_a_jpeg_store_is_read_by_timm_with_the_class_numbers_of_its_index(curate
     assert_every_target(list(read.to_tuple("jpg", "cls")), classes, number_of, 15)
 
 
+def test_a_store_of_an_index_of_two_splits_names_its_one_split_all(tmp_path):
+    from curate.images.index import ImageIndex
+    from curate.images.pack import pack
+
+    class_folders(tmp_path / "images", images_of(CLASSES[:2], 2))
+    train, val = (ImageIndex.build(tmp_path / "images", split=split) for split in ("train", "val"))
+    both = ImageIndex(pa.concat_tables([train.rows.slice(0, 2), val.rows.slice(2, 2)]), train.metadata)
+    pack(both, tmp_path / "store", fmt="jpeg", size=24, workers=1)
+    assert list(json.loads((tmp_path / "store" / "_info.json").read_text())["splits"]) == ["all"]
+    assert_every_target(timm_data.create_dataset("wds/store", root=str(tmp_path / "store"), split="all"), CLASSES[:2],
+                        {CLASSES[0]: 0, CLASSES[1]: 1}, 4)
+
+
 # --- refusals ------------------------------------------------------------------------------------------------
 
 
