@@ -1,15 +1,18 @@
-"""`curate export class-map`, `labels-table`, `imagefolder`: a label set or image table in other tools' formats."""
+"""`curate export class-map`, `labels-table`, `imagefolder`, `webdataset`: a label set or image table in other tools' formats."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from curate.cli.common import QUIET_OPTION, App, say
+from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console
+from curate.wording import some
 
 app = App(help="Write a label set or an image table in the formats other tools read; never replaces a file.")
 MANIFEST = typer.Argument(..., help="A label manifest (.parquet).")
+TABLE = typer.Argument(..., help="A labelled image table (curate images apply).")
 
 
 def output_option(what: str):
@@ -52,22 +55,65 @@ def labels_table(manifest: Path = MANIFEST, output: Path = output_option("table"
 
 @app.command()
 def imagefolder(
-    table: Path = typer.Argument(..., help="A labelled image table (curate images apply)."),
+    table: Path = TABLE,
     output: Path = output_option("folder"),
+    copy: bool = flag("--copy", help="Copy each image's bytes (out of tar archives, Parquet shards or a store too) instead of linking to it."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="The label manifest the table was made with: names the (empty) folders of labels without images."),
     quiet: bool = QUIET_OPTION,
 ):
-    """Write an ImageFolder tree `<label_wnid>/<image>` of symlinks to a table's images.
+    """Write an ImageFolder tree `<label folder>/<image>` of a table's images, numbered by ImageFolder readers as curate numbers them.
 
-    Folders sort in label order. Images inside tar archives or Parquet shards cannot be symlinked: index extracted folders.
+    Label folders are the label wnids, sorted in label order; where label order is not wnid order (extend --keep-base-order) the label comes first, zero-padded (`0003-n04399382`). classes.txt lists them, label i on line i (timm's --class-map). Images are symlinks, or with --copy copies.
+
+    Examples:
+    $ curate export imagefolder val-127.parquet -o val-127
+    $ curate export imagefolder val-127.parquet --copy -o val-127-files
+    """
+    from curate.images.exports.imagefolder import export_imagefolder
+
+    written = export_table(export_imagefolder, table, output, quiet, labels=read_manifest(labels), copy=copy)
+    say(f"{written.images:,} {'copies of' if copy else 'links to'} images of {table}.", quiet)
+    if written.empty_folders:
+        say(f"{len(written.empty_folders):,} label folders are empty ({some(written.empty_folders)}): read them with "
+            "torchvision's ImageFolder(allow_empty=True), or timm's --class-map classes.txt.", quiet)
+
+
+@app.command()
+def webdataset(
+    table: Path = TABLE,
+    output: Path = output_option("folder of shards"),
+    shard_size: int = typer.Option(1000, "--shard-size", help="Images per shard."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the order of each split's images (a fixed shuffle)."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Write a table as WebDataset shards: KEY.jpg, KEY.cls (the label) and KEY.json (wnid, label, path) per image.
+
+    The shards of each split are `<split>-000000.tar`...; `_info.json` lists them as timm's WebDataset reader reads it (timm.data.create_dataset("wds/NAME", root=FOLDER, split="train")). Images come from wherever the table points, archives and stores included.
 
     Example:
-    $ curate export imagefolder train-127.parquet -o train-127
+    $ curate export webdataset train-127.parquet -o train-127-wds
     """
+    from curate.images.exports.webdataset import export_webdataset
+
+    shards = export_table(export_webdataset, table, output, quiet, shard_size=shard_size, seed=seed)
+    say(", ".join(f"{split}: {sum(n for _, n in files):,} images in {len(files):,} shards" for split, files in shards.items())
+        + f", from {table}.", quiet)
+
+
+def read_manifest(path: Path | None):
+    from curate.labels.manifest import read_labels
+
+    return read_labels(path) if path is not None else None
+
+
+def export_table(export, table: Path, output: Path, quiet: bool, **options):
+    """Check the target before reading anything, `export` the table with a progress bar, print the target's path."""
     from curate.fileio import check_absent
-    from curate.images.imagefolder import export_imagefolder
     from curate.images.table import ImageTable
+    from curate.progress import progress_bar
 
     check_absent(output)
-    links = export_imagefolder(ImageTable.read(table), output)
+    with progress_bar(stderr_console(quiet)) as progress:
+        written = export(ImageTable.read(table), output, progress=progress, **options)
     typer.echo(str(output))
-    say(f"{links:,} links to images of {table}.", quiet)
+    return written

@@ -11,5 +11,5 @@
   pack.py      pack an index's images into a store: decoded once, resized, where training reads them fast
   store.py     ImageStore: a packed store opened for reading, checked whole; the store's folder layout
   describe.py  what `curate show` says of an index or a table
-  imagefolder.py  a table as a tree of symlinks, for ImageFolder readers
+  exports/     a table in the formats other trainers read: ImageFolder trees, WebDataset shards
 """

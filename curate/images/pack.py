@@ -2,7 +2,10 @@
 fast, for every label set and subset of that index.
 
 Two formats:
-- jpeg: re-encoded JPEG at short side SIZE (never enlarged) and quality Q, in tar shards (shards/*.tar);
+- jpeg: re-encoded JPEG at short side SIZE (never enlarged) and quality Q, in tar shards (shards/*.tar) that
+        are WebDataset shards too: each image KEY.jpg beside KEY.cls, its class's number among the index's
+        classes in wnid order (the ILSVRC-2012 label, for an index of the 1000 classes), with timm's
+        _info.json beside shards/ (its `classes` lists them);
 - raw:  uint8 pixels, short side SIZE then the central SIZE x SIZE, in one memory-mappable array
         (pixels.npy, shape (rows, SIZE, SIZE, 3)).
 The store's own index (index.parquet, the usual image-index schema) keeps each image's original `path`,
@@ -24,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.errors import BadImages
 from curate.fileio import atomic_path, check_folder_writable, make_folder
+from curate.images.exports.webdataset import INFO, add_member, write_info
 from curate.images.index import ImageIndex
 from curate.images.rows import IMAGES, pillow, read_image_bytes
 from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore
@@ -71,7 +76,7 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     if fmt == "raw":
         check_room(out, len(index) * size * size * 3, f"A raw store of {plural(len(index), 'image')} at {size} px")
     settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
-                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK}
+                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK, "cls": fmt == "jpeg"}
     prepare_folder(out, settings, overwrite)
     if fmt == "raw" and not (out / PIXELS).exists():
         allocate_pixels(out / PIXELS, len(index), size)
@@ -80,6 +85,7 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     report.resumed_parts = len(done)
     chunks = [start for start in range(0, len(index), CHUNK) if start // CHUNK not in done]
     columns = index.rows.select(["path", "archive", "offset", "size"]).to_pydict()
+    columns["cls"] = pc.index_in(index.rows["wnid"], value_set=pa.array(list(index.class_counts()), pa.string())).to_pylist()
     advance = progress("Packing images", len(index))
     advance(len(index) - sum(min(CHUNK, len(index) - start) for start in chunks))
     jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
@@ -104,7 +110,7 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
 def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
     """Make `out` ready for packing: new, or an unfinished pack of the same settings to go on with. A
     finished store is replaced only with `overwrite`; a folder that is not a store is never touched."""
-    store_files = [out / INDEX, out / SHARDS, out / PIXELS, out / PARTS, out / SETTINGS]
+    store_files = [out / INDEX, out / SHARDS, out / PIXELS, out / PARTS, out / SETTINGS, out / INFO]
     if out.exists() and not out.is_dir():
         raise BadImages(f"{out} is a file: a store is a folder.")
     if out.is_dir():
@@ -152,26 +158,24 @@ def pack_part(job) -> list[str]:
     images = []
     for n, row in enumerate(zip(columns["path"], columns["archive"], columns["offset"], columns["size"])):
         try:
-            images.append((start + n, shrink(Image, read_image_bytes(root, *row), fmt, size)))
+            images.append((start + n, columns["cls"][n], shrink(Image, read_image_bytes(root, *row), fmt, size)))
         except Exception as error:  # unreadable, or Pillow's many kinds of damaged data
             failed[row[0]] = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     if fmt == "jpeg":
         shard = f"{SHARDS}/{start // chunk:06d}.tar"
         make_folder(out / SHARDS)
         with atomic_path(out / shard) as tmp, tarfile.open(tmp, "w") as tar:
-            for slot, image in images:
+            for slot, cls, image in images:
                 data = io.BytesIO()
                 image.save(data, "JPEG", quality=quality)
-                info = tarfile.TarInfo(f"{slot:09d}.jpg")
-                info.size = data.tell()
-                data.seek(0)
-                tar.addfile(info, data)
-                packed.append([slot, shard, tar.offset - info.size - (-info.size % 512), info.size])
+                jpeg = data.getvalue()
+                packed.append([slot, shard, add_member(tar, f"{slot:09d}.jpg", jpeg), len(jpeg)])
+                add_member(tar, f"{slot:09d}.cls", str(cls).encode())
     else:
         import numpy as np
 
         pixels = np.load(out / PIXELS, mmap_mode="r+")
-        for slot, image in images:
+        for slot, _, image in images:
             pixels[slot] = np.asarray(image, dtype=np.uint8)
             packed.append([slot, PIXELS, pixels.offset + slot * size * size * 3, size * size * 3])
         pixels.flush()
@@ -219,7 +223,20 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
         "source_hash": settings["source_hash"], "origin_hash": index.origin_hash,
         "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),
     }
+    if settings["format"] == "jpeg":
+        write_shard_info(out, rows, list(index.class_counts()))
     ImageIndex(rows.cast(IMAGES.schema), metadata).write(out / INDEX)
     shutil.rmtree(out / PARTS)
     (out / SETTINGS).unlink()
     return ImageStore.open(out), report
+
+
+def write_shard_info(out: Path, rows: pa.Table, classes: list[str]) -> None:
+    """timm's _info.json for a JPEG store's shards: one split, named as the index's rows name theirs (`all`
+    where they name several), holding every shard, and the `classes` their KEY.cls numbers."""
+    splits = pc.unique(rows["split"]).to_pylist()
+    counts = pc.value_counts(rows["archive"])
+    per_shard = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+    with atomic_path(out / INFO) as tmp:
+        write_info(tmp, out.name, {splits[0] if len(splits) == 1 else "all": sorted(per_shard.items())},
+                   num_classes=len(classes), classes=classes)

@@ -1,4 +1,5 @@
-"""`curate export class-map`, `labels-table`, `imagefolder`: exact contents, the symlink tree, the refusals."""
+"""`curate export class-map`, `labels-table`, `imagefolder`, `webdataset`: exact contents, the symlink tree, the
+refusals. (What trainers' readers make of the image exports: test_exports_read_by_trainers.py.)"""
 
 import os
 
@@ -59,7 +60,8 @@ def test_imagefolder_links_each_image_under_its_label(curate_cli, tmp_path):
     root = tmp_path / "nowhere"
     assert tree == {f"{label}/{wnid}_{i}.JPEG": str(root / wnid / f"{wnid}_{i}.JPEG")
                     for label, wnid, i in [(FISH, TENCH, 0), (FISH, TENCH, 1), (FISH, GOLDFISH, 0), (SHARK, WHITE_SHARK, 0)]}
-    assert sorted(os.listdir(out)) == [SHARK, FISH] and sorted(os.listdir(tmp_path)).count("folder") == 1
+    assert sorted(os.listdir(out)) == ["classes.txt", SHARK, FISH] and sorted(os.listdir(tmp_path)).count("folder") == 1
+    assert (out / "classes.txt").read_text() == f"{SHARK}\n{FISH}\n"
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".folder")]
 
 
@@ -72,8 +74,8 @@ def test_imagefolder_refuses_images_inside_tar_archives(curate_cli, tmp_path):
     table = table_of(tmp_path, index, {TENCH: FISH})
     result = curate_cli("export", "imagefolder", table, "-o", tmp_path / "folder")
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == (f"Error: The table has 1 image inside tar archives or Parquet shards ({TENCH}.tar/{TENCH}_0.JPEG), "
-                             "which a symlink cannot point into: extract them into class folders and index those.\n")
+    assert result.stderr == (f"Error: The table has 1 image inside tar archives, Parquet shards or a store ({TENCH}.tar/{TENCH}_0.JPEG), "
+                             "which a symlink cannot point into: give --copy to copy their bytes out.\n")
     assert sorted(os.listdir(tmp_path)) == ["index.parquet", "labels.parquet", "table.parquet", "train"]
 
 
@@ -89,10 +91,10 @@ def test_imagefolder_refuses_two_images_of_one_label_with_one_file_name(curate_c
 
 
 @pytest.mark.parametrize("command,name", [("class-map", "classes.txt"), ("labels-table", "labels.tsv"),
-                                          ("imagefolder", "folder")])
+                                          ("imagefolder", "folder"), ("webdataset", "shards")])
 @pytest.mark.parametrize("existing", ["file", "folder", "dangling link"])
 def test_an_existing_target_is_refused_and_left_as_it_was(curate_cli, depth3, tmp_path, command, name, existing):
-    source = depth3 if command != "imagefolder" else table_of(tmp_path, index_of(tmp_path, {TENCH: 1}), {TENCH: FISH})
+    source = depth3 if command in ("class-map", "labels-table") else table_of(tmp_path, index_of(tmp_path, {TENCH: 1}), {TENCH: FISH})
     target = tmp_path / name
     if existing == "file":
         target.write_text("mine\n")
@@ -131,7 +133,7 @@ def test_an_interrupted_imagefolder_export_leaves_nothing(curate_cli, tmp_path, 
             raise KeyboardInterrupt
         links.append(symlink(target, link))
 
-    monkeypatch.setattr("curate.images.imagefolder.os.symlink", symlink_then_interrupt)
+    monkeypatch.setattr("curate.images.exports.imagefolder.os.symlink", symlink_then_interrupt)
     result = curate_cli("export", "imagefolder", table, "-o", tmp_path / "folder")
     assert (result.exit_code, result.stderr) == (130, "Interrupted.\n")
     assert sorted(os.listdir(tmp_path)) == before
