@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from train.errors import TrainError
-from train.settings import check_values, defaults, inherited, setting
+from train.settings import check_values, defaults, either, inherited, setting
 from train.tasks import TASK
 
 MODELS = ("alexnet", "caffenet", "resnet18", "resnet50", "tiny")  # models.MODELS builds each (a test keeps them equal)
+HEADS = ("linear", "oquab")  # models.new_layers builds each
 INPUT_NORMS = ("torchvision", "caffe")  # loaders.INPUT_NORMS defines each (a test keeps them equal)
 CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
 
@@ -155,6 +156,12 @@ class FinetuneConfig(Training):
     mode: str | None = setting(None, "linear: frozen features, train the new classifier; full: train all layers",
                                choices=("linear", "full"), role="run", group=TRANSFER,
                                default_help="linear; full for voc07-det, voc12-action and --random-init")
+    head: str = setting(
+        "linear", "the new layers: linear, a classifier in place of the network's last layer; oquab (voc07-cls, "
+        "voc12-cls), Oquab et al. 2014's adaptation layers on the fc7 features, fc_a (2048 units, ReLU, dropout) and "
+        "a classifier with a background class, trained on ~500 multi-scale square patches an image labelled by their "
+        "overlap with the objects' boxes (resized to --train-crop-size), an image scored by the mean of its patches' "
+        "softmax scores to the 5th power (patches resized to --val-crop-size)", choices=HEADS, role="run", group=TRANSFER)
     backbone_lr_scale: float = setting(0.1, "full mode: pretrained layers learn at LR times this", rule=at_least(0),
                                        role="run", group=TRANSFER)
     partition: int = setting(1, "sun397: official partition", rule=(lambda v: 1 <= v <= 10, "1 to 10 (SUN397 has ten "
@@ -302,6 +309,12 @@ def with_task_defaults(config: FinetuneConfig, given: frozenset[str]) -> Finetun
     if config.random_init and "backbone_lr_scale" in given:
         raise TrainError("`random_init` trains every layer at the full LR (there are no pretrained layers): "
                          "leave `backbone_lr_scale` out.")
+    if task is not None and config.head not in task.heads:
+        raise TrainError(f"`head` {config.head} trains on patches labelled by the objects' boxes, which only "
+                         f"{either(t.name for t in TASK.values() if config.head in t.heads)} have: leave `head` out for "
+                         f"{task.name}.")
+    if config.head == "oquab" and config.test_crops != "center":
+        raise TrainError("`test_crops` does not apply to `head` oquab, which scores every patch of an image: leave it out.")
     if task is not None and task.kind == "detection":
         if config.mode != "full":
             raise TrainError(f"{task.name} trains the whole detector: `mode` linear is for the classification tasks.")

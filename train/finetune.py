@@ -1,7 +1,9 @@
 """`python -m train finetune`: transfer a pretrained network to a task (`tasks/`).
 
---mode linear: the pretrained features stay frozen (batch-norm statistics included) and only a new linear
-classifier learns: the linear-classifier regime. --mode full: every layer learns, the pretrained ones at
+--mode linear: the pretrained features stay frozen (batch-norm statistics included) and only the new layers
+learn: a linear classifier (the linear-classifier regime), or with --head oquab Oquab et al. 2014's adaptation
+layers, trained on multi-scale patches labelled by the objects' boxes and scoring an image by its patches
+(`data/patches.py`). --mode full: every layer learns, the pretrained ones at
 --backbone-lr-scale times the LR of the new layers; with --random-init (the scratch baseline) all at the
 full LR. Biases learn as --bias-lr-scale and --bias-weight-decay say (`optimizer.py`). Detection (voc07-det)
 builds a Faster R-CNN on the network (`detection.py`), always in full mode. The network is fed the input it
@@ -24,11 +26,12 @@ from torch import nn
 from train import checkpoint, distributed
 from train.config import FinetuneConfig, with_task_defaults
 from train.data.loaders import FileDataset, eval_transform, make_loader, train_transform
+from train.data.patches import AllPatches, PatchDataset
 from train.detection import DetectionDataset, build_detector, collate, detect, detection_step, score_detections
 from train.errors import TrainError
 from train.loops import classification_step, evaluate
 from train.metrics import multilabel_loss
-from train.models import ScoreLayer, backbone, build_model, check_input_size, feature_dim, set_classifier
+from train.models import ScoreLayer, backbone, build_model, check_input_size, feature_dim, new_layers, set_classifier
 from train.optimizer import sgd
 from train.runs import Run, write_json
 from train.settings import defining, words_of
@@ -36,16 +39,13 @@ from train.tasks import TASK, Samples, hold_out
 
 
 class LinearProbe(nn.Module):
-    """Frozen features (kept in eval mode, so batch-norm statistics stay) and a new linear classifier.
+    """Frozen features (kept in eval mode, so batch-norm statistics stay) and new layers on them: a linear
+    classifier (`standardised`), or Oquab et al.'s adaptation layers."""
 
-    The features are standardised by a batch norm without affine parameters before the classifier, as in
-    MAE's linear probing (He et al. 2022): still a linear map at test time, but one whose learning rate does
-    not depend on the scale of the features, which differs wildly between networks (and untrained ones)."""
-
-    def __init__(self, features: nn.Module, head: nn.Linear):
+    def __init__(self, features: nn.Module, head: nn.Module):
         super().__init__()
         self.features = features
-        self.head = nn.Sequential(nn.BatchNorm1d(head.in_features, affine=False), head)
+        self.head = head
         self.features.requires_grad_(False)
 
     def train(self, mode: bool = True):
@@ -90,27 +90,40 @@ def task_model(task: Samples, network: nn.Module, name: str, config: FinetuneCon
         return build_detector(network, name, len(task.classes), config.min_size, config.max_size, pretrained,
                               config.input_norm)
     check_input_size(network, name, min(config.train_crop_size, config.val_crop_size))
-    head = ScoreLayer(feature_dim(network, name), len(task.classes))
+    head = new_layers(config.head, feature_dim(network, name), len(task.classes))
     if config.mode == "linear":
-        return LinearProbe(backbone(network, name), head)
+        return LinearProbe(backbone(network, name), standardised(head) if config.head == "linear" else head)
     set_classifier(network, name, head)
     return network
 
 
+def standardised(head: ScoreLayer) -> nn.Module:
+    """A linear probe's classifier after a batch norm without affine parameters, as in MAE's linear probing (He
+    et al. 2022): still a linear map at test time, but one whose learning rate does not depend on the scale of
+    the features, which differs wildly between networks (and untrained ones). Oquab et al.'s layers take fc7
+    as it is."""
+    return nn.Sequential(nn.BatchNorm1d(head.in_features, affine=False), head)
+
+
 def loaders(task: Samples, splits: dict, config: FinetuneConfig, run: distributed.Dist) -> dict:
     """A loader for each split: detection images whole (flipped in training), classification images
-    cropped (training: random-resized crops; else resized and centre-cropped)."""
+    cropped (training: random-resized crops; else resized and centre-cropped), or with `head` oquab, training
+    patches and, to score, every patch of one image a batch."""
     result = {}
     for name, split in splits.items():
-        train = name == "train"
+        train, batch_size, collate_fn = name == "train", config.batch_size, None
         if task.task.kind == "detection":
             dataset, collate_fn = DetectionDataset(split, task.classes, train, config.seed), collate
+        elif config.head == "oquab" and train:
+            dataset = PatchDataset(split, task.classes, config.train_crop_size, config.seed)
+        elif config.head == "oquab":
+            dataset, batch_size = FileDataset(split.files, split.targets, AllPatches(config.val_crop_size)), 1
         else:
             transform = (train_transform(config.train_crop_size, config.min_scale, config.seed) if train
                          else eval_transform(config.val_resize_size, config.val_crop_size, crops=config.test_crops))
-            dataset, collate_fn = FileDataset(split.files, split.targets, transform, split.regions), None
-        result[name] = make_loader(dataset, config.batch_size, config.workers, train, run.rank, run.world_size,
-                                   config.seed, collate_fn)
+            dataset = FileDataset(split.files, split.targets, transform, split.regions)
+        result[name] = make_loader(dataset, batch_size, config.workers, train, run.rank, run.world_size, config.seed,
+                                   collate_fn)
     return result
 
 
@@ -161,9 +174,12 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     if task.task.kind == "detection":
         step = detection_step(model, device, run.amp_dtype, config.input_norm)
     else:
-        criterion = multilabel_loss if task.task.kind == "map" else nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        single_label = task.task.kind == "top1" or config.head == "oquab"  # a patch shows one class, or background
+        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing) if single_label else multilabel_loss
         step = classification_step(model, criterion, device, run.amp_dtype, input_norm=config.input_norm)
     batches = loaders(task, splits, config, run.dist)
+    if config.head == "oquab":
+        task.notes["patches"] = batches["train"].dataset.summary()
     score = scorer(task, eval_model, splits, batches, run.dist, run.amp_dtype, config.input_norm)
     run.say(f"{task.task.name} ({config.mode}): {len(train_split)} training, {len(val_split)} validation and "
             f"{len(task.test)} test samples, {len(task.classes)} classes, from {pretrained_on.get('checkpoint', 'random init')}; "
@@ -214,12 +230,13 @@ def held_out_how(held_out: int, samples: int, fraction: float) -> str:
 
 
 CROP_SIZES = ("train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "test_crops")
+PATCHES_SKIP = ("val_resize_size", "min_scale", "test_crops", "min_size", "max_size")  # patches are resized whole
 
 
 def settings(config: FinetuneConfig, task: Samples) -> dict:
     """The settings that made the run (`settings.defining`), as flags; only the image sizes the task's kind
-    reads."""
-    skip = CROP_SIZES if task.task.kind == "detection" else ("min_size", "max_size")
+    (and head) reads."""
+    skip = CROP_SIZES if task.task.kind == "detection" else PATCHES_SKIP if config.head == "oquab" else ("min_size", "max_size")
     words = words_of(FinetuneConfig)
     return {words[k]: v for k, v in defining(config).items() if k not in skip}
 

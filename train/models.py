@@ -111,6 +111,32 @@ def score_layer(layer: nn.Linear) -> ScoreLayer:
     return scored
 
 
+# Oquab et al. 2014 (CVPR), "Learning and Transferring Mid-Level Image Representations using CNNs": FCa has 2048
+# units; an image's score for class C is (1/M) sum over its M patches of y(C|P)^k, k = 5.
+ADAPTATION_UNITS = 2048
+PATCH_POWER = 5
+
+
+class PatchScores(ScoreLayer):
+    """Oquab et al.'s FCb: scores of the task's classes and a last one, background. In training, the logits
+    (for a softmax cross-entropy over classes and background); to evaluate, each class's softmax output to the
+    power `PATCH_POWER`, background dropped, so that the mean over an image's patches (`loops.scores_of`
+    averages a sample's crops) is their aggregate score."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = super().forward(x)
+        return logits if self.training else logits.softmax(dim=1)[:, :-1] ** PATCH_POWER
+
+
+def new_layers(head: str, features: int, classes: int) -> nn.Module:
+    """The layers a transfer adds on `features` inputs (config.HEADS): "linear", one score layer;
+    "oquab", Oquab et al.'s adaptation layers, FCa (ReLU, dropout 0.5) then FCb with a background class."""
+    if head == "oquab":
+        return nn.Sequential(nn.Linear(features, ADAPTATION_UNITS), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                             PatchScores(ADAPTATION_UNITS, classes + 1))
+    return ScoreLayer(features, classes)
+
+
 def check_input_size(model: nn.Module, name: str, size: int) -> None:
     """Fail in one sentence when `size` px inputs are too small for the network (e.g. AlexNet below 63 px, CaffeNet below 39)."""
     was_training = model.training

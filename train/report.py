@@ -4,7 +4,8 @@ Seeds (pretraining and transfer) are the repeats: every other column of a row sa
 metric it is. Each series of the experiment file is one figure: x its variable, a line per `line`, the
 reference cell (1000 classes, all images) a point on every line. Where a paper publishes a number for a
 cell (experiments/published.csv, each with its source) it stands beside ours in the table and the figure: a
-score beside our score, a drop from the reference beside our drop.
+score beside our score, a drop from the reference beside our drop; a class's AP (its `class` column) beside
+our AP of that class (a row whose metric is "test_ap <class>").
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def published(path: Path = PUBLISHED) -> dict[tuple, dict]:
-    """(paper task, series, line, x) -> {value, meaning, paper, source}: every number a paper publishes."""
+    """(paper task, series, line, x, class) -> {value, meaning, paper, source}: every number a paper publishes;
+    class "" for a whole task's number (a mean AP), a VOC class for its own AP."""
     if not path.is_file():
         return {}
     with path.open() as f:
-        return {(row["task"], row["series"], row["line"], float(row["x"]) if row["x"] else None):
+        return {(row["task"], row["series"], row["line"], float(row["x"]) if row["x"] else None, row.get("class") or ""):
                 {"value": float(row["value"]), "meaning": row["meaning"], "paper": row["paper"], "source": row["source"]}
                 for row in csv.DictReader(f)}
 
@@ -52,11 +54,19 @@ def paper_task(task: str) -> str:
     return PAPER_TASKS.get(task, task)
 
 
+PER_CLASS = "test_ap "  # a results row's metric for one class's AP: "test_ap chair"
+
+
+def class_of(metric: str) -> str:
+    """The class a metric scores alone ("test_ap chair": chair), or "" for a whole task's metric."""
+    return metric.removeprefix(PER_CLASS) if metric.startswith(PER_CLASS) else ""
+
+
 def beside(summary: list[dict], paper: dict) -> None:
     """Set each summary row's `paper` (the published number for its cell, if any), and for a published drop
     from the reference, `drop`: ours, the reference's mean less this row's (same series, task and metric)."""
     for row in summary:
-        found = paper.get((paper_task(row["task"]), row["series"], row["line"], row["x"]))
+        found = paper.get((paper_task(row["task"]), row["series"], row["line"], row["x"], class_of(row["metric"])))
         row["paper"], row["paper_meaning"], row["drop"] = (found or {}).get("value"), (found or {}).get("meaning"), None
         if found and found["meaning"] == "drop from the reference":
             reference = [r for r in summary if r["reference"] and (r["series"], r["task"], r["metric"]) ==
@@ -122,8 +132,8 @@ def show(summary: list[dict]) -> None:
 
 
 def panels(rows: list[dict]) -> list[tuple[str, str]]:
-    """The (task, metric) of each panel: the transfer and k-NN scores, not pretraining's own."""
-    return sorted({(r["task"], r["metric"]) for r in rows if r["task"] != "pretrain"})
+    """The (task, metric) of each panel: the transfer and k-NN scores, not pretraining's own nor one class's."""
+    return sorted({(r["task"], r["metric"]) for r in rows if r["task"] != "pretrain" and not class_of(r["metric"])})
 
 
 def slug(text: str) -> str:
@@ -152,14 +162,14 @@ def plotted_panel(series: str, rows: list[dict], paper: dict) -> dict:
         lines = {}
         for line in sorted({r["line"] for r in rows if not r["reference"]}):
             lines[line] = sorted([r["x"], r["mean"], r["std"] or 0.0] for r in rows if r["line"] == line or r["reference"])
-        published_points = {line: sorted([x, v["value"]] for (t, s, l, x), v in paper.items()
-                                         if (t, s, l) == (paper_task(task), series, line) and v["meaning"] == "score")
+        published_points = {line: sorted([x, v["value"]] for (t, s, l, x, c), v in paper.items()
+                                         if (t, s, l, c) == (paper_task(task), series, line, "") and v["meaning"] == "score")
                             for line in lines}
         return {"axis": axis, "lines": lines, "reference": [[r["x"], r["mean"]] for r in reference],
                 "published": {line: points for line, points in published_points.items() if points}}
     ordered = sorted(rows, key=lambda r: (not r["reference"], r["entry"]))
     published_points = {r["entry"]: paper[key]["value"] for r in ordered
-                        if (key := (paper_task(task), series, r["line"], None)) in paper}
+                        if (key := (paper_task(task), series, r["line"], None, "")) in paper}
     return {"axis": "variant", "variants": [[r["entry"], r["mean"], r["std"] or 0.0] for r in ordered],
             "reference": [[r["entry"], r["mean"]] for r in reference], "published": published_points}
 

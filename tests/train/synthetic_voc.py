@@ -2,6 +2,7 @@
 drawn shapes as objects, their tight boxes as the annotations.
 
     write_detection(root, {"trainval": 40, "test": 20}, seed=0)   -> root/VOCdevkit/VOC2007
+    write_detection(root, {"train": 40, "val": 20}, year=2012)    -> root/VOCdevkit/VOC2012 (classification)
     write_action(root, {"train": 40, "val": 20}, seed=0)          -> root/VOCdevkit/VOC2012
 
 Each class (or action) is one shape of one texture (`SHAPES`, `ACTION_SHAPES`); colour, size and
@@ -84,14 +85,15 @@ def make_folders(voc: Path, sets: str) -> None:
         (voc / part).mkdir(parents=True, exist_ok=True)
 
 
-def write_detection(root: Path, counts: dict[str, int], seed: int = 0, size: int = 96) -> Path:
-    """VOCdevkit/VOC2007 under `root`: per set, `counts[set]` images (sides of `size` or 4/3 of it) of one
+def write_detection(root: Path, counts: dict[str, int], seed: int = 0, size: int = 96, year: int = 2007) -> Path:
+    """VOCdevkit/VOC<year> under `root`: per set, `counts[set]` images (sides of `size` or 4/3 of it) of one
     to three objects of the classes of `SHAPES`; ImageSets/Main/<set>.txt and <class>_<set>.txt (1, -1,
     or 0 for an image whose objects of the class are all difficult). Objects of a side under 15% of
-    `size` are difficult."""
+    `size` are difficult. VOC 2012's ids name a year (2008_000001), as its own do; its classification
+    sets are train and val (`write_detection(root, {"train": 40, "val": 20}, year=2012)`)."""
     from train.tasks.voc import VOC_CLASSES
 
-    voc = root / "VOCdevkit" / "VOC2007"
+    voc = root / "VOCdevkit" / f"VOC{year}"
     make_folders(voc, "Main")
     rng = np.random.default_rng(seed)
     number = 0
@@ -100,7 +102,7 @@ def write_detection(root: Path, counts: dict[str, int], seed: int = 0, size: int
         ids = []
         for _ in range(count):
             number += 1
-            image_id = f"{number:06d}"
+            image_id = f"{number:06d}" if year == 2007 else f"2008_{number:06d}"
             names = list(rng.choice(list(SHAPES), size=int(rng.integers(1, 4))))
             image, boxes = scene(rng, [SHAPES[name] for name in names], (size, size * 4 // 3), (size / 12, size / 3.7))
             objects = []

@@ -236,7 +236,7 @@ BAD = [
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "coarse-999"\nepochs = 1\n',
      r"Error: Unknown label set 'coarse-999': give a preset \(in1k, .*"),
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\n[[transfer]]\ntask = "voc07"\ndata = "x"\n',
-     r"Error: .*\[\[transfer\]\] 'voc07': task must be imagefolder, sun397, voc07-cls, voc07-det or voc12-action, not "
+     r"Error: .*\[\[transfer\]\] 'voc07': task must be imagefolder, sun397, voc07-cls, voc12-cls, voc07-det or voc12-action, not "
      r"'voc07' \(did you mean 'voc07-det'\?\)\."),
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\nper_clas = 5\n',
      r"Error: .*\[\[pretrain\]\] 'a': unknown key 'per_clas' \(did you mean 'per_class'\?\); the keys are .*"),

@@ -40,7 +40,7 @@ def test_what_defines_a_run_is_what_its_declarations_say():
         "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms", "epochs",
         "iterations"}
     transfer = set(defining(FinetuneConfig(task="sun397", data=Path("SUN"))))
-    assert transfer - set(defining(PretrainConfig())) == {"task", "mode", "random_init", "backbone_lr_scale", "partition",
+    assert transfer - set(defining(PretrainConfig())) == {"task", "mode", "head", "random_init", "backbone_lr_scale", "partition",
                                                           "val_fraction", "test_crops", "min_size", "max_size"}
 
 

@@ -39,7 +39,8 @@ class Task:
     rule: str = ""  # the AP rule of a "map" or "detection" task: voc07 (11-point) or voc12 (area)
     defaults: dict = field(default_factory=dict)  # its own defaults, where they differ from finetune's
     train_images: int | None = None  # training samples, for a plan's cost before the data is at hand
-    paper: str | None = None  # Huh et al.'s name for the task
+    paper: str | None = None  # the papers' name for the task (published.csv's)
+    heads: tuple[str, ...] = ("linear",)  # the new layers it can train (config.HEADS): "oquab" needs the objects' boxes
 
     @property
     def evaluation(self) -> str:
@@ -68,7 +69,10 @@ TASKS = (
          "top1", "sun397:sun397", train_images=19850, paper="SUN-CLS"),
     Task("voc07-cls", "PASCAL VOC 2007 classification, trainval -> test; mean AP (VOC 2007 11-point rule)",
          "the folder holding VOCdevkit/VOC2007 (or that folder)", "map", "voc:voc07_classification", rule="voc07",
-         train_images=5011),
+         train_images=5011, heads=("linear", "oquab")),
+    Task("voc12-cls", "PASCAL VOC 2012 classification, train -> val (the test set is scored only on the VOC server); "
+         "mean AP (area rule)", "the folder holding VOCdevkit/VOC2012 (or that folder)", "map", "voc:voc12_classification",
+         rule="voc12", train_images=5717, paper="VOC12-CLS", heads=("linear", "oquab")),
     Task("voc07-det", "PASCAL VOC 2007 detection with Faster R-CNN, trainval -> test; mean AP (11-point rule)",
          "the folder holding VOCdevkit/VOC2007 (or that folder)", "detection", "voc:voc07_detection", rule="voc07",
          defaults={"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4,
@@ -84,13 +88,15 @@ TASK = {task.name: task for task in TASKS}
 
 @dataclass
 class Split:
-    """The samples of one split: an image file each, its target, its name, and for tasks that classify a
-    region of the image (the person of an action), that region as a VOC box (xmin, ymin, xmax, ymax)."""
+    """The samples of one split: an image file each, its target, its name, for tasks that classify a
+    region of the image (the person of an action) that region as a VOC box (xmin, ymin, xmax, ymax), and
+    where training needs them (`head` oquab) each image's objects (`voc.Annotation`)."""
 
     files: list[Path]
     targets: list
     ids: list[str]
     regions: list[tuple[float, float, float, float]] | None = None
+    annotations: list | None = None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -98,7 +104,9 @@ class Split:
     def subset(self, positions) -> Split:
         pick = [int(p) for p in positions]
         regions = [self.regions[p] for p in pick] if self.regions is not None else None
-        return Split([self.files[p] for p in pick], [self.targets[p] for p in pick], [self.ids[p] for p in pick], regions)
+        annotations = [self.annotations[p] for p in pick] if self.annotations is not None else None
+        return Split([self.files[p] for p in pick], [self.targets[p] for p in pick], [self.ids[p] for p in pick], regions,
+                     annotations)
 
 
 @dataclass

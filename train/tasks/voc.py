@@ -1,4 +1,5 @@
-"""PASCAL VOC from the VOCdevkit layout: VOC 2007 classification and detection, VOC 2012 actions.
+"""PASCAL VOC from the VOCdevkit layout: VOC 2007 classification and detection, VOC 2012 classification
+and actions.
 
     VOCdevkit/VOC2007/JPEGImages/<id>.jpg
                      /Annotations/<id>.xml        <size>, and per <object>: <name>, <bndbox>, <difficult>
@@ -105,18 +106,27 @@ def read_annotation(path: Path) -> Annotation:
     return Annotation(width, height, tuple(objects))
 
 
-def voc07_classification(root: Path, config=None) -> tuple:
-    """Ground truth per class from ImageSets/Main/<class>_<set>.txt: 1 present, -1 absent, 0 only
-    `difficult` objects of that class (ignored by the metric and the loss)."""
-    voc = year_folder(root, 2007, ("JPEGImages", "ImageSets/Main"), "voc07-cls")
-    splits = []
-    for split in ("trainval", "test"):
+def patches_of(config) -> bool:
+    """Whether the run trains on patches labelled by the objects' boxes (`head` oquab), and so reads them."""
+    return getattr(config, "head", "linear") == "oquab"
+
+
+def classification_parts(config) -> tuple[str, ...]:
+    return ("JPEGImages", "ImageSets/Main") + (("Annotations",) if patches_of(config) else ())
+
+
+def classification(voc: Path, splits: tuple[str, str], config, missing: str) -> tuple:
+    """Ground truth per class from ImageSets/Main/<class>_<set>.txt for the train and test `splits`: 1
+    present, -1 absent, 0 only `difficult` objects of that class (ignored by the metric and the loss); with
+    `head` oquab, each training image's objects too (its patches are labelled by their boxes). `missing`:
+    what to say of a missing image set."""
+    result = []
+    for split in splits:
         truth: dict[str, list[int]] = {}
         for c, name in enumerate(VOC_CLASSES):
             path = voc / "ImageSets" / "Main" / f"{name}_{split}.txt"
             if not path.is_file():
-                raise TrainError(f"{path} is missing: VOC 2007 {split} needs its per-class image sets "
-                                 "(the test set is a separate download, VOCtest_06-Nov-2007.tar).")
+                raise TrainError(f"{path} is missing: {missing}.")
             for line in path.read_text().splitlines():
                 if line.strip():
                     image_id, value = line.split()
@@ -124,8 +134,32 @@ def voc07_classification(root: Path, config=None) -> tuple:
         if not truth:
             raise TrainError(f"{voc / 'ImageSets' / 'Main'} lists no {split} images.")
         ids = sorted(truth)
-        splits.append(Split([voc / "JPEGImages" / f"{i}.jpg" for i in ids], [truth[i] for i in ids], ids))
-    return VOC_CLASSES, splits[0], splits[1], {}
+        annotations = None
+        if split == splits[0] and patches_of(config):
+            annotations = [read_annotation(voc / "Annotations" / f"{i}.xml") for i in ids]
+        result.append(Split([voc / "JPEGImages" / f"{i}.jpg" for i in ids], [truth[i] for i in ids], ids,
+                            annotations=annotations))
+    return result
+
+
+def voc07_classification(root: Path, config=None) -> tuple:
+    """VOC 2007 classification: trainval -> test."""
+    voc = year_folder(root, 2007, classification_parts(config), "voc07-cls")
+    train, test = classification(voc, ("trainval", "test"), config, "VOC 2007 needs its per-class image sets (the test "
+                                 "set is a separate download, VOCtest_06-Nov-2007.tar)")
+    return VOC_CLASSES, train, test, {}
+
+
+VOC12_SPLITS = ("trained on VOC 2012 train, scored on val: Oquab et al. scored the test set, whose labels only the "
+                "VOC evaluation server holds, which cannot be reached offline")
+
+
+def voc12_classification(root: Path, config=None) -> tuple:
+    """VOC 2012 classification: train -> val (see `VOC12_SPLITS`)."""
+    voc = year_folder(root, 2012, classification_parts(config), "voc12-cls")
+    train, test = classification(voc, ("train", "val"), config, "VOC 2012 classification needs its per-class image "
+                                 "sets (VOCtrainval_11-May-2012.tar)")
+    return VOC_CLASSES, train, test, {"splits": VOC12_SPLITS}
 
 
 def voc07_detection(root: Path, config=None) -> tuple:
