@@ -255,6 +255,7 @@ class Grid:
             metrics, task = {"knn_top1": result["knn_top1"]}, f"knn {cell.knn.labels}"
         else:
             metrics = {k: result[k] for k in ("test_map", "test_top1") if result.get(k) is not None}
+            metrics.update({f"test_ap {name}": ap for name, ap in (result.get("test_ap") or {}).items() if ap is not None})
             task = cell.transfer.task
             if cell.transfer.mark:
                 base.update(mark=cell.transfer.mark, why=cell.transfer.why)
