@@ -4,8 +4,9 @@ A grid has three kinds of cell: a pretraining variant (`experiment.Variant`), th
 variant's features on a label set (one bank and one query set for every variant: `Knn`), and a transfer
 of a variant to a task with one seed. Cells that would train the same thing (the same key: the same
 tables and settings) run once and are reported under each of their names. Pretraining
-cells run first, then the cells that need them, on this machine (under torchrun with --nproc-per-node N) or
-each as a job through submitit (Slurm, or its local executor).
+cells run first (those that copy layers from another's network after it: `copy_from`), then the cells that need
+them, on this machine (under torchrun with --nproc-per-node N) or each as a job through submitit (Slurm, or its
+local executor).
 
 Following one cell: the experiment file gives its settings (`experiment.py`), its images give its tables
 (`grid_images.py`); `Grid.config` makes its config once, `Grid.key` hashes what defines it, and

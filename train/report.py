@@ -2,7 +2,8 @@
 
 Seeds (pretraining and transfer) are the repeats: every other column of a row says which variant, task and
 metric it is. Each series of the experiment file is one figure: x its variable, a line per `line`, the
-reference cell (1000 classes, all images) a point on every line. Where a paper publishes a number for a
+reference cell (1000 classes, all images) a point on every line; along the layers copied (Yosinski et al.'s
+Figure 2) the networks' own top-1, the base network at n = 0. Where a paper publishes a number for a
 cell (experiments/published.csv, each with its source) it stands beside ours in the table and the figure: a
 score beside our score, a drop from the reference beside our drop.
 """
