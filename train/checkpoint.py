@@ -18,7 +18,7 @@ from torch import nn
 from curate.fileio import atomic_path
 from train.distributed import Dist
 from train.errors import TrainError
-from train.models import build_model
+from train.models import LAYERS, build_model, copy_layers
 from train.rng import rng_state, set_rng_state
 from train.schedule import continue_schedule
 from train.settings import as_given, with_role
@@ -86,6 +86,18 @@ def pretrained_model(path: Path) -> tuple[nn.Module, dict]:
     model = build_model(checkpoint["model_name"], checkpoint["num_labels"])
     load_weights(model, checkpoint["model"], Path(path))
     return model, checkpoint
+
+
+def copy_pretrained_layers(model: nn.Module, name: str, path: Path, count: int) -> dict:
+    """Start `model`, a `name` network, from the first `count` layers of the pretrain checkpoint `path`
+    (`models.copy_layers`); what it copied, for the run's record."""
+    saved = load(path, "pretrain")
+    if saved["model_name"] != name:
+        raise TrainError(f"`copy_from` {path} holds a {saved['model_name']} network, not the {name} of `model`: layers "
+                         "are copied between networks of one model.")
+    copy_layers(model, name, saved["model"], count)
+    return {"copied_from": str(path), "copied_layers": [layer for layer, _ in LAYERS[name][:count]],
+            "copied_labels_hash": saved["data"]["labels_hash"]}
 
 
 def check_same_data(checkpoint: dict, path: Path, data: dict[str, str]) -> None:

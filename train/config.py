@@ -134,10 +134,20 @@ class Training(Device, Sizes):
     use_deterministic_algorithms: bool = setting(False, "bitwise-reproducible kernels (slower)", role="run")
 
 
+COPY = "layers copied from another network (Yosinski et al. 2014)"
+
+
 @dataclass(kw_only=True)
 class PretrainConfig(Training, Data):
     resume: Path | None = setting(None, "continue the run of this checkpoint (same model and manifest)", group="run")
     test_only: bool = setting(False, "only evaluate (with --resume: the checkpoint)", group="run")
+    copy_from: Path | None = setting(None, "a pretrain checkpoint of the same --model whose first --copy-layers layers "
+                                     "start this network (the rest, classifier included, freshly initialised)", group=COPY)
+    copy_layers: int | None = setting(
+        None, "how many layers --copy-from gives, by position: caffenet and alexnet conv1..conv5, fc6, fc7 (1..7); tiny "
+        "its four conv blocks; resnet18/50 the stem, then layer1..layer4", rule=at_least(1), role="run", group=COPY)
+    freeze_copied: bool = setting(False, "the copied layers learn nothing (their batch-norm statistics stay too); "
+                                  "else they train with the rest", role="run", group=COPY)
 
 
 TRANSFER = "transfer"
@@ -257,6 +267,14 @@ def check(config) -> None:
     if values.get("augment") == "caffe" and isinstance(config, FinetuneConfig):
         raise TrainError("finetune crops as `augment` rrc does (`augment` caffe is for pretrain and evaluate): "
                          "leave it out.")
+    if values.get("copy_layers") is not None and values.get("copy_from") is None:
+        raise TrainError("`copy_layers` says how many layers `copy_from` gives: give `copy_from` too (a pretrain "
+                         "checkpoint).")
+    if values.get("copy_from") is not None and values.get("copy_layers") is None:
+        raise TrainError("`copy_from` needs `copy_layers`: how many of its layers to copy.")
+    if values.get("freeze_copied") and values.get("copy_layers") is None:
+        raise TrainError("`freeze_copied` freezes the layers `copy_layers` copies: give `copy_layers` and `copy_from` "
+                         "too.")
     for names, sentence in EXCLUSIVE:
         if all(values.get(name) for name in names):
             raise TrainError(sentence)

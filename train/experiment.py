@@ -25,9 +25,15 @@ k-NN evaluations; read and checked whole, in one sentence per mistake, before an
     augment = "caffe"                        # python -m train pretrain --help
     lr = 0.01
     seed = [0]
+    [[pretrain]]                             # Yosinski et al.'s transfer: a network started from the first n
+    name = "AnB"                             # layers of another entry's cell (the one of the same seed), then
+    labels = "random-half-b"                 # trained as any variant (experiments/yosinski2014.toml)
+    copy_from = "random-half-a"
+    copy_layers = [1, 2, 3, 4, 5, 6, 7]      # a cell each
+    freeze_copied = true                     # or false (the copied layers train too), or [true, false]
     [[series]]                               # one comparison (one figure): what varies along it, and against what
     name = "images per class"
-    x = "per_class"                          # per_class, budget, label_count, or variant (one point each)
+    x = "per_class"                          # per_class, budget, label_count, copy_layers, or variant (one point each)
     reference = "in1k"                       # the [[pretrain]] entry whose all-images cell is on every line
     pool = "..."                             # only where its cells train on different images: say how and why
     [[knn]]                                  # k-NN of the variants' features on these labels, one bank for all:
@@ -67,14 +73,14 @@ DATA = {"synthetic", "grouping", "train_per_class", "val_per_class", "seed", "tr
 WORLDS = ("factors",)
 # Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
 GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
-            "resume", "overwrite", "checkpoint", "test_only", "quiet"}
+            "resume", "overwrite", "checkpoint", "test_only", "quiet", "copy_from"}
 MARKS = {"paper", "reading"}  # where the paper has a cell, or why it is curate's reading of it
-PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series", "line"} | MARKS
+PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series", "line", "copy_from"} | MARKS
 TRANSFER_KEYS = {"images_per_s"} | MARKS
 KNN_KEYS = {"labels", "bank_per_class", "bank_seed", "variants"}
 SERIES_KEYS = {"name", "x", "reference", "pool"}
-AXES = ("per_class", "budget", "label_count", "variant")  # what a series varies: the x of its figure
-LISTS = {"per_class", "budget", "seed"}  # keys whose list makes one cell per value
+AXES = ("per_class", "budget", "label_count", "copy_layers", "variant")  # what a series varies: the x of its figure
+LISTS = {"per_class", "budget", "seed", "copy_layers", "freeze_copied"}  # keys whose list makes one cell per value
 RENAMED = {"recipe": "augment", "seeds": "seed", "images_per_class": "per_class", "k": "knn_k",
            "options": "the settings themselves (lr = 0.01), in the entry or in [settings]"}
 
@@ -85,7 +91,8 @@ def settings_of(config: type) -> set[str]:
 
 
 # [settings]: what every run takes where its command has the setting; a cell's own (its seed, its task) stay in its entry
-SHARED = (settings_of(PretrainConfig) | settings_of(FinetuneConfig) | settings_of(EvaluateConfig)) - {"seed", "task", "data"}
+SHARED = (settings_of(PretrainConfig) | settings_of(FinetuneConfig) | settings_of(EvaluateConfig)) - {"seed", "task", "data",
+                                                                                                  "copy_layers", "freeze_copied"}
 
 
 @dataclass(frozen=True)
@@ -102,10 +109,16 @@ class Variant:
     mark: str  # "paper" or "curate's reading"
     why: str  # where the paper has it, or why it is curate's reading
     settings: dict  # its pretrain settings: the file's [settings], then the entry's own, its seed one of the list
+    copy_from: str | None = None  # the entry whose cell of the same seed gives its first `copy_layers` layers
 
     @property
     def seed(self) -> int:
         return self.settings.get("seed", 0)
+
+    @property
+    def source(self) -> str | None:
+        """The name of the cell it copies layers from."""
+        return f"{self.copy_from}-s{self.seed}" if self.copy_from else None
 
     @property
     def all_images(self) -> bool:
@@ -115,7 +128,8 @@ class Variant:
     def name(self) -> str:
         size = (f"-{self.per_class}pc" if self.per_class else
                 f"-{self.budget // 1000}k" if self.budget and self.budget % 1000 == 0 else f"-{self.budget}" if self.budget else "")
-        return f"{self.entry}{size}-s{self.seed}"
+        copied = (f"-copy{self.settings['copy_layers']}" + "-frozen" * self.settings["freeze_copied"]) if self.copy_from else ""
+        return f"{self.entry}{size}{copied}-s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,7 @@ def read_experiment(path: Path) -> Experiment:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise TrainError(f"{where}: two [[pretrain]] cells are both named {twice[0]!r}: give each entry its own name.")
+    check_sources(variants, where)
     series = all_series(entries_of(spec, "series", where), variants, where)
     transfers = tuple(transfer(entry, shared, where) for entry in entries_of(spec, "transfer", where))
     knns = tuple(knn(entry, shared, {v.entry for v in variants}, where) for entry in entries_of(spec, "knn", where))
@@ -344,14 +359,54 @@ def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
     per_class = whole_numbers(entry["per_class"], where, "per_class", 1, all_word=True) if "per_class" in entry else [None]
     budgets = whole_numbers(entry["budget"], where, "budget", 1) if "budget" in entry else [None]
     seeds = whole_numbers(entry.get("seed", 0), where, "seed", 0)
+    copies = copied_layers(entry, where)
     checked(lambda: implied_sizes(PretrainConfig(**settings), frozenset(settings)), where)
     mark, why = mark_of(entry, where)
     series = word(entry, "series", where, kind=str, default=name)
     return [Variant(entry=name, labels=entry["labels"], per_class=n, budget=b,
                     subset_seed=word(entry, "subset_seed", where, kind=int, default=0),
                     series=series, line=word(entry, "line", where, kind=str, default=series), mark=mark, why=why,
-                    settings={**settings, "seed": seed})
-            for n in per_class for b in budgets for seed in seeds]
+                    settings={**settings, **copy, "seed": seed}, copy_from=entry.get("copy_from"))
+            for n in per_class for b in budgets for copy in copies for seed in seeds]
+
+
+def copied_layers(entry: dict, where: str) -> list[dict]:
+    """The copies of an entry that starts from another's layers (`copy_from`): one settings dict per number of
+    layers and freezing; [{}] for an entry that copies nothing."""
+    given = [key for key in ("copy_from", "copy_layers") if key in entry]
+    if "freeze_copied" in entry and not given:
+        raise TrainError(f"{where}: freeze_copied freezes the layers copy_layers copies from copy_from: give both.")
+    if not given:
+        return [{}]
+    if len(given) == 1:
+        raise TrainError(f"{where}: give copy_from (the entry whose layers start this one) and copy_layers (how many), "
+                         "both.")
+    word(entry, "copy_from", where, kind=str)
+    counts = whole_numbers(entry["copy_layers"], where, "copy_layers", 1)
+    frozen = entry.get("freeze_copied", False)
+    frozen = frozen if isinstance(frozen, list) else [frozen]
+    if not frozen or not all(isinstance(f, bool) for f in frozen):
+        raise TrainError(f"{where}: freeze_copied must be true or false, or a list of them, not "
+                         f"{entry['freeze_copied']!r}.")
+    return [{"copy_layers": n, "freeze_copied": f} for n in counts for f in frozen]
+
+
+def check_sources(variants: tuple[Variant, ...], where: str) -> None:
+    """Every copy starts from a cell of the file: its copy_from entry's, of the same seed, on all its images,
+    which copies nothing itself."""
+    cells = {v.name: v for v in variants}
+    entries = sorted({v.entry for v in variants})
+    for variant in variants:
+        if variant.copy_from is None:
+            continue
+        here = f"{where} [[pretrain]] {variant.entry!r}"
+        if variant.copy_from not in entries:
+            raise TrainError(f"{here}: copy_from names {variant.copy_from!r}, which no [[pretrain]] entry is"
+                             f"{suggestion(variant.copy_from, entries)}.")
+        source = cells.get(variant.source)
+        if source is None or source.copy_from is not None:
+            raise TrainError(f"{here}: copy_from {variant.copy_from!r} has no cell of seed {variant.seed} on all its "
+                             "images that copies nothing itself: give it that seed, or this entry its seeds.")
 
 
 def transfer(entry: dict, shared: dict, where: str) -> Transfer:

@@ -4,8 +4,9 @@ A grid has three kinds of cell: a pretraining variant (`experiment.Variant`), th
 variant's features on a label set (one bank and one query set for every variant: `Knn`), and a transfer
 of a variant to a task with one seed. Cells that would train the same thing (the same key: the same
 tables and settings) run once and are reported under each of their names. Pretraining
-cells run first, then the cells that need them, on this machine (under torchrun with --nproc-per-node N) or
-each as a job through submitit (Slurm, or its local executor).
+cells run first (those that copy layers from another's network after it: `copy_from`), then the cells that need
+them, on this machine (under torchrun with --nproc-per-node N) or each as a job through submitit (Slurm, or its
+local executor).
 
 Following one cell: the experiment file gives its settings (`experiment.py`), its images give its tables
 (`grid_images.py`); `Grid.config` makes its config once, `Grid.key` hashes what defines it, and
@@ -61,7 +62,12 @@ class Cell:
 
     @property
     def needs(self) -> str | None:
-        return None if self.kind == "pretrain" else self.variant.name
+        return self.variant.source if self.kind == "pretrain" else self.variant.name
+
+    @property
+    def stage(self) -> str:
+        """When it runs: the networks that copy nothing, then those that copy from them, then the rest."""
+        return "after" if self.kind != "pretrain" else "copies" if self.variant.copy_from else "pretrain"
 
 
 def slug(text: str) -> str:
@@ -105,7 +111,8 @@ class Grid:
         tables = self.images.tables(cell.variant)
         data = {"table": tables.train, "val_table": tables.val, "root": tables.root, "val_root": tables.val_root}
         if cell.kind == "pretrain":
-            return PretrainConfig(**data, **cell.variant.settings, quiet=True)
+            source = {"copy_from": self.folder(self.source_cell(cell)) / "run" / "checkpoint.pt"} if cell.needs else {}
+            return PretrainConfig(**data, **cell.variant.settings, **source, quiet=True)
         checkpoint = self.folder(self.pretrain_cell(cell)) / "run" / "checkpoint.pt"
         if cell.kind == "knn":
             bank = self.images.knn_tables(cell.knn)
@@ -126,7 +133,8 @@ class Grid:
     def make_key(self, cell: Cell) -> str:
         settings = defining(self.settings_config(cell))
         if cell.kind == "pretrain":
-            return digest({**self.tables_identity(cell.variant), "settings": settings})
+            source = {"copied_from": self.key(self.source_cell(cell))} if cell.needs else {}
+            return digest({**self.tables_identity(cell.variant), "settings": settings, **source})
         if cell.kind == "knn":
             knn = cell.knn
             bank = ({"bank": (tables := self.images.knn_tables(knn)).train_hash, "queries": tables.val_hash}
@@ -170,6 +178,10 @@ class Grid:
 
     def pretrain_cell(self, cell: Cell) -> Cell:
         return Cell(cell.variant.name, "pretrain", cell.variant)
+
+    def source_cell(self, cell: Cell) -> Cell:
+        """The pretraining cell whose layers a copying cell starts from."""
+        return next(other for other in self.cells if other.name == cell.needs)
 
     def state(self, cell: Cell) -> str:
         """done, failed, started (a checkpoint to resume) or todo; 'no data' when its images are not at hand."""
@@ -403,17 +415,17 @@ def run_all(grid: Grid, config: GridConfig) -> dict:
     from train.distributed import print0
 
     say = (lambda text: None) if config.quiet else print0
-    failed, ran, before, skipped = {}, 0, 0, 0
-    for stage in ("pretrain", "after"):
+    failed, ran, before, skipped = {}, 0, 0, set()
+    for stage in ("pretrain", "copies", "after"):
         todo = []
         for cell in grid.cells:
-            if (cell.kind == "pretrain") != (stage == "pretrain"):
+            if cell.stage != stage:
                 continue
             if grid.same_as(cell) is not cell:
                 continue  # the cell it is the same as runs, for both
-            if cell.needs in failed:
-                skipped += 1
-                say(f"skip {cell.name}: its pretraining failed")
+            if cell.needs in failed or cell.needs in skipped:
+                skipped.add(cell.name)
+                say(f"skip {cell.name}: {cell.needs}, which it starts from, failed")
                 continue
             state = grid.state(cell)
             if state == "done":
@@ -431,7 +443,7 @@ def run_all(grid: Grid, config: GridConfig) -> dict:
         first = next(iter(failed))
         raise TrainError(f"{len(failed)} of {len(grid.cells)} cells failed (first: {first}: {failed[first]}); the others "
                          f"are in {grid.out / 'results.parquet'}: run the grid again to retry the failed ones.")
-    return {"cells": len(grid.cells), "ran": ran, "done_before": before, "skipped": skipped,
+    return {"cells": len(grid.cells), "ran": ran, "done_before": before, "skipped": len(skipped),
             "results": str(grid.out / "results.parquet")}
 
 

@@ -87,6 +87,59 @@ MODELS: dict[str, tuple[Callable[[int], nn.Module], str]] = {
 }
 
 
+# name -> its layers by position, as Yosinski et al. 2014 count them: (layer name, the module paths it is made of).
+# The classifier is not among them (a network on other labels has its own). AlexNet/CaffeNet: conv1..conv5,
+# fc6, fc7; tiny: its four conv blocks (each a conv, its batch norm and ReLU); ResNets: the stem (conv1 and
+# its batch norm), then each of the four stages of residual blocks.
+RESNET_LAYERS = (("stem", ("conv1", "bn1")), ("layer1", ("layer1",)), ("layer2", ("layer2",)), ("layer3", ("layer3",)),
+                 ("layer4", ("layer4",)))
+LAYERS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "alexnet": tuple(zip(("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"),
+                         (("features.0",), ("features.3",), ("features.6",), ("features.8",), ("features.10",),
+                          ("classifier.1",), ("classifier.4",)))),
+    "caffenet": tuple(zip(("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"),
+                          (("features.0",), ("features.4",), ("features.8",), ("features.10",), ("features.12",),
+                           ("classifier.0",), ("classifier.3",)))),
+    "resnet18": RESNET_LAYERS,
+    "resnet50": RESNET_LAYERS,
+    "tiny": tuple((f"block{i + 1}", (f"features.{2 * i}",)) for i in range(4)),
+}
+
+
+def first_layers(name: str, count: int) -> tuple[str, ...]:
+    """The module paths of the first `count` layers of the network `name` (LAYERS); more than it has is an error."""
+    layers = LAYERS[name]
+    if count > len(layers):
+        raise TrainError(f"`copy_layers` {count} is more than the {len(layers)} layers of {name} "
+                         f"({', '.join(layer for layer, _ in layers)}).")
+    return tuple(path for _, paths in layers[:count] for path in paths)
+
+
+def copy_layers(model: nn.Module, name: str, state: dict, count: int) -> list[str]:
+    """Copy into `model` (a `name` network) the tensors, parameters and buffers, of its first `count` layers from
+    `state` (another `name` network's state_dict); every other tensor stays as it is. The keys copied."""
+    prefixes = tuple(path + "." for path in first_layers(name, count))
+    own = model.state_dict()
+    keys = [key for key in own if key.startswith(prefixes)]
+    with torch.no_grad():
+        for key in keys:
+            own[key].copy_(state[key])
+    return keys
+
+
+def freeze_layers(model: nn.Module, name: str, count: int) -> None:
+    """The first `count` layers of `model` learn nothing: no gradients, and they run as in evaluation (their
+    batch-norm statistics stay too) even while the rest trains."""
+    for path in first_layers(name, count):
+        module = model.get_submodule(path)
+        module.requires_grad_(False)
+        module.register_forward_pre_hook(keep_in_eval)
+
+
+def keep_in_eval(layer: nn.Module, inputs) -> None:
+    layer.eval()  # a forward pre-hook: after every model.train(), before the layer runs
+
+
 def build_model(name: str, num_classes: int) -> nn.Module:
     """The network `name` (one of MODELS: a config's `model` setting is checked against them) for `num_classes`."""
     model = MODELS[name][0](num_classes)

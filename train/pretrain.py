@@ -18,7 +18,7 @@ from train.config import PretrainConfig, implied_settings
 from train.data.tables import image_loader, load_tables
 from train.errors import TrainError
 from train.loops import classification_step, evaluate
-from train.models import build_model, check_input_size
+from train.models import build_model, check_input_size, freeze_layers
 from train.optimizer import sgd
 from train.runs import Run
 
@@ -58,6 +58,11 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     # Model: the network for the table's labels.
     raw_model = build_model(config.model, table.num_labels)
     check_input_size(raw_model, config.model, min(config.train_crop_size, config.val_crop_size))
+    copied = run.saved.get("copied", {}) if run.saved is not None else {}
+    if config.copy_layers and run.saved is None:  # a resumed run's weights come from its own checkpoint
+        copied = checkpoint.copy_pretrained_layers(raw_model, config.model, config.copy_from, config.copy_layers)
+    if config.freeze_copied:
+        freeze_layers(raw_model, config.model, config.copy_layers)
     eval_model, model = run.wrap(raw_model)
     if config.test_only:
         if run.saved is not None:
@@ -78,8 +83,8 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     started = time.perf_counter()
     history = run.fit(model, raw_model, optimizer, step, train_loader, scores,
                       state={"model_name": config.model, "num_labels": table.num_labels, "label_wnids": table.label_wnids,
-                             "data": identity})
-    final = {"model": config.model, "augment": config.augment, "input_norm": config.input_norm, "epochs": run.epochs, "iterations": config.iterations, **identity,
+                             "data": identity, "copied": copied})
+    final = {"model": config.model, "augment": config.augment, "input_norm": config.input_norm, "epochs": run.epochs, "iterations": config.iterations, **identity, **copied,
              "label_count": table.num_labels, "output_dir": str(run.folder),
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
     if run.dist.is_main and not config.quiet:

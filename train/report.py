@@ -2,7 +2,8 @@
 
 Seeds (pretraining and transfer) are the repeats: every other column of a row says which variant, task and
 metric it is. Each series of the experiment file is one figure: x its variable, a line per `line`, the
-reference cell (1000 classes, all images) a point on every line. Where a paper publishes a number for a
+reference cell (1000 classes, all images) a point on every line; along the layers copied (Yosinski et al.'s
+Figure 2) the networks' own top-1, the base network at n = 0. Where a paper publishes a number for a
 cell (experiments/published.csv, each with its source) it stands beside ours in the table and the figure: a
 score beside our score, a drop from the reference beside our drop; a class's AP (its `class` column) beside
 our AP of that class (a row whose metric is "test_ap <class>").
@@ -22,7 +23,9 @@ from train.tasks import TASKS
 PUBLISHED = Path(__file__).resolve().parents[1] / "experiments" / "published.csv"
 PAPER_TASKS = {task.name: task.paper for task in TASKS if task.paper}
 AXIS_WORDS = {"per_class": "images per class (the reference: its mean)", "budget": "images in the pretraining set",
-              "label_count": "labels the network was pretrained on", "variant": "pretraining variant"}
+              "label_count": "labels the network was pretrained on", "variant": "pretraining variant",
+              "copy_layers": "layers n copied from the base network (0: the base network itself)"}
+LINEAR_AXES = {"copy_layers", "variant"}  # the others span decades: drawn on a log scale
 GROUP = ("entry", "series", "axis", "line", "reference", "x", "mark", "labels", "label_count", "per_class", "budget", "model",
          "augment", "task", "metric")
 
@@ -132,8 +135,12 @@ def show(summary: list[dict]) -> None:
 
 
 def panels(rows: list[dict]) -> list[tuple[str, str]]:
-    """The (task, metric) of each panel: the transfer and k-NN scores, not pretraining's own nor one class's."""
-    return sorted({(r["task"], r["metric"]) for r in rows if r["task"] != "pretrain" and not class_of(r["metric"])})
+    """The (task, metric) of each panel: the transfer and k-NN scores, not pretraining's own nor one class's;
+    along the layers copied, the networks' own top-1 (each trained and scored on the same labels: Yosinski et
+    al.'s Figure 2)."""
+    return sorted({(r["task"], r["metric"]) for r in rows
+                   if (r["task"] != "pretrain" and not class_of(r["metric"]))
+                   or (r["axis"] == "copy_layers" and r["metric"] == "val_top1")})
 
 
 def slug(text: str) -> str:
@@ -193,7 +200,8 @@ def plot(series: str, plotted: dict, path: Path) -> Path:
                             color=drawn[0].get_color(), label=f"{line} (published)")
             for x, mean in data["reference"]:
                 ax.plot([x], [mean], marker="*", markersize=12, color="black", linestyle="none", label="reference: all images")
-            ax.set_xscale("log")
+            if data["axis"] not in LINEAR_AXES:
+                ax.set_xscale("log")
         else:
             names, mean, std = zip(*data["variants"])
             ax.errorbar(range(len(names)), mean, yerr=std, marker="o", linestyle="none", capsize=3, label="ours")

@@ -86,10 +86,13 @@ def pool_text(experiment: Experiment, series: Series, images) -> str:
 
 def x_of(series: Series, variant: Variant, class_count: int, label_count: int, train_images: int | None) -> float | None:
     """Where a cell stands along its series' variable: its images per class (on average, for all images), its
-    budget (the images it trains on: per class times classes, or all), or its label count; None for a series
-    of named variants. `train_images` is None before the data is at hand."""
+    budget (the images it trains on: per class times classes, or all), its label count, or the layers it copied
+    (0 for a network that copied none: the reference); None for a series of named variants. `train_images` is
+    None before the data is at hand."""
     if series.x == "label_count":
         return float(label_count)
+    if series.x == "copy_layers":
+        return float(variant.settings.get("copy_layers") or 0)
     if series.x == "per_class":
         if variant.per_class:
             return float(variant.per_class)

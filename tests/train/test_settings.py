@@ -38,7 +38,7 @@ def test_what_defines_a_run_is_what_its_declarations_say():
         "lr_gamma", "lr_min", "lr_warmup_epochs", "lr_warmup_decay", "amp", "amp_dtype", "channels_last", "augment",
         "input_norm", "bias_lr_scale", "bias_weight_decay",
         "train_crop_size", "val_resize_size", "val_crop_size", "min_scale", "seed", "use_deterministic_algorithms", "epochs",
-        "iterations"}
+        "iterations", "copy_layers", "freeze_copied"}
     transfer = set(defining(FinetuneConfig(task="sun397", data=Path("SUN"))))
     assert transfer - set(defining(PretrainConfig())) == {"task", "mode", "head", "random_init", "backbone_lr_scale", "partition",
                                                           "val_fraction", "test_crops", "min_size", "max_size"}
