@@ -16,7 +16,7 @@ from train.settings import check_values, defaults, inherited, setting
 from train.tasks import TASK
 
 MODELS = ("alexnet", "caffenet", "resnet18", "resnet50", "tiny")  # models.MODELS builds each (a test keeps them equal)
-DETECTORS = ("faster-rcnn", "fast-rcnn")  # detection.DETECTOR_KINDS builds each (a test keeps them equal)
+DETECTORS = ("faster-rcnn", "fast-rcnn")  # detection.build_detector builds each
 INPUT_NORMS = ("torchvision", "caffe")  # loaders.INPUT_NORMS defines each (a test keeps them equal)
 CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
 

@@ -2,7 +2,7 @@
 parts) with the network as its backbone, the VOC detection dataset it trains on, and the evaluation of what
 it finds.
 
-The two detectors (`DETECTOR_KINDS`, the `detector` setting) share the backbone, the RoI pooling and the box
+The two detectors (the `detector` setting, `config.DETECTORS`) share the backbone, the RoI pooling and the box
 head below; they differ in where the regions come from:
   faster-rcnn  torchvision's Faster R-CNN: a region proposal network (RPN) learnt on the transferred features,
                so the proposals themselves depend on the pretraining; py-faster-rcnn's numbers, its
@@ -71,7 +71,6 @@ RPN_MIN_SIZE = 16  # py-faster-rcnn's cfg.TRAIN/TEST.RPN_MIN_SIZE: px of the ori
 FAST_RCNN_SAMPLING = {"batch_size_per_image": 64, "positive_fraction": 0.25, "fg_iou_thresh": 0.5, "bg_iou_thresh": 0.5,
                       "background_low": 0.1, "nms_thresh": 0.3}
 TEST_PROPOSALS = 2000  # the proposals an image is scored on: the first ones, in the order their source ranks them
-DETECTOR_KINDS = ("faster-rcnn", "fast-rcnn")
 
 
 class RoIPooling(nn.Module):
@@ -230,7 +229,7 @@ class FastRCNN(nn.Module):
 
 def build_detector(network: nn.Module, name: str, num_classes: int, min_size: int, max_size: int,
                    pretrained: bool, input_norm: str, detector: str = "faster-rcnn") -> nn.Module:
-    """A `detector` (one of DETECTOR_KINDS) finding `num_classes` classes on `network`, its images resized to
+    """A `detector` (one of `config.DETECTORS`) finding `num_classes` classes on `network`, its images resized to
     a shorter side of `min_size` px (the longer at most `max_size`) and normalised as `input_norm` says
     (`to_unit` gives them in its channel order)."""
     if name not in DETECTORS:
