@@ -30,9 +30,10 @@ def task_table() -> str:
     words = words_of(FinetuneConfig)
     lines = ["tasks:"] + [f"  {task.name:<13} {task.about}" for task in TASK.values()]
     lines += ["", "a task's own defaults (a flag given wins):"]
-    lines += [f"  {task.name:<13} " + flags(task.defaults) for task in TASK.values() if task.defaults]
-    lines += [f"  {task.name:<13} with {words[name].split('/')[-1]} {value}: " + flags(more)
-              for task in TASK.values() for name, by_value in task.defaults_by.items() for value, more in by_value.items()]
+    for task in TASK.values():
+        lines += [f"  {task.name:<13} " + flags(task.defaults)] if task.defaults else []
+        lines += [f"  {task.name:<13} with {words[name].split('/')[-1]} {value}: " + flags(more)
+                  for name, by_value in task.defaults_by.items() for value, more in by_value.items()]
     return "\n".join(lines)
 
 
