@@ -17,6 +17,7 @@ from train.tasks import TASK
 
 MODELS = ("alexnet", "caffenet", "resnet18", "resnet50", "tiny")  # models.MODELS builds each (a test keeps them equal)
 HEADS = ("linear", "oquab")  # models.new_layers builds each
+DETECTORS = ("faster-rcnn", "fast-rcnn")  # detection.build_detector builds each
 INPUT_NORMS = ("torchvision", "caffe")  # loaders.INPUT_NORMS defines each (a test keeps them equal)
 CAFFE_CROP = 227  # crop_size of Caffe's bvlc_reference_caffenet (its resize, 256, is --val-resize-size's default)
 
@@ -187,12 +188,30 @@ class FinetuneConfig(Training):
     min_size: int = setting(600, "voc07-det: images resized to this shorter side (as Fast/Faster R-CNN)",
                             rule=at_least(32), role="run", group=TRANSFER)
     max_size: int = setting(1000, "voc07-det: and at most this longer side", rule=at_least(32), role="run", group=TRANSFER)
+    detector: str = setting(
+        "faster-rcnn", "voc07-det: faster-rcnn, torchvision's Faster R-CNN, whose region proposal network learns on the "
+        "transferred features; fast-rcnn, Fast R-CNN on the selective-search proposals of --proposals, as Huh et al. "
+        "detected", choices=DETECTORS, role="run", group=TRANSFER)
+    proposals: Path | None = setting(
+        None, "--detector fast-rcnn: a folder holding Fast R-CNN's voc_2007_trainval.mat and voc_2007_test.mat, or a "
+        "Parquet file of `python -m train proposals`", group=TRANSFER)
     # shorter than pretraining, at a lower learning rate that decays once, without weight decay; a task may
     # have its own (`tasks.TASKS`)
     epochs: int = inherited(Training, "epochs", 30)
     lr: float = inherited(Training, "lr", 0.01)
     lr_step_size: int = inherited(Training, "lr_step_size", 20)
     wd: float = inherited(Training, "wd", 0.0)
+
+
+@dataclass(kw_only=True)
+class ProposalsConfig:
+    data: Path = setting(help="the folder holding VOCdevkit/VOC2007 (or that folder): its trainval and test images",
+                         group="")
+    output: Path = setting(help="the Parquet file of proposals; the images it holds already are not computed again",
+                           flags=("-o", "--output"), group="")
+    workers: int | None = setting(None, "processes computing proposals", flags=("-j", "--workers"), rule=at_least(1),
+                                  default_help="every core", group="")
+    quiet: bool = setting(False, "no progress on stderr", flags=("-q", "--quiet"), group="")
 
 
 @dataclass(kw_only=True)
@@ -321,7 +340,7 @@ def with_task_defaults(config: FinetuneConfig, given: frozenset[str]) -> Finetun
     """A fine-tune's `config` with its task's own defaults (`tasks.TASKS`) where the caller gave no value
     (`given`), and the mode decided; a combination no run can use is an error."""
     task = TASK[config.task] if config.task in TASK else None
-    config = replace(config, **{k: v for k, v in (task.defaults if task else {}).items() if k not in given})
+    config = replace(config, **{k: v for k, v in (task.defaults_for(config) if task else {}).items() if k not in given})
     if config.mode is None:
         config = replace(config, mode="full" if config.random_init else "linear")
     if config.random_init and "backbone_lr_scale" in given:
@@ -340,4 +359,12 @@ def with_task_defaults(config: FinetuneConfig, given: frozenset[str]) -> Finetun
             raise TrainError(f"`test_crops` does not apply to {task.name}, which detects on whole images.")
         if config.compile:
             raise TrainError(f"`compile` does not apply to {task.name}, whose images come in many sizes.")
+        if config.detector == "fast-rcnn" and config.proposals is None:
+            raise TrainError("`detector` fast-rcnn detects in given proposals: give `proposals` (Fast R-CNN's "
+                             "selective_search_data folder, or a file of `python -m train proposals`).")
+        if config.detector != "fast-rcnn" and config.proposals is not None:
+            raise TrainError(f"`detector` {config.detector} proposes its own regions: `proposals` are for `detector` "
+                             "fast-rcnn.")
+    elif given & {"detector", "proposals"}:
+        raise TrainError(f"`{min(given & {'detector', 'proposals'})}` applies to detection (voc07-det) only.")
     return config

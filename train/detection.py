@@ -1,5 +1,19 @@
-"""Object detection on a pretrained network: torchvision's Faster R-CNN with the network as its backbone,
-the VOC detection dataset it trains on, and the evaluation of what it finds.
+"""Object detection on a pretrained network: Fast R-CNN on given proposals or Faster R-CNN (torchvision's
+parts) with the network as its backbone, the VOC detection dataset it trains on, and the evaluation of what
+it finds.
+
+The two detectors (the `detector` setting, `config.DETECTORS`) share the backbone, the RoI pooling and the box
+head below; they differ in where the regions come from:
+  faster-rcnn  torchvision's Faster R-CNN: a region proposal network (RPN) learnt on the transferred features,
+               so the proposals themselves depend on the pretraining; py-faster-rcnn's numbers, its
+               RPN_MIN_SIZE included (proposals under 16 px a side in the original image are dropped before
+               NMS, `MinSizeRPN`); 128 RoIs an image, background below 0.5 overlap.
+  fast-rcnn    Fast R-CNN (Girshick 2015), the detector of Huh et al.: the same heads on given proposals
+               (selective search, `proposals.py`), no RPN; fast-rcnn's sampling (`FAST_RCNN_SAMPLING`: 64
+               RoIs an image, a quarter foreground at overlap >= 0.5, background from [0.1, 0.5), the
+               ground-truth boxes added to the proposals) and test (the first `TEST_PROPOSALS` proposals, NMS
+               0.3). An image without an object to learn from gives background RoIs at any overlap below 0.5,
+               as torchvision's heads do, where fast-rcnn would sample none from it.
 
 How each network becomes a detector (`DETECTORS`):
   alexnet, caffenet  conv5 (stride 16) as the one feature map; RoI max pooling to 6x6 where pool5 was,
@@ -30,7 +44,10 @@ from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.ops import roi_pool
+from torchvision.models.detection.roi_heads import RoIHeads
+from torchvision.models.detection.rpn import RegionProposalNetwork
+from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
+from torchvision.ops import box_iou, roi_pool
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
@@ -48,6 +65,12 @@ SINGLE_MAP = {  # py-faster-rcnn's numbers for a detector on one feature map
     "rpn_pre_nms_top_n_train": 12000, "rpn_post_nms_top_n_train": 2000, "rpn_pre_nms_top_n_test": 6000,
     "rpn_post_nms_top_n_test": 300, "box_batch_size_per_image": 128, "box_nms_thresh": 0.3,
 }
+RPN_MIN_SIZE = 16  # py-faster-rcnn's cfg.TRAIN/TEST.RPN_MIN_SIZE: px of the original image
+# fast-rcnn's lib/fast_rcnn/config.py: TRAIN.BATCH_SIZE 128 RoIs over IMS_PER_BATCH 2 images, FG_FRACTION 0.25,
+# FG_THRESH 0.5, BG_THRESH_LO 0.1, BG_THRESH_HI 0.5; TEST.NMS 0.3
+FAST_RCNN_SAMPLING = {"batch_size_per_image": 64, "positive_fraction": 0.25, "fg_iou_thresh": 0.5, "bg_iou_thresh": 0.5,
+                      "background_low": 0.1, "nms_thresh": 0.3}
+TEST_PROPOSALS = 2000  # the proposals an image is scored on: the first ones, in the order their source ranks them
 
 
 class RoIPooling(nn.Module):
@@ -122,11 +145,93 @@ DETECTORS = {"alexnet": alexnet_parts, "caffenet": alexnet_parts, "resnet18": re
              "resnet50": resnet_parts, "tiny": tiny_parts}
 
 
+class ScaledTransform(GeneralizedRCNNTransform):
+    """torchvision's resize and normalisation, recording on the batch each image's scale (input px per
+    original px), which py-faster-rcnn's proposal layer reads as `im_info[2]`."""
+
+    def forward(self, images, targets=None):
+        batch, targets = super().forward(images, targets)
+        batch.scales = [size[0] / image.shape[-2] for image, size in zip(images, batch.image_sizes)]
+        return batch, targets
+
+
+class MinSizeRPN(RegionProposalNetwork):
+    """torchvision's RPN dropping, as py-faster-rcnn's proposal layer does after clipping and before NMS, every
+    proposal narrower or lower than RPN_MIN_SIZE px of the original image (RPN_MIN_SIZE x the image's scale
+    at the input); torchvision's own minimum is 0.001 px."""
+
+    @classmethod
+    def like(cls, rpn: RegionProposalNetwork) -> MinSizeRPN:
+        matcher, sampler = rpn.proposal_matcher, rpn.fg_bg_sampler
+        return cls(rpn.anchor_generator, rpn.head, matcher.high_threshold, matcher.low_threshold,
+                   sampler.batch_size_per_image, sampler.positive_fraction, rpn._pre_nms_top_n, rpn._post_nms_top_n,
+                   rpn.nms_thresh, rpn.score_thresh)
+
+    def forward(self, images, features, targets=None):
+        self.scales = images.scales  # torchvision calls filter_proposals with the input sizes only
+        return super().forward(images, features, targets)
+
+    def filter_proposals(self, proposals, objectness, image_shapes, num_anchors_per_level):
+        objectness = objectness.reshape(len(image_shapes), -1)
+        boxes, scores = [], []
+        for i, scale in enumerate(self.scales):  # one image at a time: each has its own minimum
+            self.min_size = RPN_MIN_SIZE * scale
+            (kept,), (kept_scores,) = super().filter_proposals(proposals[i:i + 1], objectness[i:i + 1],
+                                                               image_shapes[i:i + 1], num_anchors_per_level)
+            boxes.append(kept)
+            scores.append(kept_scores)
+        return boxes, scores
+
+
+class FastRCNNHeads(RoIHeads):
+    """torchvision's RoI heads sampling as fast-rcnn does: background RoIs only from [`background_low`, 0.5)
+    overlap with an object (torchvision takes any below 0.5); those below are never sampled."""
+
+    def __init__(self, *args, background_low: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.background_low = background_low
+
+    def assign_targets_to_proposals(self, proposals, gt_boxes, gt_labels):
+        matched, labels = super().assign_targets_to_proposals(proposals, gt_boxes, gt_labels)
+        for boxes, truth, assigned in zip(proposals, gt_boxes, labels):
+            if truth.numel():
+                assigned[box_iou(truth, boxes).max(dim=0).values < self.background_low] = -1  # -1: never sampled
+        return matched, labels
+
+
+def fast_rcnn_heads(heads: RoIHeads) -> FastRCNNHeads:
+    """The pooling, box head and predictor of `heads`, sampling and testing as fast-rcnn does."""
+    return FastRCNNHeads(box_roi_pool=heads.box_roi_pool, box_head=heads.box_head, box_predictor=heads.box_predictor,
+                         bbox_reg_weights=None, score_thresh=heads.score_thresh,
+                         detections_per_img=heads.detections_per_img, **FAST_RCNN_SAMPLING)
+
+
+class FastRCNN(nn.Module):
+    """Fast R-CNN: the backbone and RoI heads of a detector on the proposals each target carries
+    (`"proposals"`, in the image's continuous coordinates; in training also `"boxes"` and `"labels"`).
+    Returns the losses in training, else the detections, as torchvision's detectors do."""
+
+    def __init__(self, backbone: nn.Module, roi_heads: RoIHeads, transform: GeneralizedRCNNTransform):
+        super().__init__()
+        self.backbone, self.roi_heads, self.transform = backbone, roi_heads, transform
+
+    def forward(self, images: list[torch.Tensor], targets: list[dict]):
+        original = [tuple(image.shape[-2:]) for image in images]
+        truth = [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets] if self.training else None
+        batch, truth = self.transform(images, truth)
+        proposals = [resize_boxes(t["proposals"], size, resized)
+                     for t, size, resized in zip(targets, original, batch.image_sizes)]
+        features = self.backbone(batch.tensors)
+        features = {"0": features} if isinstance(features, torch.Tensor) else features
+        detections, losses = self.roi_heads(features, proposals, batch.image_sizes, truth)
+        return losses if self.training else self.transform.postprocess(detections, batch.image_sizes, original)
+
+
 def build_detector(network: nn.Module, name: str, num_classes: int, min_size: int, max_size: int,
-                   pretrained: bool, input_norm: str) -> FasterRCNN:
-    """A Faster R-CNN finding `num_classes` classes on `network`, its images resized to a shorter side of
-    `min_size` px (the longer at most `max_size`) and normalised as `input_norm` says (`to_unit` gives them
-    in its channel order)."""
+                   pretrained: bool, input_norm: str, detector: str = "faster-rcnn") -> nn.Module:
+    """A `detector` (one of `config.DETECTORS`) finding `num_classes` classes on `network`, its images resized to
+    a shorter side of `min_size` px (the longer at most `max_size`) and normalised as `input_norm` says
+    (`to_unit` gives them in its channel order)."""
     if name not in DETECTORS:
         raise TrainError(f"A {name} network cannot serve as a detection backbone: voc07-det takes {', '.join(DETECTORS)}.")
     parts = DETECTORS[name](network, pretrained)
@@ -134,23 +239,29 @@ def build_detector(network: nn.Module, name: str, num_classes: int, min_size: in
     head_width, pooling = parts.pop("head_width", None), parts.pop("roi_pooling", None)
     predictor = {"box_predictor": FastRCNNPredictor(head_width, num_classes + 1)} if head_width else {"num_classes": num_classes + 1}
     norm = INPUT_NORMS[input_norm]  # the detector's transform takes 0..1 images: mean and std in those units
-    detector = FasterRCNN(min_size=min_size, max_size=max_size, image_mean=[m / 255 for m in norm.mean],
-                          image_std=[s / 255 for s in norm.std],
-                          rpn_anchor_generator=AnchorGenerator(sizes, (RATIOS,) * len(sizes)), **predictor, **parts)
+    mean, std = [m / 255 for m in norm.mean], [s / 255 for s in norm.std]
+    faster = FasterRCNN(min_size=min_size, max_size=max_size, image_mean=mean, image_std=std,
+                        rpn_anchor_generator=AnchorGenerator(sizes, (RATIOS,) * len(sizes)), **predictor, **parts)
+    faster.transform = ScaledTransform(min_size, max_size, mean, std)
+    faster.rpn = MinSizeRPN.like(faster.rpn)
     if pooling is not None:  # FasterRCNN's constructor takes only MultiScaleRoIAlign
-        detector.roi_heads.box_roi_pool = pooling
-    predictor = detector.roi_heads.box_predictor  # class scores and boxes in fp32 under autocast (ScoreLayer)
+        faster.roi_heads.box_roi_pool = pooling
+    predictor = faster.roi_heads.box_predictor  # class scores and boxes in fp32 under autocast (ScoreLayer)
     predictor.cls_score, predictor.bbox_pred = score_layer(predictor.cls_score), score_layer(predictor.bbox_pred)
-    return detector
+    if detector == "fast-rcnn":
+        return FastRCNN(faster.backbone, fast_rcnn_heads(faster.roi_heads), faster.transform)
+    return faster
 
 
 class DetectionDataset(CroppedDataset):
     """(uint8 image, target, item) of a detection split: the boxes in continuous coordinates and labels
-    from 1 (0 is the background). Training leaves `difficult` objects out and flips each image by a pure
-    function of (seed, epoch, image), as py-faster-rcnn trains on the flipped set too."""
+    from 1 (0 is the background), and for Fast R-CNN the image's proposals (`proposals`: image id -> VOC
+    boxes; the first TEST_PROPOSALS outside training). Training leaves `difficult` objects out and flips each
+    image (and its proposals) by a pure function of (seed, epoch, image), as fast-rcnn and py-faster-rcnn
+    train on the flipped set too."""
 
-    def __init__(self, split: Split, classes: list[str], train: bool, seed: int = 0):
-        self.split, self.train, self.seed = split, train, seed
+    def __init__(self, split: Split, classes: list[str], train: bool, seed: int = 0, proposals: dict | None = None):
+        self.split, self.train, self.seed, self.proposals = split, train, seed, proposals
         self.index = {name: c + 1 for c, name in enumerate(classes)}
 
     def __len__(self) -> int:
@@ -168,13 +279,26 @@ class DetectionDataset(CroppedDataset):
             raise TrainError(f"{path} is {image.shape[2]}x{image.shape[1]} pixels, but its annotation says "
                              f"{annotation.width}x{annotation.height}.")
         objects = [o for o in annotation.objects if not (self.train and o.difficult)]
-        boxes = torch.tensor([[o.box[0] - 1, o.box[1] - 1, o.box[2], o.box[3]] for o in objects], dtype=torch.float32)
-        boxes = boxes.reshape(-1, 4)
+        boxes = {"boxes": continuous([o.box for o in objects])}
+        if self.proposals is not None:
+            given = self.proposals[self.split.ids[item]]
+            boxes["proposals"] = continuous(given if self.train else given[:TEST_PROPOSALS])
         if flip:
-            image, boxes = image.flip(-1), torch.stack([annotation.width - boxes[:, 2], boxes[:, 1],
-                                                        annotation.width - boxes[:, 0], boxes[:, 3]], dim=1)
+            image, boxes = image.flip(-1), {key: flipped(value, annotation.width) for key, value in boxes.items()}
         labels = torch.tensor([self.index[o.name] for o in objects], dtype=torch.int64)
-        return image, {"boxes": boxes, "labels": labels}, item
+        return image, {**boxes, "labels": labels}, item
+
+
+def continuous(voc_boxes) -> torch.Tensor:
+    """VOC boxes (1-based inclusive pixels xmin, ymin, xmax, ymax) in torchvision's continuous coordinates,
+    where pixels xmin..xmax cover [xmin - 1, xmax]."""
+    boxes = torch.as_tensor(np.asarray(voc_boxes, dtype=np.float32).reshape(-1, 4))
+    return torch.cat([boxes[:, :2] - 1, boxes[:, 2:]], dim=1)
+
+
+def flipped(boxes: torch.Tensor, width: int) -> torch.Tensor:
+    """Continuous boxes of an image `width` px wide, mirrored left to right."""
+    return torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], dim=1)
 
 
 def collate(batch: list) -> tuple:
@@ -202,12 +326,14 @@ def detection_step(model: nn.Module, device: torch.device, amp_dtype: torch.dtyp
 
 @torch.no_grad()
 def detect(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None, input_norm: str) -> list:
-    """(item, boxes (n, 4) in VOC pixels, scores, class indices) for each image of `loader`, of every rank."""
+    """(item, boxes (n, 4) in VOC pixels, scores, class indices) for each image of `loader`, of every rank;
+    a Fast R-CNN is given each image's proposals, and nothing else of its target."""
     model.eval()
     found = []
-    for images, _, items in loader:
+    for images, targets, items in loader:
+        given = [{"proposals": t["proposals"].to(device)} for t in targets] if "proposals" in targets[0] else None
         with autocast(device, amp_dtype):
-            outputs = model([to_unit(image, device, input_norm) for image in images])
+            outputs = model([to_unit(image, device, input_norm) for image in images], given)
         for item, output in zip(items, outputs):
             boxes = output["boxes"].float().cpu().numpy().astype(np.float64)
             boxes[:, :2] += 1  # continuous [x1, x2] -> VOC's inclusive pixels x1 + 1 .. x2

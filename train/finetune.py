@@ -33,6 +33,7 @@ from train.loops import classification_step, evaluate
 from train.metrics import multilabel_loss
 from train.models import ScoreLayer, backbone, build_model, check_input_size, feature_dim, new_layers, set_classifier
 from train.optimizer import sgd
+from train.proposals import fingerprint, read_proposals
 from train.runs import Run, write_json
 from train.settings import defining, words_of
 from train.tasks import TASK, Samples, hold_out
@@ -88,7 +89,7 @@ def task_model(task: Samples, network: nn.Module, name: str, config: FinetuneCon
     classifier."""
     if task.task.kind == "detection":
         return build_detector(network, name, len(task.classes), config.min_size, config.max_size, pretrained,
-                              config.input_norm)
+                              config.input_norm, config.detector)
     check_input_size(network, name, min(config.train_crop_size, config.val_crop_size))
     head = new_layers(config.head, feature_dim(network, name), len(task.classes))
     if config.mode == "linear":
@@ -105,15 +106,15 @@ def standardised(head: ScoreLayer) -> nn.Module:
     return nn.Sequential(nn.BatchNorm1d(head.in_features, affine=False), head)
 
 
-def loaders(task: Samples, splits: dict, config: FinetuneConfig, run: distributed.Dist) -> dict:
-    """A loader for each split: detection images whole (flipped in training), classification images
-    cropped (training: random-resized crops; else resized and centre-cropped), or with `head` oquab, training
-    patches and, to score, every patch of one image a batch."""
+def loaders(task: Samples, splits: dict, config: FinetuneConfig, run: distributed.Dist, proposals: dict | None) -> dict:
+    """A loader for each split: detection images whole (flipped in training; for Fast R-CNN with their
+    `proposals`), classification images cropped (training: random-resized crops; else resized and
+    centre-cropped), or with `head` oquab, training patches and, to score, every patch of one image a batch."""
     result = {}
     for name, split in splits.items():
         train, batch_size, collate_fn = name == "train", config.batch_size, None
         if task.task.kind == "detection":
-            dataset, collate_fn = DetectionDataset(split, task.classes, train, config.seed), collate
+            dataset, collate_fn = DetectionDataset(split, task.classes, train, config.seed, proposals), collate
         elif config.head == "oquab" and train:
             dataset = PatchDataset(split, task.classes, config.train_crop_size, config.seed)
         elif config.head == "oquab":
@@ -156,6 +157,13 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     if run.saved is not None and run.saved["task_hash"] != task_hash:
         raise TrainError(f"{config.resume} was fine-tuned on other {task.task.name} data than {config.data} holds "
                          "(its images or their labels differ): start a new run instead of `resume`.")
+    proposals, proposals_hash = None, None
+    if task.task.kind == "detection" and config.detector == "fast-rcnn":
+        proposals = read_proposals(config.proposals, {"training": task.train, "test": task.test})
+        proposals_hash = fingerprint(proposals)
+        if run.saved is not None and run.saved.get("proposals_hash") != proposals_hash:
+            raise TrainError(f"{config.resume} was fine-tuned on other proposals than {config.proposals} holds: give "
+                             "those `proposals`, or start a new run instead of `resume`.")
     train_split, val_split = hold_out(task.train, config.val_fraction)
     if len(train_split) < 2:  # batch norm cannot train on a batch of one
         why = (f"`val_fraction` {config.val_fraction} leaves {len(train_split)} of its {len(task.train)} training samples"
@@ -177,7 +185,7 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
         single_label = task.task.kind == "top1" or config.head == "oquab"  # a patch shows one class, or background
         criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing) if single_label else multilabel_loss
         step = classification_step(model, criterion, device, run.amp_dtype, input_norm=config.input_norm)
-    batches = loaders(task, splits, config, run.dist)
+    batches = loaders(task, splits, config, run.dist, proposals)
     if config.head == "oquab":
         task.notes["patches"] = batches["train"].dataset.summary()
     score = scorer(task, eval_model, splits, batches, run.dist, run.amp_dtype, config.input_norm)
@@ -195,9 +203,11 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
     started = time.perf_counter()
     history = run.fit(model, raw_model, optimizer, step, batches["train"], scores,
                       state={"model_name": name, "classes": list(task.classes), "task_hash": task_hash,
-                             "pretrained": pretrained_on})
+                             "pretrained": pretrained_on, "proposals_hash": proposals_hash})
+    detector = {"detector": config.detector, "proposals": str(config.proposals) if proposals else None,
+                "proposals_hash": proposals_hash} if task.task.kind == "detection" else {}
     result = results(task, task_hash, config, name, pretrained_on, history, run.folder, (time.perf_counter() - started) / 60,
-                     held_out=len(val_split))
+                     held_out=len(val_split), detector=detector)
     if run.dist.is_main:
         write_json(run.folder / "results.json", result)
     distributed.cleanup()
@@ -205,17 +215,17 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
 
 
 def results(task: Samples, task_hash: str, config: FinetuneConfig, name: str, pretrained_on: dict, history: list[dict],
-            output: Path, minutes: float, held_out: int) -> dict:
+            output: Path, minutes: float, held_out: int, detector: dict) -> dict:
     """What results.json says: the task and how it was scored, what it trained on (`held_out` of the training
-    samples kept back to validate on), the settings, the pretrained network, the final metrics (per-class APs
-    included)."""
+    samples kept back to validate on), the settings, the pretrained network, for detection the `detector`
+    (and its proposals), the final metrics (per-class APs included)."""
     final = history[-1] if history else {}
     return json_safe({"task": task.task.name, "evaluation": task.task.evaluation, "mode": config.mode, "model": name, "classes": len(task.classes),
             "train_samples": len(task.train) - held_out, "held_out_samples": held_out,
             "held_out": held_out_how(held_out, len(task.train), config.val_fraction),
             "pretrained": pretrained_on.get("checkpoint", "random init"),
             "pretrain_labels_recipe": pretrained_on.get("labels_recipe", ""),
-            "pretrain_labels_hash": pretrained_on.get("labels_hash", ""), "task_hash": task_hash, **task.notes,
+            "pretrain_labels_hash": pretrained_on.get("labels_hash", ""), "task_hash": task_hash, **task.notes, **detector,
             "settings": settings(config, task),
             "output_dir": str(output), "minutes": minutes,
             **{k: v for k, v in final.items() if k.startswith(("test_", "val_"))}})
@@ -236,7 +246,8 @@ PATCHES_SKIP = ("val_resize_size", "min_scale", "test_crops", "min_size", "max_s
 def settings(config: FinetuneConfig, task: Samples) -> dict:
     """The settings that made the run (`settings.defining`), as flags; only the image sizes the task's kind
     (and head) reads."""
-    skip = CROP_SIZES if task.task.kind == "detection" else PATCHES_SKIP if config.head == "oquab" else ("min_size", "max_size")
+    skip = (CROP_SIZES if task.task.kind == "detection" else PATCHES_SKIP + ("detector",) if config.head == "oquab"
+            else ("min_size", "max_size", "detector"))
     words = words_of(FinetuneConfig)
     return {words[k]: v for k, v in defining(config).items() if k not in skip}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, dataclass
 
-from train.config import DemoConfig, EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, ReportConfig
+from train.config import DemoConfig, EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, ProposalsConfig, ReportConfig
 from train.settings import Declared, declared, words_of
 from train.tasks import TASK
 
@@ -30,9 +30,17 @@ def task_table() -> str:
     words = words_of(FinetuneConfig)
     lines = ["tasks:"] + [f"  {task.name:<13} {task.about}" for task in TASK.values()]
     lines += ["", "a task's own defaults (a flag given wins):"]
-    lines += [f"  {task.name:<13} " + " ".join(f"{words[k].split('/')[-1]} {v}" for k, v in task.defaults.items())
-              for task in TASK.values() if task.defaults]
+    for task in TASK.values():
+        lines += [f"  {task.name:<13} " + flags(task.defaults)] if task.defaults else []
+        lines += [f"  {task.name:<13} with {words[name].split('/')[-1]} {value}: " + flags(more)
+                  for name, by_value in task.defaults_by.items() for value, more in by_value.items()]
     return "\n".join(lines)
+
+
+def flags(values: dict) -> str:
+    """Settings and values as flags: '--lr 0.001 --wd 0.0005'."""
+    words = words_of(FinetuneConfig)
+    return " ".join(f"{words[k].split('/')[-1]} {v}" for k, v in values.items())
 
 
 COMMANDS = {
@@ -59,6 +67,12 @@ COMMANDS = {
         "examples:\n  python -m train grid experiments/huh2016.toml --dry-run\n"
         "  python -m train grid experiments/demo.toml --output-dir runs/demo\n"
         "  python -m train grid experiments/huh2016.toml --launcher slurm --output-dir /shared/huh2016"),
+    "proposals": Command(
+        ProposalsConfig, "selective-search proposals of VOC 2007's images, for finetune --detector fast-rcnn",
+        "Compute the object proposals Fast R-CNN detects in (OpenCV's selective search, fast mode; needs "
+        "opencv-contrib-python-headless) for every trainval and test image of VOC 2007, on every core, into one "
+        "Parquet file (one row per image: its path and boxes). Images the file holds already are kept; an "
+        "interrupted run, run again, goes on. Use it where Fast R-CNN's own voc_2007_*.mat files are not at hand."),
     "report": Command(ReportConfig, "mean ± std tables and the paper's figures of a grid's results",
                       "Read a grid's results.parquet: print mean ± std over seeds for every variant and task (with the "
                       "paper's published numbers beside ours where it gives them) and draw the paper's figures into "

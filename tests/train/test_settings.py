@@ -41,7 +41,8 @@ def test_what_defines_a_run_is_what_its_declarations_say():
         "iterations", "copy_layers", "freeze_copied"}
     transfer = set(defining(FinetuneConfig(task="sun397", data=Path("SUN"))))
     assert transfer - set(defining(PretrainConfig())) == {"task", "mode", "head", "random_init", "backbone_lr_scale", "partition",
-                                                          "val_fraction", "test_crops", "min_size", "max_size"}
+                                                          "val_fraction", "test_crops", "min_size", "max_size",
+                                                          "detector"}
 
 
 GRID = """

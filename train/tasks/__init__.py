@@ -38,6 +38,7 @@ class Task:
     reader: str  # "module:function" in train.tasks: (root, config) -> (classes, train split, test split, notes)
     rule: str = ""  # the AP rule of a "map" or "detection" task: voc07 (11-point) or voc12 (area)
     defaults: dict = field(default_factory=dict)  # its own defaults, where they differ from finetune's
+    defaults_by: dict = field(default_factory=dict)  # setting -> its value -> more defaults of the task with that value
     train_images: int | None = None  # training samples, for a plan's cost before the data is at hand
     paper: str | None = None  # the papers' name for the task (published.csv's)
     heads: tuple[str, ...] = ("linear",)  # the new layers it can train (config.HEADS): "oquab" needs the objects' boxes
@@ -45,6 +46,13 @@ class Task:
     @property
     def evaluation(self) -> str:
         return EVALUATION[self.kind].format(rule=self.rule)
+
+    def defaults_for(self, config) -> dict:
+        """The task's own defaults for a run of `config`: its `defaults`, and those its settings' values bring."""
+        own = dict(self.defaults)
+        for name, by_value in self.defaults_by.items():
+            own.update(by_value.get(getattr(config, name), {}))
+        return own
 
     def load(self, root: Path, config) -> Samples:
         """The task's data under `root` (`config`: the fine-tune's settings, for the few a reader needs)."""
@@ -58,10 +66,13 @@ class Task:
 # `detection.py`), biases at twice it without weight decay (lr_mult 2, decay_mult 0), new layers (cls_score,
 # bbox_pred) likewise; and they train on the whole training set, holding none of it out.
 FAST_RCNN = {"backbone_lr_scale": 1.0, "bias_lr_scale": 2.0, "bias_weight_decay": 0.0, "val_fraction": 0.0}
-# Detection follows py-faster-rcnn's end-to-end Faster R-CNN recipe for VOC 2007: one image a step, LR
-# 0.001 for 50k of 70k iterations over the flipped trainval (about 10 and 14 epochs of random flips), weight
-# decay 5e-4, shorter side 600 (longer at most 1000). Action classification trains every layer, as the paper
-# fine-tunes.
+# Detection follows its detector's recipe for VOC 2007, at LR 0.001, momentum 0.9, weight decay 5e-4, shorter
+# side 600 (longer at most 1000): py-faster-rcnn's end-to-end Faster R-CNN takes one image a step, the LR
+# decayed after 50k of 70k iterations over the flipped trainval (about 10 and 14 epochs of random flips);
+# fast-rcnn's CaffeNet solver two images a step, decayed after 30k of 40k iterations (about 12 and 16
+# epochs). Action classification trains every layer, as the paper fine-tunes.
+DETECTOR_DEFAULTS = {"faster-rcnn": {"batch_size": 1, "epochs": 14, "lr_step_size": 10},
+                     "fast-rcnn": {"batch_size": 2, "epochs": 16, "lr_step_size": 12}}
 TASKS = (
     Task("imagefolder", "train/ and val/ (or test/) class folders; top-1", "a folder with train/ and val/ class folders",
          "top1", "folders:imagefolder"),
@@ -73,10 +84,9 @@ TASKS = (
     Task("voc12-cls", "PASCAL VOC 2012 classification, train -> val (the test set is scored only on the VOC server); "
          "mean AP (area rule)", "the folder holding VOCdevkit/VOC2012 (or that folder)", "map", "voc:voc12_classification",
          rule="voc12", train_images=5717, paper="VOC12-CLS", heads=("linear", "oquab")),
-    Task("voc07-det", "PASCAL VOC 2007 detection with Faster R-CNN, trainval -> test; mean AP (11-point rule)",
+    Task("voc07-det", "PASCAL VOC 2007 detection (--detector), trainval -> test; mean AP (11-point rule)",
          "the folder holding VOCdevkit/VOC2007 (or that folder)", "detection", "voc:voc07_detection", rule="voc07",
-         defaults={"mode": "full", "batch_size": 1, "epochs": 14, "lr": 0.001, "lr_step_size": 10, "wd": 5e-4,
-                   **FAST_RCNN},
+         defaults={"mode": "full", "lr": 0.001, "wd": 5e-4, **FAST_RCNN}, defaults_by={"detector": DETECTOR_DEFAULTS},
          train_images=5011, paper="PASCAL-DET"),
     Task("voc12-action", "PASCAL VOC 2012 action classification of person boxes, train -> val; mean AP (area rule)",
          "the folder holding VOCdevkit/VOC2012 (or that folder)", "map", "voc:voc12_action", rule="voc12",
