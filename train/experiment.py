@@ -57,6 +57,7 @@ KNN_KEYS. Keys of older files that were renamed are in RENAMED, and name their n
 
 from __future__ import annotations
 
+import re
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -223,7 +224,7 @@ def read_experiment(path: Path) -> Experiment:
     series = all_series(entries_of(spec, "series", where), variants, where)
     transfers = tuple(transfer(entry, shared, where) for entry in entries_of(spec, "transfer", where))
     knns = tuple(knn(entry, shared, {v.entry for v in variants}, where) for entry in entries_of(spec, "knn", where))
-    return Experiment(name=word(spec, "name", where, kind=str, default=path.stem),
+    return Experiment(name=folder_name(word(spec, "name", where, kind=str, default=path.stem), "name", where),
                       description=word(spec, "description", where, kind=str, default=""), source=path, data=data,
                       variants=variants, series=series, knn=knns, transfers=transfers,
                       throughput=word(spec, "throughput", where, kind=float, default=None, low=0, strict=True),
@@ -249,6 +250,18 @@ def word(table: dict, key: str, where: str, *, kind: type, default=None, low: fl
         raise TrainError(f"{where}: {key} must be {KINDS[kind]}, not {value!r}.")
     if kind is not str and (value <= low if strict else value < low):
         raise TrainError(f"{where}: {key} must be {'above' if strict else 'at least'} {low:g}, not {value!r}.")
+    return value
+
+
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]*")
+
+
+def folder_name(value: str, key: str, where: str) -> str:
+    """A name that becomes part of a folder's name (the grid's, a cell's): letters, digits and . _ = + -, so
+    it can never point outside the grid's folder (`../x`) nor into another."""
+    if not FOLDER_NAME.fullmatch(value):
+        raise TrainError(f"{where}: {key} {value!r} names folders, so it takes only letters, digits, '.', '_', '=', '+' "
+                         "and '-', and starts with a letter or digit.")
     return value
 
 
@@ -350,6 +363,7 @@ def expand(entry: dict, shared: dict, where: str) -> list[Variant]:
     known(entry, PRETRAIN_KEYS | settings_of(PretrainConfig), where)
     if not isinstance(name, str) or not isinstance(entry.get("labels"), str):
         raise TrainError(f"{where} needs a name and labels (strings).")
+    folder_name(name, "name", where)
     if "per_class" in entry and "budget" in entry:
         raise TrainError(f"{where}: give per_class or budget, not both.")
     length = [key for key in ("epochs", "iterations") if key in entry or key in shared]

@@ -246,11 +246,17 @@ BAD = [
      r"Error: .*unknown key 'lrr' \(did you mean 'lr'\?\); the keys are the settings of the command's flags .*"),
     ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "in1k"\nepochs = 1\n',
      r"Error: The label set 'in1k' is a preset of ILSVRC classes; the synthetic world takes identity or .*"),
+    ('name = "../../escape"\n[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\n',
+     r"Error: .*bad\.toml: name '\.\./\.\./escape' names folders, so it takes only letters, digits, '\.', '_', '=', '\+' "
+     r"and '-', and starts with a letter or digit\."),
+    ('[data]\nsynthetic = "factors"\n[[pretrain]]\nname = "a/../../b"\nlabels = "identity"\nepochs = 1\n',
+     r"Error: .*bad\.toml \[\[pretrain\]\] 'a/\.\./\.\./b': name 'a/\.\./\.\./b' names folders, .*"),
 ]
 
 
 @pytest.mark.parametrize("text, sentence", BAD, ids=["malformed", "unknown preset", "unknown task", "unknown key",
-                                                      "renamed key", "unknown setting", "preset on synthetic data"])
+                                                      "renamed key", "unknown setting", "preset on synthetic data",
+                                                      "experiment name outside", "entry name outside"])
 def test_a_bad_experiment_file_is_one_sentence_and_writes_nothing(tmp_path, capsys, text, sentence):
     file = experiment(tmp_path, text, "bad.toml")
     line = error_of(["grid", str(file), "--output-dir", str(tmp_path / "out")], capsys)
