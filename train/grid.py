@@ -18,13 +18,14 @@ Everything the grid knows lives in its output folder, so a second machine (or a 
   results.parquet       one row per cell x metric, with the hashes that say what was trained on what
 The key of a pretraining cell is the hash of its manifest, image tables and the settings that define it
 (`settings.defining`); a transfer's or k-NN's adds its own to its variant's key. Before the images are at
-hand (a plan), the tables are named by what makes them: the index, the label set and the subset. A cell whose key has a
-done.json is not run again; one with a checkpoint and no done.json resumes; one that fails is recorded and
-the grid goes on (cells that needed it are skipped).
+hand (a plan), the tables are named by what makes them: the label set and the subset (one index serves
+them all). A cell whose key has a done.json is not run again; one with a checkpoint and no done.json
+resumes; one that fails is recorded and the grid goes on (cells that needed it are skipped).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -165,12 +166,18 @@ class Grid:
         if budget and len(labels.kept) == labels.label_count and budget % labels.label_count == 0:
             per_class, budget = budget // labels.label_count, None
         subset = [per_class, budget, variant.subset_seed] if per_class or budget else None
-        return {"labels": labels_hash(labels), "index": str(self.images.train_index), "subset": subset}
+        return {"labels": labels_hash(labels), "subset": subset}  # one index serves every cell: no path in a key
 
     def same_as(self, cell: Cell) -> Cell:
         """The first cell with the same key: the one that runs, for every name it has."""
-        key = self.key(cell)
-        return next(other for other in self.cells if self.key(other) == key)
+        return self.first_of_key[self.key(cell)]
+
+    @functools.cached_property
+    def first_of_key(self) -> dict[str, Cell]:
+        first: dict[str, Cell] = {}
+        for cell in self.cells:
+            first.setdefault(self.key(cell), cell)
+        return first
 
     def folder(self, cell: Cell) -> Path:
         first = self.same_as(cell)

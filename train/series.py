@@ -58,8 +58,9 @@ def check_pools(experiment: Experiment, images) -> None:
             continue
         cells = members(experiment, series)
         first = cells[0]
+        a = pool_of(first, images)
         for other in cells[1:]:
-            a, b = pool_of(first, images), pool_of(other, images)
+            b = pool_of(other, images)
             if a.along(series.x) != b.along(series.x):
                 raise TrainError(
                     f"{experiment.source} [[series]] {series.name!r} compares cells that train on other images than its "

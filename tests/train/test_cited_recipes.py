@@ -19,7 +19,7 @@ import synthetic_voc
 from curate.images.index import ImageIndex
 from curate.images.pack import pack
 from curate.labels.manifest import read_labels
-from train.config import FinetuneConfig, implied_settings, with_task_defaults
+from train.config import implied_settings, with_task_defaults
 from train.data.tables import image_loader, load_table
 from train.flags import parse
 

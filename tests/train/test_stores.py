@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 from commands import FAST, REPO, error_of, run, straight_and_resumed

@@ -3,7 +3,6 @@ a small one on the synthetic world, run), its half-B tables, and the report's Fi
 
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
