@@ -1,4 +1,4 @@
-"""`curate coarsen`, `exclude`, `extend`, `sample`, `split`: make a label set, print it or write it."""
+"""`curate coarsen`, `exclude`, `extend`, `sample`, `split`, `breeds`: make a label set, print it or write it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import typer
 from curate.cli.common import QUIET_OPTION, App, check_output, flag, say
 from curate.cli.output import print_rows, stdout_console
 from curate.labels.classlists import BRANCH_SETS, BUILTIN_LISTS, TARGET_SETS
-from curate.labels.commands import coarsen_labels, exclude_labels, extend_labels, sample_labels, split_labels
+from curate.labels.breeds import BENCHMARKS, PARTS
+from curate.labels.breeds import SPLITS as BREEDS_SPLITS
+from curate.labels.commands import (
+    COARSEN_TREES,
+    breeds_labels,
+    coarsen_labels,
+    exclude_labels,
+    extend_labels,
+    sample_labels,
+    split_labels,
+)
 from curate.labels.recipes import SPLITS
 from curate.wordnet.hierarchy import TREE_RULES
 
@@ -25,8 +35,8 @@ def defaults(function) -> dict:
     return {name: p.default for name, p in inspect.signature(function).parameters.items() if p.default is not p.empty}
 
 
-COARSEN, EXCLUDE, EXTEND, SAMPLE, SPLIT = map(defaults, (coarsen_labels, exclude_labels, extend_labels, sample_labels,
-                                                        split_labels))
+COARSEN, EXCLUDE, EXTEND, SAMPLE, SPLIT, BREEDS = map(defaults, (coarsen_labels, exclude_labels, extend_labels,
+                                                                sample_labels, split_labels, breeds_labels))
 
 BASE_HELP = f"Base classes: {', '.join(BUILTIN_LISTS)}, a text file of wnids (one per line), or a label manifest."
 TreeRule = Enum("TreeRule", {name: name for name in TREE_RULES}, type=str)
@@ -51,13 +61,18 @@ def prepare(output: Path | None, *inputs: Path | str | None):
     return load_hierarchy()
 
 
+CoarsenTree = Enum("CoarsenTree", {name: name for name in COARSEN_TREES}, type=str)
+
+
 @app.command()
 def coarsen(
     depth: Optional[int] = typer.Option(COARSEN["depth"], "--depth", "-d", help="Map each class to its ancestor at depth D (0 = entity); the paper's bottom-up cut."),
     lift: Optional[int] = typer.Option(COARSEN["lift"], "--lift", "-l", help="Lift to the parent and absorb nested labels, K times; the paper's top-down (1 gives 127 classes)."),
     classes: Optional[int] = typer.Option(COARSEN["classes"], "--classes", "-n", help="Balanced refinement of the one-lift set to exactly N classes (e.g. 262, 491)."),
     base: str = typer.Option(COARSEN["base"], "--base", help=BASE_HELP),
-    tree: TreeRule = TREE_OPTION,
+    tree: CoarsenTree = typer.Option(COARSEN["tree"], "--tree", help="The tree to cut: WordNet by a parent rule, or "
+                                     "BREEDS' calibrated hierarchy (whose classes alone it labels). "
+                                     + "; ".join(f"{name}: {text}" for name, text in COARSEN_TREES.items())),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -68,6 +83,7 @@ def coarsen(
     $ curate coarsen --depth 3   # the paper's 9 labels, as a summary
     $ curate coarsen --lift 1 -o coarse-127.parquet
     $ curate coarsen --classes 262
+    $ curate coarsen --depth 3 --tree breeds   # BREEDS' level 3; 110 classes are not in its hierarchy
     """
     labels = coarsen_labels(prepare(output, base), depth=depth, lift=lift, classes=classes, base=base, tree=tree.value)
     deliver(labels, output, quiet, as_json)
@@ -219,4 +235,39 @@ def split(
     $ curate split natural-manmade --part natural -o natural-449.parquet
     """
     labels = split_labels(prepare(output, base), method.value, part=part, seed=seed, base=base)
+    deliver(labels, output, quiet, as_json)
+
+
+BreedsBenchmark = Enum("BreedsBenchmark", {name: name for name in BENCHMARKS}, type=str)
+BreedsSplit = Enum("BreedsSplit", {name: name for name in BREEDS_SPLITS}, type=str)
+BreedsPart = Enum("BreedsPart", {name: name for name in PARTS}, type=str)
+
+
+@app.command()
+def breeds(
+    benchmark: Optional[BreedsBenchmark] = typer.Argument(BREEDS["benchmark"], help="A BREEDS benchmark: entity13 (13 superclasses x 20 subclasses), entity30 (30 x 8), living17 (17 x 4), nonliving26 (26 x 4); without it, give --level."),
+    level: Optional[int] = typer.Option(BREEDS["level"], "--level", help="The superclasses' level in BREEDS' calibrated hierarchy (longest path from entity, 0..8)."),
+    subclasses: Optional[int] = typer.Option(BREEDS["subclasses"], "--subclasses", help="Subclasses per superclass; nodes with fewer are left out (default as BREEDS: the fewest any node has, made even)."),
+    ancestor: Optional[str] = typer.Option(BREEDS["ancestor"], "--ancestor", metavar="WNID", help="Only superclasses under this node, e.g. n00004258 (living thing)."),
+    split: BreedsSplit = typer.Option(BREEDS["split"], "--split", help="How subclasses are halved into source and target: rand (seeded), good, bad (BREEDS' three), or none."),
+    seed: int = typer.Option(BREEDS["seed"], "--seed", help="The seed of BREEDS' draws (its benchmarks use 2)."),
+    unbalanced: bool = flag("--unbalanced", help="Take every subclass of each superclass (made even with a split), as BREEDS' balanced=False."),
+    part: BreedsPart = typer.Option(BREEDS["part"], "--part", help="Keep both parts (each class's reason says source or target), or only source or target."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+    as_json: bool = SUMMARY_JSON_OPTION,
+):
+    """BREEDS' subpopulation-shift benchmarks (Santurkar et al. 2021), exactly as BREEDS' code draws them.
+
+    Superclasses are nodes at one level of BREEDS' calibrated hierarchy (shipped in curate/data/breeds/), each
+    labelling some of the ILSVRC-2012 classes under it; the others are removed, saying why. Labels are numbered
+    as BREEDS numbers them, the same in source and target.
+
+    Examples:
+    $ curate breeds entity13   # 13 x (10 source + 10 target) subclasses, split rand, seed 2
+    $ curate breeds living17 --split good --part target -o living17-target.parquet
+    $ curate breeds --level 4 --subclasses 6 --ancestor n00021939 --seed 0
+    """
+    labels = breeds_labels(prepare(output), benchmark.value if benchmark else None, level=level, subclasses=subclasses,
+                           ancestor=ancestor, split=split.value, seed=seed, unbalanced=unbalanced, part=part.value)
     deliver(labels, output, quiet, as_json)

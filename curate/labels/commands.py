@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from curate.labels import recipes
-from curate.labels.classlists import DEFAULT_BASE, ClassList, exclusion_targets, extension_branches, load_class_list
+from curate.errors import BadRecipe
+from curate.labels import breeds, recipes
+from curate.labels.classlists import DEFAULT_BASE, ClassList, builtin_list, exclusion_targets, extension_branches, load_class_list
 from curate.labels.labelset import LabelSet
-from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, Hierarchy
+from curate.wordnet.breeds import BREEDS_TREE, BREEDS_TREE_ABOUT, breeds_tree, calibrated
+from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, TREE_RULES, Hierarchy, Tree
 
 DEFAULT_POOL = "imagenet22k"
 
@@ -23,6 +25,16 @@ DEFAULT_POOL = "imagenet22k"
 def class_list(given: str | ClassList) -> ClassList:
     """A class list as given: a ClassList as is, else by `load_class_list` (a name, a file, a manifest)."""
     return given if isinstance(given, ClassList) else load_class_list(given)
+
+
+# The trees coarsen cuts: WordNet's, by a parent rule, and BREEDS' calibrated hierarchy.
+COARSEN_TREES = {**TREE_RULES, BREEDS_TREE: BREEDS_TREE_ABOUT}
+
+
+def coarsen_tree(hierarchy: Hierarchy, rule: str) -> Tree:
+    if rule not in COARSEN_TREES:
+        raise BadRecipe(f"Unknown tree rule {rule!r}: choose one of {', '.join(COARSEN_TREES)}.")
+    return breeds_tree(hierarchy) if rule == BREEDS_TREE else hierarchy.tree(rule)
 
 
 def coarsen_labels(
@@ -34,8 +46,8 @@ def coarsen_labels(
     base: str | ClassList = DEFAULT_BASE,
     tree: str = DEFAULT_TREE_RULE,
 ) -> LabelSet:
-    """`curate coarsen`: see `recipes.coarsen`."""
-    return recipes.coarsen(hierarchy.tree(tree), class_list(base), depth=depth, lift=lift, classes=classes)
+    """`curate coarsen`: see `recipes.coarsen`; `tree` is a WordNet parent rule or breeds."""
+    return recipes.coarsen(coarsen_tree(hierarchy, tree), class_list(base), depth=depth, lift=lift, classes=classes)
 
 
 def exclude_labels(
@@ -89,6 +101,24 @@ def split_labels(
     return recipes.split(hierarchy, class_list(base), method, part, seed)
 
 
+def breeds_labels(
+    hierarchy: Hierarchy,
+    benchmark: str | None = None,
+    *,
+    level: int | None = None,
+    subclasses: int | None = None,
+    ancestor: str | None = None,
+    split: str = "rand",
+    seed: int = breeds.SEED,
+    unbalanced: bool = False,
+    part: str = "both",
+) -> LabelSet:
+    """`curate breeds [BENCHMARK]`: over the ILSVRC-2012 classes; see `breeds.breeds`."""
+    return breeds.breeds(hierarchy, calibrated(), builtin_list("ilsvrc2012"), benchmark, level=level,
+                         subclasses=subclasses, ancestor=ancestor, balanced=not unbalanced, split=split, seed=seed,
+                         part=part)
+
+
 # Each recipe command by its name on the command line. A function's positional parameters after the
 # hierarchy are the command's arguments, its keyword-only ones the command's options.
 COMMANDS = {
@@ -97,4 +127,5 @@ COMMANDS = {
     "extend": extend_labels,
     "sample": sample_labels,
     "split": split_labels,
+    "breeds": breeds_labels,
 }

@@ -205,8 +205,8 @@ def parse_recipe(spec: str) -> tuple[list[str], dict]:
     if len(arguments) > len(takes):
         takes_what = f"{plural(len(takes), 'argument')} ({', '.join(f'`{t}`' for t in takes)})" if takes else "no arguments"
         raise BadRecipe(f"{name} takes {takes_what}, not {' '.join(arguments)!r}.")
-    required = takes[len(arguments):] + [
-        p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name not in options]
+    required = [p.name for p in parameters if p.default is p.empty and (
+        p.name in takes[len(arguments):] if p.kind is not p.KEYWORD_ONLY else p.name not in options)]
     if required:
         raise BadRecipe(f"{name} needs {' and '.join(f'`{parameter}`' for parameter in required)}.")
     return arguments, options

@@ -49,6 +49,11 @@ def recorded_spec(labels: LabelSet, path: Path) -> str:
     if labels.recipe == "split":
         seed = f" --seed {params['seed']}" if "seed" in params else ""
         return f"split {params['method']} --part {params['part']}{seed}"
+    if labels.recipe == "breeds":
+        form = params.get("benchmark") or (f"--level {params['level']} --subclasses {params['subclasses']}"
+                                           + (f" --ancestor {params['ancestor']}" if "ancestor" in params else ""))
+        unbalanced = "" if params["balanced"] else " --unbalanced"
+        return f"breeds {form}{unbalanced} --split {params['split']} --seed {params['seed']} --part {params['part']}"
     if labels.recipe == "extend" and "min_images" not in params:
         branches = " ".join(f"--branch {wnid}" for wnid in WNID_PATTERN.findall(params["branches"]))
         pool = shlex.quote(str(class_list_path(params["pool"], path)))

@@ -19,11 +19,28 @@ YOSINSKI_2014 = "Yosinski et al. NIPS 2014, How transferable are features in dee
 
 
 def label_set(tree: Tree, base: ClassList, label_of: dict[int, int], recipe: str, params: dict, source: str) -> LabelSet:
-    """A LabelSet from a map of class node -> label node over every class of `base`, cut from `tree`."""
+    """A LabelSet from a map of class node -> tree node, cut from `tree`: each class is labelled by its node's
+    synset; a class of `base` the map lacks (the tree does not hold it), or whose node no synset stands for, is
+    removed, saying so."""
     hierarchy = tree.hierarchy
-    names = {node: (hierarchy.wnid(node), hierarchy.lemma(node)) for node in {*label_of, *label_of.values()}}
-    rows = [LabelRow(*names[node], *names[label]) for node, label in label_of.items()]
+    rows = []
+    for node in class_nodes(hierarchy, base):
+        label = tree.synset(label_of[node]) if node in label_of else None
+        if label is not None:
+            rows.append(LabelRow(hierarchy.wnid(node), hierarchy.lemma(node), hierarchy.wnid(label), hierarchy.lemma(label)))
+        elif node in label_of:
+            rows.append(removed(hierarchy, node, f"removed: under {tree.named(label_of[node])}, a node of {tree.what} "
+                                                 "that no WordNet synset stands for"))
+        else:
+            rows.append(removed(hierarchy, node, f"removed: not in {tree.what}"))
+    if not any(row.label_wnid for row in rows):
+        raise nothing_left(recipe, params, base)
     return LabelSet(tuple(rows), recipe, params, tree.rule, base.name, base.content_hash, source)
+
+
+def nothing_left(recipe: str, params: dict, base: ClassList) -> BadRecipe:
+    what = " ".join([recipe, *(f"{key}={value}" for key, value in params.items())])
+    return BadRecipe(f"{what} removes every class of {base.name}: nothing is left to label.")
 
 
 def class_nodes(hierarchy: Hierarchy, base: ClassList) -> list[int]:
@@ -35,8 +52,7 @@ def kept_and_removed(
 ) -> LabelSet:
     """Identity labels for every class of `base` except those in `reasons`, which are removed with that reason."""
     if reasons and len(reasons) == len(base.wnids):
-        what = " ".join([recipe, *(f"{key}={value}" for key, value in params.items())])
-        raise BadRecipe(f"{what} removes every class of {base.name}: nothing is left to label.")
+        raise nothing_left(recipe, params, base)
     rows = [
         removed(hierarchy, node, reasons[node]) if node in reasons else own_label(hierarchy, node)
         for node in class_nodes(hierarchy, base)
@@ -52,10 +68,6 @@ def own_label(hierarchy: Hierarchy, node: int, reason: str | None = None) -> Lab
 def removed(hierarchy: Hierarchy, node: int, reason: str) -> LabelRow:
     """A row whose class the recipe removes, saying why."""
     return LabelRow(hierarchy.wnid(node), hierarchy.lemma(node), None, None, reason)
-
-
-def named(hierarchy: Hierarchy, node: int) -> str:
-    return f"{hierarchy.wnid(node)} {hierarchy.lemma(node)}"
 
 
 def identity(hierarchy: Hierarchy, base: ClassList) -> LabelSet:
@@ -119,7 +131,7 @@ def refine(tree: Tree, label_of: dict[int, int], count: int) -> dict[int, int] |
     splits: dict[int, dict[int, list[int]] | None] = {}
     while len(clusters) < count:
         room = count - len(clusters)
-        for label in sorted(clusters, key=lambda label: (-len(clusters[label]), tree.hierarchy.wnid(label))):
+        for label in sorted(clusters, key=lambda label: (-len(clusters[label]), tree.node_id(label))):
             if label not in splits:
                 splits[label] = split_cluster(tree, label, clusters[label])
             groups = splits[label]
@@ -172,12 +184,18 @@ def coarsen(
     - lift K, `up-down` (Huh et al.'s top-down): K lifts give 127, 10, 2 classes for K = 1, 2, 3.
     - classes N, `balanced`: curate's own balanced refinement of the one-lift set to exactly N classes
       (262 and 491 are the presets); not from the paper.
+
+    A tree that holds only some classes removes the others, saying so: BREEDS' calibrated hierarchy
+    (`breeds`) holds 890 of the ILSVRC-2012 classes, and labels no class under a node it added that no synset
+    stands for; its depth 3 gives 28 labels over 879 classes, ENTITY-13's 13 superclasses among them.
     """
     chosen = [f"`{name}`" for name, value in (("depth", depth), ("lift", lift), ("classes", classes)) if value is not None]
     if len(chosen) != 1:
         given = f"got {' and '.join(chosen)}" if chosen else "got none"
         raise BadRecipe(f"Choose exactly one of `depth`, `lift` or `classes` ({given}).")
-    nodes = class_nodes(tree.hierarchy, base)
+    nodes = [node for node in class_nodes(tree.hierarchy, base) if tree.holds(node)]
+    if not nodes:
+        raise BadRecipe(f"None of the classes of {base.name} is in {tree.what}.")
     if depth is not None:
         return label_set(tree, base, down_up(tree, nodes, depth), "down-up", {"depth": depth}, HUH_2016)
     if lift is not None:
@@ -206,7 +224,7 @@ def exclude(hierarchy: Hierarchy, base: ClassList, targets: list[str], targets_n
     for node in class_nodes(hierarchy, base):
         hits = [t for t in target_nodes if t in hierarchy.dag_ancestors(node)]
         if hits:
-            reasons[node] = "removed: under " + ", ".join(named(hierarchy, t) for t in hits)
+            reasons[node] = "removed: under " + ", ".join(hierarchy.named(t) for t in hits)
     params = {"targets": targets_name}
     source = HUH_2016 if targets_name == "pascal-voc" else "curate: exclusion by DAG closure"
     return kept_and_removed(hierarchy, base, reasons, "exclude", params, source)
@@ -294,7 +312,7 @@ def extend(
             f"`add` is {add}, more than can be added: {eligible} pool synsets are eligible under these branches, "
             f"and {len(drawn)} of them can be added without nesting."
         )
-    names = ", ".join(named(hierarchy, b) for b in branch_nodes)
+    names = ", ".join(hierarchy.named(b) for b in branch_nodes)
     params = {"add": add, "branches": names, "pool": pool.name, "seed": seed}
     if images is not None:
         params["min_images"] = min_images
@@ -302,7 +320,7 @@ def extend(
         params["keep_base_order"] = True
     branch_of = {node: branch_nodes[i] for i, queue in enumerate(queues) for node in queue}
     rows = [own_label(hierarchy, n) for n in sorted(base_nodes)]
-    rows += [own_label(hierarchy, n, f"added: under {named(hierarchy, branch_of[n])}") for n in drawn]
+    rows += [own_label(hierarchy, n, f"added: under {hierarchy.named(branch_of[n])}") for n in drawn]
     source = OQUAB_2014 if add == 512 else "curate: extension without nesting"
     order = (*base.wnids, *sorted(hierarchy.wnid(n) for n in drawn)) if keep_base_order else ()
     return LabelSet(tuple(rows), "extend", params, None, base.name, base.content_hash, source, label_order=order)
@@ -362,7 +380,7 @@ def natural_or_manmade(hierarchy: Hierarchy, node: int, by_hand: dict[str, str])
     if hierarchy.wnid(node) in by_hand:
         return by_hand[hierarchy.wnid(node)]
     raise BadRecipe(
-        f"{named(hierarchy, node)} lies under neither artifact nor organism and has no hand assignment in {HAND_ASSIGNED.name}."
+        f"{hierarchy.named(node)} lies under neither artifact nor organism and has no hand assignment in {HAND_ASSIGNED.name}."
     )
 
 

@@ -77,6 +77,10 @@ class Hierarchy:
         """The first lemma, readable: 'Chihuahua', 'tench', 'wheeled vehicle'."""
         return self.lemmas[node].split(" ", 1)[0].replace("_", " ")
 
+    def named(self, node: int) -> str:
+        """wnid and lemma: 'n02084071 dog'."""
+        return f"{self.wnid(node)} {self.lemma(node)}"
+
     def dag_parents(self, node: int) -> tuple[int, ...]:
         """All hypernyms and instance hypernyms, in snapshot (offset) order."""
         parents = self._parents.get(node)
@@ -101,7 +105,12 @@ class Hierarchy:
 
 
 class Tree:
-    """The DAG cut into a tree: every synset but the root keeps the one parent that `rule` picks."""
+    """The DAG cut into a tree: every synset but the root keeps the one parent that `rule` picks.
+
+    A recipe asks a tree which classes it `holds` and which `synset` labels one of its nodes: every noun
+    synset, itself, here; `BreedsTree` (curate.wordnet.breeds) holds fewer, and adds nodes no synset is."""
+
+    what = "WordNet 3.0"
 
     def __init__(self, hierarchy: Hierarchy, rule: str):
         if rule not in TREE_RULES:
@@ -131,3 +140,17 @@ class Tree:
     def depth(self, node: int) -> int:
         """Steps from the root (entity.n.01) to `node`."""
         return len(self.path(node)) - 1
+
+    def holds(self, node: int) -> bool:
+        return True
+
+    def node_id(self, node: int) -> str:
+        """The node's id, by which ties between nodes are broken."""
+        return self.hierarchy.wnid(node)
+
+    def named(self, node: int) -> str:
+        return self.hierarchy.named(node)
+
+    def synset(self, node: int) -> int | None:
+        """The synset that labels the classes under `node`, None where none stands for it."""
+        return node

@@ -63,7 +63,7 @@ def test_the_shell_completes_commands_options_and_choices():
     assert completions("coa") == ["coarsen"]
     assert completions("images", "i") == ["index"]
     assert completions("coarsen", "--de") == ["--depth"]
-    assert completions("coarsen", "--tree", "") == ["first-name", "first-offset"]
+    assert completions("coarsen", "--tree", "") == ["first-name", "first-offset", "breeds"]
 
 
 def test_show_completion_prints_the_script_for_the_shell_it_runs_in():

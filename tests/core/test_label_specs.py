@@ -73,7 +73,7 @@ def test_a_manifest_is_read_and_a_recipe_may_read_one(hierarchy, tmp_path):
     ("nowhere.parquet", "The label set 'nowhere.parquet': nowhere.parquet does not exist."),
     ("coarsen lift=1", "The label set 'coarsen lift=1': coarsen takes no arguments, not 'lift=1'."),
     ("random 5", "Unknown label set 'random 5': give a preset (" + ", ".join(p.name for p in PRESETS) + "), identity, "
-     "a recipe as its curate command line (coarsen, exclude, extend, sample, split; e.g. `coarsen --lift 1`) or a "
+     "a recipe as its curate command line (coarsen, exclude, extend, sample, split, breeds; e.g. `coarsen --lift 1`) or a "
      "label manifest (.parquet)."),
 ])
 def test_a_mistake_is_one_sentence_in_the_specs_words(hierarchy, spec, sentence):
