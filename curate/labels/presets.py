@@ -73,6 +73,14 @@ PRESETS = (
     Preset("manmade-551", 551, "the man-made half of Yosinski et al.'s split", "split natural-manmade --part manmade"),
     Preset("random-half-a", 500, "random half a of ILSVRC-2012, seed 0", "split random --part a --seed 0"),
     Preset("random-half-b", 500, "random half b of ILSVRC-2012, seed 0", "split random --part b --seed 0"),
+    Preset("breeds-entity13", 13, "BREEDS ENTITY-13: 13 superclasses x 20 subclasses, source and target halves "
+           "(Santurkar et al.)", "breeds entity13"),
+    Preset("breeds-entity30", 30, "BREEDS ENTITY-30: 30 superclasses x 8 subclasses, source and target halves "
+           "(Santurkar et al.)", "breeds entity30"),
+    Preset("breeds-living17", 17, "BREEDS LIVING-17: 17 superclasses x 4 subclasses, source and target halves "
+           "(Santurkar et al.)", "breeds living17"),
+    Preset("breeds-nonliving26", 26, "BREEDS NONLIVING-26: 26 superclasses x 4 subclasses, source and target halves "
+           "(Santurkar et al.)", "breeds nonliving26"),
 )
 
 

@@ -36,7 +36,8 @@ def write_sidecar(labels: LabelSet, path: Path) -> None:
 def class_line(row: LabelRow) -> str:
     if row.label_wnid is None:
         return f"{row.wnid}  {row.name}{REMOVED}{row.reason}"
-    return f"{row.wnid}  {row.name}{KEPT}{row.label_wnid}  {row.label_name}"
+    why = f"  ({row.reason})" if row.reason else ""  # e.g. a BREEDS class's part, source or target
+    return f"{row.wnid}  {row.name}{KEPT}{row.label_wnid}  {row.label_name}{why}"
 
 
 def kept_in_text_form(text: str) -> list[str] | None:
