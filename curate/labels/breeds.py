@@ -234,7 +234,7 @@ def breeds(hierarchy: Hierarchy, graph: Calibrated, base: ClassList, benchmark: 
 
 def why_removed(graph: Calibrated, draw: Draw, wnid: str, chosen: dict, home: dict, level: int, ancestor: str | None) -> str:
     if wnid in chosen:
-        return f"removed: in the {'target' if chosen[wnid][1] == 'source' else 'source'} part"
+        return f"removed: in the {chosen[wnid][1]} part"
     if wnid not in graph:
         return "removed: not in BREEDS' calibrated hierarchy"
     if wnid not in home:

@@ -124,29 +124,37 @@ def split_cluster(tree: Tree, label: int, members: list[int]) -> dict[int, list[
 
 def refine(tree: Tree, label_of: dict[int, int], count: int) -> dict[int, int] | None:
     """Balanced refinement: split the largest cluster (ties by wnid) that does not overshoot `count`, until
-    there are exactly `count` clusters. None when no split fits before `count` is reached."""
+    there are exactly `count` labels. None when no split fits before `count` is reached. A cluster under a node
+    no synset stands for (on the breeds tree) is split like any other but is no label: its classes go."""
     clusters: dict[int, list[int]] = {}
     for node, label in label_of.items():
         clusters.setdefault(label, []).append(node)
     splits: dict[int, dict[int, list[int]] | None] = {}
-    while len(clusters) < count:
-        room = count - len(clusters)
+    labels = labelled(tree, clusters)
+    while labels < count:
         for label in sorted(clusters, key=lambda label: (-len(clusters[label]), tree.node_id(label))):
             if label not in splits:
                 splits[label] = split_cluster(tree, label, clusters[label])
             groups = splits[label]
-            if groups is not None and len(groups) - 1 <= room:
+            gain = None if groups is None else labelled(tree, groups) - labelled(tree, [label])
+            if gain is not None and gain <= count - labels:
                 del clusters[label]
                 clusters.update(groups)
+                labels += gain
                 break
         else:
             return None
     return {node: label for label, members in clusters.items() for node in members}
 
 
+def labelled(tree: Tree, nodes) -> int:
+    """How many of the tree nodes `nodes` a synset stands for (can be labels)."""
+    return sum(tree.synset(node) is not None for node in nodes)
+
+
 def nearest_reachable(tree: Tree, start: dict[int, int], count: int, limit: int) -> list[int]:
     """The reachable counts closest to `count` below and above it (within [len(start), limit])."""
-    lowest = len(set(start.values()))
+    lowest = labelled(tree, set(start.values()))
     below = next((n for n in range(count - 1, lowest - 1, -1) if refine(tree, start, n)), None)
     above = next((n for n in range(count + 1, limit + 1) if refine(tree, start, n)), None)
     return [n for n in (below, above) if n is not None]
@@ -155,7 +163,7 @@ def nearest_reachable(tree: Tree, start: dict[int, int], count: int, limit: int)
 def balanced(tree: Tree, classes: list[int], count: int) -> dict[int, int]:
     """curate's balanced refinement of the one-lift set to exactly `count` labels."""
     start, _ = up_down(tree, classes, 1)
-    lowest = len(set(start.values()))
+    lowest = labelled(tree, set(start.values()))
     if count < 1 or count > len(classes):
         raise BadRecipe(f"`classes` must be between 1 and the {len(classes)} classes of the base list, not {count}.")
     if count < lowest:
