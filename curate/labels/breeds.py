@@ -122,13 +122,12 @@ def split_superclass(graph: Calibrated, superclass: str, subclasses: int, balanc
     child's classes, children with more classes first (ties in id order); then `subclasses` of them (all,
     made even, unbalanced) halved into source and target: drawn at random (rand), similar subclasses on both
     sides (good), or on one side each (bad)."""
-    node, below = superclass, graph.children.get(superclass, ())
+    below = graph.children.get(superclass, ())
     while len(below) == 1:
-        node, below = below[0], graph.children.get(below[0], ())
+        below = graph.children.get(below[0], ())
     groups = sorted(((child, graph.leaves(child)) for child in below), key=lambda group: -len(group[1]))
-    if not balanced:
+    if not balanced:  # all of them (BREEDS makes the count even; halving floors it the same)
         subclasses = sum(len(leaves) for _, leaves in groups)
-        subclasses -= subclasses % 2
     half = subclasses // 2
     if split == "rand":
         drawn = rng.choice(sorted(c for _, leaves in groups for c in leaves), 2 * half, replace=False).tolist()
