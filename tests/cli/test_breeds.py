@@ -174,3 +174,16 @@ def test_coarsen_on_the_breeds_tree_by_every_recipe(curate_cli, args, labels):
     result = curate_cli("coarsen", *args, "--tree", "breeds", "--json")
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)["labels"]) == labels
+
+
+def test_unbalanced_takes_every_subclass_made_even(curate_cli, tmp_path):
+    """BREEDS' balanced=False on LIVING-17's form: all 5 salamanders but one (2 + 2), all 11 lizards but one
+    (5 + 5), all 6 spiders (3 + 3); 108 + 108 classes in all, as BREEDS' code gives."""
+    out = tmp_path / "unbalanced.parquet"
+    args = ("breeds", "--level", "5", "--ancestor", "n00004258", "--subclasses", "4", "--unbalanced", "-o", out)
+    assert curate_cli(*args).exit_code == 0
+    labels = read_labels(out)
+    sizes = {wnid: Counter(row.reason for row in rows) for wnid, rows in labels.members().items()}
+    assert sizes["n01629276"] == sizes["n01662784"] == {"source": 2, "target": 2}  # salamander, turtle
+    assert sizes["n01674464"] == {"source": 5, "target": 5} and sizes["n01772222"] == {"source": 3, "target": 3}
+    assert Counter(row.reason for row in labels.kept) == {"source": 108, "target": 108}
