@@ -2,7 +2,7 @@
 and renders. No logic lives here.
 
   common.py     error translation (in the command's words), the stderr console, shared options
-  labels.py     coarsen, exclude, extend, sample, split, breeds
+  labels.py     coarsen, exclude, extend, sample, split, breeds, import
   manifests.py  build, presets (and its old name, recipes), rebuild, git-setup, show, diff
   wordnet.py    curate wordnet install / snapshot
   images.py     curate images index / subset / apply / restrict / pack
@@ -42,7 +42,7 @@ def verbose_first(args: list[str]) -> list[str]:
 # Every command and the module in curate.cli that holds it, in the order `curate --help` lists them; a
 # module named like its command is a command group (`curate images index`).
 COMMAND_MODULES = {
-    **dict.fromkeys(["coarsen", "exclude", "extend", "sample", "split", "breeds"], "labels"),
+    **dict.fromkeys(["coarsen", "exclude", "extend", "sample", "split", "breeds", "import"], "labels"),
     **dict.fromkeys(["build", "presets", "recipes", "rebuild", "git-setup", "show", "diff"], "manifests"),
     "wordnet": "wordnet",
     "images": "images",

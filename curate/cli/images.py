@@ -87,17 +87,20 @@ def subset(
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Take N images of every class."),
     budget: Optional[int] = typer.Option(None, "--budget", help="Take TOTAL images, spread evenly over the labels of --labels, then over each label's classes."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="A label manifest, for --budget."),
+    holdout: Optional[int] = typer.Option(None, "--holdout", help="Keep every image, and move the first K of each class to split val: a validation set cut from the training images (ImageNet-21K-P holds out 50)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the path hash that ranks each class's images."),
-    allow_short: bool = flag("--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes)."),
+    allow_short: bool = flag("--allow-short", help="Take all images of a class that has fewer than asked (with --budget: give its share to other classes; with --holdout: keep all of a class of K images or fewer in train)."),
     quiet: bool = QUIET_OPTION,
 ):
     """Take a reproducible subset: each class's images ranked by a seeded hash of their path.
 
-    Subsets nest (50 within 125 within 500 per class, for one seed), and adding images does not reshuffle them.
+    Subsets nest (50 within 125 within 500 per class, for one seed), and adding images does not reshuffle them;
+    a hold-out of 50 lies within the hold-out of 100.
 
     Examples:
     $ curate images subset train.parquet --per-class 500 -o train-500.parquet
     $ curate images subset train.parquet --budget 500000 --labels coarse-127.parquet -o b500k.parquet
+    $ curate images subset train.parquet --holdout 50 -o train-val50.parquet
     """
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
@@ -105,10 +108,12 @@ def subset(
     check_output(output, index_path, labels)
     whole = ImageIndex.read(index_path)
     label_set = read_labels(labels) if labels is not None else None
-    chosen = whole.subset(per_class=per_class, budget=budget, labels=label_set, seed=seed, allow_short=allow_short)
+    chosen = whole.subset(per_class=per_class, budget=budget, labels=label_set, holdout=holdout, seed=seed,
+                          allow_short=allow_short)
     digest = chosen.write(output)
     typer.echo(str(output))
-    say(f"{len(chosen):,} of {len(whole):,} images, {digest[:19]}…", quiet)
+    held = f", {chosen.split_counts().get('val', 0):,} of them held out in val" if holdout is not None else ""
+    say(f"{len(chosen):,} of {len(whole):,} images{held}, {digest[:19]}…", quiet)
 
 
 @app.command("apply")
@@ -169,23 +174,25 @@ def render_table_summary(console, summary, digest: str) -> None:
 def restrict(
     labels: Path = typer.Option(..., "--labels", help="A label manifest (from `curate coarsen` and friends)."),
     images: Path = typer.Option(..., "--images", help="An image index: the classes it holds images of are kept."),
+    min_images: Optional[int] = typer.Option(None, "--min-images", help="Keep only classes with at least N images in the index (ImageNet-21K-P: 500)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the restricted manifest here (Parquet); without it, print a summary."),
     quiet: bool = QUIET_OPTION,
 ):
     """Restrict a label set to the classes an image index has, for training on part of ImageNet.
 
-    Classes without images are removed (each saying so); the labels that still hold a class are numbered
-    afresh, and the manifest records what it was restricted from.
+    Classes without images (or with fewer than --min-images) are removed, each saying how many it had; the
+    labels that still hold a class are numbered afresh, and the manifest records what it was restricted from.
 
-    Example:
+    Examples:
     $ curate images restrict --labels manifests/coarse-127.parquet --images train.parquet -o coarse-mine.parquet
+    $ curate images restrict --labels manifests/random-1000.parquet --images w21.parquet --min-images 500 -o mine.parquet
     """
     from curate.cli.labels import deliver
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
 
     check_output(output, labels, images)
-    restricted = ImageIndex.read(images).restrict(read_labels(labels), Path(labels).name, Path(images).name)
+    restricted = ImageIndex.read(images).restrict(read_labels(labels), Path(labels).name, Path(images).name, min_images)
     deliver(restricted, output, quiet)
 
 

@@ -1,4 +1,4 @@
-"""`curate coarsen`, `exclude`, `extend`, `sample`, `split`, `breeds`: make a label set, print it or write it."""
+"""`curate coarsen`, `exclude`, `extend`, `sample`, `split`, `breeds`, `import`: make a label set, print it or write it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from curate.labels.commands import (
     breeds_labels,
     coarsen_labels,
     exclude_labels,
+    import_labels,
     extend_labels,
     sample_labels,
     split_labels,
@@ -38,6 +39,7 @@ def defaults(function) -> dict:
 COARSEN, EXCLUDE, EXTEND, SAMPLE, SPLIT, BREEDS = map(defaults, (coarsen_labels, exclude_labels, extend_labels,
                                                                 sample_labels, split_labels, breeds_labels))
 
+UNDER_OPTION = typer.Option(None, "--under", metavar="WNID", help="Keep only the classes under this synset (on any hypernym path) before the recipe runs, e.g. n02084071 for dogs.")
 BASE_HELP = f"Base classes: {', '.join(BUILTIN_LISTS)}, a text file of wnids (one per line), or a label manifest."
 TreeRule = Enum("TreeRule", {name: name for name in TREE_RULES}, type=str)
 TREE_OPTION = typer.Option(
@@ -69,7 +71,11 @@ def coarsen(
     depth: Optional[int] = typer.Option(COARSEN["depth"], "--depth", "-d", help="Map each class to its ancestor at depth D (0 = entity); the paper's bottom-up cut."),
     lift: Optional[int] = typer.Option(COARSEN["lift"], "--lift", "-l", help="Lift to the parent and absorb nested labels, K times; the paper's top-down (1 gives 127 classes)."),
     classes: Optional[int] = typer.Option(COARSEN["classes"], "--classes", "-n", help="Balanced refinement of the one-lift set to exactly N classes (e.g. 262, 491)."),
+    subclasses: Optional[int] = typer.Option(COARSEN["subclasses"], "--subclasses", help="With --depth: keep the labels at depth D that hold K classes or more, K classes of each drawn seeded (BREEDS' N x K form)."),
+    superclasses: Optional[int] = typer.Option(COARSEN["superclasses"], "--superclasses", help="With --subclasses: keep N of those labels, drawn seeded (default: all)."),
+    seed: Optional[int] = typer.Option(COARSEN["seed"], "--seed", help="Seed of the --subclasses and --superclasses draws (default 0)."),
     base: str = typer.Option(COARSEN["base"], "--base", help=BASE_HELP),
+    under: Optional[str] = UNDER_OPTION,
     tree: CoarsenTree = typer.Option(COARSEN["tree"], "--tree", help="The tree to cut: WordNet by a parent rule, or "
                                      "BREEDS' calibrated hierarchy (whose classes alone it labels). "
                                      + "; ".join(f"{name}: {text}" for name, text in COARSEN_TREES.items())),
@@ -84,8 +90,11 @@ def coarsen(
     $ curate coarsen --lift 1 -o coarse-127.parquet
     $ curate coarsen --classes 262
     $ curate coarsen --depth 3 --tree breeds   # BREEDS' level 3; 110 classes are not in its hierarchy
+    $ curate coarsen --depth 6 --subclasses 10 --superclasses 8 --seed 0   # 8 superclasses x 10 classes
+    $ curate coarsen --depth 14 --under n02084071   # the 118 dogs under 14 labels
     """
-    labels = coarsen_labels(prepare(output, base), depth=depth, lift=lift, classes=classes, base=base, tree=tree.value)
+    labels = coarsen_labels(prepare(output, base), depth=depth, lift=lift, classes=classes, subclasses=subclasses,
+                            superclasses=superclasses, seed=seed, base=base, under=under, tree=tree.value)
     deliver(labels, output, quiet, as_json)
 
 
@@ -146,6 +155,7 @@ def exclude(
     synset: Optional[list[str]] = typer.Option(EXCLUDE["synset"], "--synset", "-s", metavar="WNID", help="A target wnid instead of the built-in set; repeat it for more."),
     synsets_file: Optional[Path] = typer.Option(EXCLUDE["synsets_file"], "--synsets-file", help="A text file of target wnids."),
     base: str = typer.Option(EXCLUDE["base"], "--base", help=BASE_HELP),
+    under: Optional[str] = UNDER_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -161,7 +171,7 @@ def exclude(
     $ curate exclude -s n02084071   # every dog
     """
     hierarchy = prepare(output, base, synsets_file)
-    labels = exclude_labels(hierarchy, targets=targets, synset=synset, synsets_file=synsets_file, base=base)
+    labels = exclude_labels(hierarchy, targets=targets, synset=synset, synsets_file=synsets_file, base=base, under=under)
     deliver(labels, output, quiet, as_json)
 
 
@@ -176,6 +186,7 @@ def extend(
     images: Optional[Path] = typer.Option(EXTEND["images"], "--images", help="An image index (curate images index), to count images per synset."),
     min_images: Optional[int] = typer.Option(EXTEND["min_images"], "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
     keep_base_order: bool = flag("--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
+    under: Optional[str] = typer.Option(EXTEND["under"], "--under", metavar="WNID", help="Keep only the classes of the base and of the pool under this synset (on any hypernym path)."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -191,7 +202,7 @@ def extend(
     """
     hierarchy = prepare(output, base, pool, images)
     labels = extend_labels(hierarchy, add=add, branches=branches, branch=branch, base=base, pool=pool, seed=seed,
-                           images=images, min_images=min_images, keep_base_order=keep_base_order)
+                           images=images, min_images=min_images, keep_base_order=keep_base_order, under=under)
     deliver(labels, output, quiet, as_json)
 
 
@@ -200,6 +211,7 @@ def sample(
     classes: int = typer.Option(..., "--classes", "-n", help="How many classes to draw."),
     seed: int = typer.Option(SAMPLE["seed"], "--seed", help="The seed of the draw."),
     pool: str = typer.Option(SAMPLE["pool"], "--pool", "-p", help="Where classes come from: " + ", ".join(BUILTIN_LISTS) + ", a file or a manifest."),
+    under: Optional[str] = typer.Option(SAMPLE["under"], "--under", metavar="WNID", help="Draw only among the classes of the pool under this synset (on any hypernym path)."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
@@ -209,8 +221,9 @@ def sample(
     Examples:
     $ curate sample --classes 1000 --seed 0   # Oquab et al.'s PRE-1000R
     $ curate sample --pool ilsvrc2012 --classes 100
+    $ curate sample --classes 50 --under n02084071   # 50 kinds of dog from the 22k list
     """
-    deliver(sample_labels(prepare(output, pool), classes=classes, seed=seed, pool=pool), output, quiet, as_json)
+    deliver(sample_labels(prepare(output, pool), classes=classes, seed=seed, pool=pool, under=under), output, quiet, as_json)
 
 
 SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
@@ -218,23 +231,30 @@ SplitMethod = Enum("SplitMethod", {name: name for name in SPLITS}, type=str)
 
 @app.command()
 def split(
-    method: SplitMethod = typer.Argument(..., help="random (seeded halves a and b) or natural-manmade (Yosinski et al.)."),
-    part: str = typer.Option(..., "--part", help="Which part to keep: a or b; natural or manmade."),
-    seed: Optional[int] = typer.Option(SPLIT["seed"], "--seed", help="Seed of the random split (default 0); natural-manmade takes none."),
+    method: SplitMethod = typer.Argument(..., help="random (seeded halves a and b), natural-manmade (Yosinski et al.) or superclass (whole superclasses to train, val and test, as tieredImageNet)."),
+    part: str = typer.Option(..., "--part", help="Which part to keep: a or b; natural or manmade; train, val or test."),
+    seed: Optional[int] = typer.Option(SPLIT["seed"], "--seed", help="Seed of the random and superclass splits (default 0); natural-manmade takes none."),
+    depth: Optional[int] = typer.Option(SPLIT["depth"], "--depth", "-d", help="superclass: the superclasses are the labels at this depth of the first-name tree (as `curate coarsen --depth`)."),
+    sizes: Optional[str] = typer.Option(SPLIT["sizes"], "--sizes", metavar="TRAIN,VAL,TEST", help="superclass: how many superclasses go to train, val and test (tieredImageNet: 20,6,8); they add up to the superclasses at --depth."),
     base: str = typer.Option(SPLIT["base"], "--base", help=BASE_HELP),
+    under: Optional[str] = UNDER_OPTION,
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,
     as_json: bool = SUMMARY_JSON_OPTION,
 ):
-    """Keep one part of a two-way split; the other part's classes are marked removed.
+    """Keep one part of a split; the other parts' classes are marked removed, each saying where it went.
 
     natural-manmade on ILSVRC-2012 gives 449 natural and 551 man-made classes: artifacts are man-made,
     organisms natural, and 68 other classes follow Yosinski et al.'s hand assignment (shipped as a table).
+    superclass keeps each superclass whole in one part (seeded), so no part sees another's kinds of thing;
+    its classes keep their own labels.
 
-    Example:
+    Examples:
     $ curate split natural-manmade --part natural -o natural-449.parquet
+    $ curate split superclass --depth 5 --sizes 20,8,8 --part train --seed 0
     """
-    labels = split_labels(prepare(output, base), method.value, part=part, seed=seed, base=base)
+    labels = split_labels(prepare(output, base), method.value, part=part, seed=seed, depth=depth, sizes=sizes,
+                          base=base, under=under)
     deliver(labels, output, quiet, as_json)
 
 
@@ -271,3 +291,24 @@ def breeds(
     labels = breeds_labels(prepare(output), benchmark.value if benchmark else None, level=level, subclasses=subclasses,
                            ancestor=ancestor, split=split.value, seed=seed, unbalanced=unbalanced, part=part.value)
     deliver(labels, output, quiet, as_json)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="wnid,label lines (TSV or CSV, a header optional; a label is an integer id, a wnid or a name), timm's class map (one wnid per line, label = line number from 0), or a manifest rewritten by pandas, duckdb or polars (Parquet)."),
+    output: Optional[Path] = OUTPUT_OPTION,
+    quiet: bool = QUIET_OPTION,
+    as_json: bool = SUMMARY_JSON_OPTION,
+):
+    """Make a label set of a grouping you bring: every wnid checked against WordNet 3.0, labels numbered.
+
+    Integer labels keep their ids (they must run 0..K-1); a label given as a wnid is that synset; a label given
+    by a name keeps it as its name and takes its first class's wnid (curate and training key labels by wnid).
+    The manifest records the file's name and sha256.
+
+    Examples:
+    $ curate import my-grouping.tsv -o mine.parquet
+    $ curate import class_map.txt -o timm-classes.parquet   # timm's --class-map file
+    $ curate import edited-by-pandas.parquet -o fixed.parquet
+    """
+    deliver(import_labels(prepare(output, file), file), output, quiet, as_json)

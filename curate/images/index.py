@@ -21,7 +21,7 @@ from curate.fileformat import CurateTable, sorted_by_key
 from curate.images.layouts import Source, file_list as file_list_layout, layout_of
 from curate.images.report import IndexReport
 from curate.images.rows import IMAGES
-from curate.images.subsets import class_counts, sample_budget, sample_per_class
+from curate.images.subsets import class_counts, hold_out, sample_budget, sample_per_class
 from curate.images.table import ImageTable, check_labels, join_labels
 from curate.images.verify import verify_images
 from curate.labels.labelset import LabelSet
@@ -122,20 +122,32 @@ class ImageIndex(CurateTable):
         """Images per class, in wnid order."""
         return class_counts(self.rows)
 
+    def split_counts(self) -> dict[str, int]:
+        """Images per split."""
+        counts = pc.value_counts(self.rows["split"])
+        return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+
     def subset(
         self,
         *,
         per_class: int | None = None,
         budget: int | None = None,
         labels: LabelSet | None = None,
+        holdout: int | None = None,
         seed: int = 0,
         allow_short: bool = False,
     ) -> ImageIndex:
         """`per_class` images of every class, or a `budget` spread over the labels of `labels`, each class's
-        images taken in the seeded order. The subset records its parent's content hash and how it was taken."""
-        if (per_class is None) == (budget is None):
-            raise BadImages("Give either `per_class`, or `budget` with `labels`.")
-        if per_class is not None:
+        images taken in the seeded order; or every image, with the first `holdout` of each class in that order
+        moved to split val. The subset records its parent's content hash and how it was taken."""
+        if sum(given is not None for given in (per_class, budget, holdout)) != 1:
+            raise BadImages("Give either `per_class`, `budget` with `labels`, or `holdout`.")
+        if holdout is not None:
+            if labels is not None:
+                raise BadImages("`labels` goes with `budget`; `holdout` holds out images of every class of the index.")
+            rows = hold_out(self.rows, holdout, seed, allow_short)
+            params = {"holdout": holdout, "seed": seed, "allow_short": allow_short}
+        elif per_class is not None:
             if labels is not None:
                 raise BadImages("`labels` goes with `budget`; `per_class` takes N images of every class of the index.")
             rows = sample_per_class(self.rows, per_class, seed, allow_short)
@@ -172,7 +184,8 @@ class ImageIndex(CurateTable):
             )
         return table
 
-    def restrict(self, labels: LabelSet, labels_name: str, images_name: str) -> LabelSet:
+    def restrict(self, labels: LabelSet, labels_name: str, images_name: str, min_images: int | None = None) -> LabelSet:
         """The label set `labels` (from the manifest `labels_name`) restricted to the classes this index
-        (the file `images_name`) holds images of."""
-        return restrict(labels, set(self.class_counts()), labels_name, labels_hash(labels), images_name, self.content_hash)
+        (the file `images_name`) holds images of, at least `min_images` of them if given."""
+        return restrict(labels, self.class_counts(), labels_name, labels_hash(labels), images_name, self.content_hash,
+                        min_images)

@@ -61,6 +61,33 @@ def sample_per_class(rows: pa.Table, per_class: int, seed: int = 0, allow_short:
     return take_rows(rows, ranked(rows, seed).filter(pl.col("rank") <= per_class))
 
 
+def hold_out(rows: pa.Table, holdout: int, seed: int = 0, allow_short: bool = False) -> pa.Table:
+    """Every row, the first `holdout` images of each class by seeded rank moved to split val (ImageNet-21K-P holds
+    out 50 a class), the rest left in train. A class with `holdout` images or fewer is an error, unless
+    `allow_short`, which leaves all of its images in train."""
+    import numpy as np
+    import polars as pl
+
+    if holdout < 1:
+        raise BadImages(f"`holdout` must be 1 or more, not {holdout}.")
+    splits = pc.value_counts(rows["split"]).field("values").to_pylist()
+    if splits != ["train"]:
+        other = sorted(set(splits) - {"train"})
+        raise BadImages(f"`holdout` cuts val images from training images, but the index also holds {' and '.join(other)} images.")
+    counts = class_counts(rows)
+    short = [wnid for wnid, count in counts.items() if count <= holdout]
+    if short and not allow_short:
+        raise BadImages(
+            f"{plural(len(short), 'class')} of the index {has(len(short))} {holdout:,} images or fewer, which would "
+            f"leave nothing to train on: {some([f'{w} ({counts[w]:,})' for w in short])}; "
+            "`allow_short` keeps all of theirs in train."
+        )
+    held = ranked(rows, seed).filter((pl.col("rank") <= holdout) & ~pl.col("wnid").is_in(short))
+    mask = np.zeros(rows.num_rows, dtype=bool)
+    mask[held.get_column("row").to_numpy()] = True
+    return rows.set_column(rows.schema.get_field_index("split"), "split", pc.if_else(pa.array(mask), "val", rows["split"]))
+
+
 def spread(total: int, capacities: list[int | None]) -> list[int]:
     """`total` split as evenly as possible over slots in order, none above its capacity (None: no limit).
 

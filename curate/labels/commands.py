@@ -9,7 +9,8 @@ a recipe is called one way, whoever names it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from curate.errors import BadRecipe
@@ -35,6 +36,16 @@ def coarsen_tree(hierarchy: Hierarchy, rule: str) -> Tree:
     if rule not in COARSEN_TREES:
         raise BadRecipe(f"Unknown tree rule {rule!r}: choose one of {', '.join(COARSEN_TREES)}.")
     return breeds_tree(hierarchy) if rule == BREEDS_TREE else hierarchy.tree(rule)
+def within(hierarchy: Hierarchy, under: str | None, recipe: Callable[..., LabelSet], **lists: str | ClassList) -> LabelSet:
+    """`recipe` called with the class lists `lists` (a base, a pool), each restricted to the classes under the
+    synset `under` (any hypernym path) when it is given; the label set records `under` in its parameters and
+    names the whole base list it was cut from, so that `curate rebuild` finds it."""
+    loaded = {name: class_list(given) for name, given in lists.items()}
+    if under is None:
+        return recipe(**loaded)
+    labels = recipe(**{name: recipes.under_node(hierarchy, whole, under) for name, whole in loaded.items()})
+    base = loaded.get("base", loaded.get("pool"))
+    return replace(labels, params={**labels.params, "under": under}, base_name=base.name, base_hash=base.content_hash)
 
 
 def coarsen_labels(
@@ -43,11 +54,17 @@ def coarsen_labels(
     depth: int | None = None,
     lift: int | None = None,
     classes: int | None = None,
+    subclasses: int | None = None,
+    superclasses: int | None = None,
+    seed: int | None = None,
     base: str | ClassList = DEFAULT_BASE,
+    under: str | None = None,
     tree: str = DEFAULT_TREE_RULE,
 ) -> LabelSet:
     """`curate coarsen`: see `recipes.coarsen`; `tree` is a WordNet parent rule or breeds."""
-    return recipes.coarsen(coarsen_tree(hierarchy, tree), class_list(base), depth=depth, lift=lift, classes=classes)
+    return within(hierarchy, under, lambda base: recipes.coarsen(
+        coarsen_tree(hierarchy, tree), base, depth=depth, lift=lift, classes=classes, subclasses=subclasses,
+        superclasses=superclasses, seed=seed), base=base)
 
 
 def exclude_labels(
@@ -57,11 +74,12 @@ def exclude_labels(
     synset: Sequence[str] = (),
     synsets_file: Path | None = None,
     base: str | ClassList = DEFAULT_BASE,
+    under: str | None = None,
 ) -> LabelSet:
     """`curate exclude`: the classes of `base` under none of the targets (a built-in target set, or the
     given synsets); see `recipes.exclude`."""
     wnids, name = exclusion_targets(targets, list(synset), synsets_file)
-    return recipes.exclude(hierarchy, class_list(base), wnids, name)
+    return within(hierarchy, under, lambda base: recipes.exclude(hierarchy, base, wnids, name), base=base)
 
 
 def extend_labels(
@@ -76,6 +94,7 @@ def extend_labels(
     images: Path | None = None,
     min_images: int | None = None,
     keep_base_order: bool = False,
+    under: str | None = None,
 ) -> LabelSet:
     """`curate extend`: `base` and `add` classes of `pool` under the branches; `images` is an image index
     whose images per synset `min_images` counts. See `recipes.extend`."""
@@ -85,20 +104,38 @@ def extend_labels(
         from curate.images.index import ImageIndex
 
         counts = ImageIndex.read(images).class_counts()
-    return recipes.extend(hierarchy, class_list(base), class_list(pool), wnids, add, seed, counts, min_images,
-                          keep_base_order)
+    return within(hierarchy, under, lambda base, pool: recipes.extend(
+        hierarchy, base, pool, wnids, add, seed, counts, min_images, keep_base_order), base=base, pool=pool)
 
 
-def sample_labels(hierarchy: Hierarchy, *, classes: int, seed: int = 0, pool: str | ClassList = DEFAULT_POOL) -> LabelSet:
+def sample_labels(
+    hierarchy: Hierarchy, *, classes: int, seed: int = 0, pool: str | ClassList = DEFAULT_POOL, under: str | None = None
+) -> LabelSet:
     """`curate sample`: see `recipes.sample`."""
-    return recipes.sample(hierarchy, class_list(pool), classes, seed)
+    return within(hierarchy, under, lambda pool: recipes.sample(hierarchy, pool, classes, seed), pool=pool)
 
 
 def split_labels(
-    hierarchy: Hierarchy, method: str, *, part: str, seed: int | None = None, base: str | ClassList = DEFAULT_BASE
+    hierarchy: Hierarchy,
+    method: str,
+    *,
+    part: str,
+    seed: int | None = None,
+    depth: int | None = None,
+    sizes: str | None = None,
+    base: str | ClassList = DEFAULT_BASE,
+    under: str | None = None,
 ) -> LabelSet:
     """`curate split METHOD`: see `recipes.split`."""
-    return recipes.split(hierarchy, class_list(base), method, part, seed)
+    return within(hierarchy, under, lambda base: recipes.split(hierarchy, base, method, part, seed, depth, sizes),
+                  base=base)
+
+
+def import_labels(hierarchy: Hierarchy, file: Path) -> LabelSet:
+    """`curate import FILE`: see `imports.imported`."""
+    from curate.labels.imports import imported, read_grouping, read_source
+
+    return imported(hierarchy, read_grouping(read_source(Path(file)), Path(file).name))
 
 
 def breeds_labels(
@@ -128,4 +165,5 @@ COMMANDS = {
     "sample": sample_labels,
     "split": split_labels,
     "breeds": breeds_labels,
+    "import": import_labels,
 }

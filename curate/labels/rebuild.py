@@ -35,6 +35,12 @@ class Rebuilt:
 
 def recorded_spec(labels: LabelSet, path: Path) -> str:
     """The recipe `labels` records, as the label-set language writes it (without its base, or a sample's pool)."""
+    under = labels.params.get("under")
+    return recipe_spec(labels, path) + (f" --under {under}" if under else "")
+
+
+def recipe_spec(labels: LabelSet, path: Path) -> str:
+    """`recorded_spec` without the subtree the recipe was restricted to."""
     params = labels.params
     if labels.recipe == "identity":
         return "identity"
@@ -46,9 +52,14 @@ def recorded_spec(labels: LabelSet, path: Path) -> str:
         return "exclude " + (" ".join(f"--synset {wnid}" for wnid in targets) or f"--targets {params['targets']}")
     if labels.recipe == "sample":
         return f"sample --classes {params['classes']} --seed {params['seed']}"
+    if labels.recipe == "n-by-k":
+        superclasses = f" --superclasses {params['superclasses']}" if "superclasses" in params else ""
+        return (f"coarsen --depth {params['depth']} --subclasses {params['subclasses']}{superclasses} "
+                f"--seed {params['seed']} --tree {labels.tree_rule}")
     if labels.recipe == "split":
         seed = f" --seed {params['seed']}" if "seed" in params else ""
-        return f"split {params['method']} --part {params['part']}{seed}"
+        tiers = f" --depth {params['depth']} --sizes {params['sizes']}" if "sizes" in params else ""
+        return f"split {params['method']} --part {params['part']}{seed}{tiers}"
     if labels.recipe == "breeds":
         form = params.get("benchmark") or (f"--level {params['level']} --subclasses {params['subclasses']}"
                                            + (f" --ancestor {params['ancestor']}" if "ancestor" in params else ""))
@@ -60,7 +71,8 @@ def recorded_spec(labels: LabelSet, path: Path) -> str:
         keep = " --keep-base-order" if params.get("keep_base_order") else ""
         return f"extend --add {params['add']} {branches} --pool {pool} --seed {params['seed']}{keep}"
     why = {"extend": "`curate extend --images` counted the images of an index, which it does not record",
-           "restrict": "`curate images restrict` took the classes of an image index, which it does not record"}
+           "restrict": "`curate images restrict` took the classes of an image index, which it does not record",
+           "import": "`curate import` read a file you brought, which it does not hold (only its name and sha256)"}
     raise BadRecipe(f"{path} cannot be rebuilt from what it records: "
                     + why.get(labels.recipe, f"its recipe {labels.recipe!r} is none of curate's")
                     + "; run the command that made it again.")

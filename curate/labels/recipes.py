@@ -11,7 +11,8 @@ from curate.errors import BadRecipe
 from curate.labels.classlists import DATA, ClassList
 from curate.labels.labelset import LabelRow, LabelSet
 from curate.seeded import text_key
-from curate.wordnet.hierarchy import Hierarchy, Tree
+from curate.wording import plural
+from curate.wordnet.hierarchy import DEFAULT_TREE_RULE, Hierarchy, Tree
 
 HUH_2016 = "Huh, Agrawal & Efros 2016, What makes ImageNet good for transfer learning? (arXiv 1608.08614)"
 OQUAB_2014 = "Oquab et al. CVPR 2014 (PRE-1512 and PRE-1000R); their class lists were not published, the rule is curate's"
@@ -68,6 +69,16 @@ def own_label(hierarchy: Hierarchy, node: int, reason: str | None = None) -> Lab
 def removed(hierarchy: Hierarchy, node: int, reason: str) -> LabelRow:
     """A row whose class the recipe removes, saying why."""
     return LabelRow(hierarchy.wnid(node), hierarchy.lemma(node), None, None, reason)
+
+
+def under_node(hierarchy: Hierarchy, classes: ClassList, under: str) -> ClassList:
+    """The classes of `classes` that lie under the synset `under` on any hypernym path (itself included), under the
+    list's own name."""
+    node = hierarchy.node(under)
+    kept = tuple(wnid for wnid in classes.wnids if node in hierarchy.dag_ancestors(hierarchy.node(wnid)))
+    if not kept:
+        raise BadRecipe(f"None of the {len(classes.wnids)} classes of {classes.name} lies under {hierarchy.named(node)}.")
+    return ClassList(classes.name, kept)
 
 
 def identity(hierarchy: Hierarchy, base: ClassList) -> LabelSet:
@@ -181,8 +192,52 @@ def balanced(tree: Tree, classes: list[int], count: int) -> dict[int, int]:
 BALANCED_SOURCE = "curate: balanced refinement of the one-lift (up-down, lift=1) set; derived, not from the paper"
 
 
+def n_by_k(tree: Tree, classes: list[int], depth: int, subclasses: int, superclasses: int | None, seed: int) -> dict[int, str]:
+    """BREEDS' general form on `tree`: the superclasses are the depth-`depth` ancestors (`down_up`) that hold at
+    least `subclasses` classes; `superclasses` of them (all, if None) drawn in seeded-hash order, and
+    `subclasses` classes of each drawn the same way. Returns why each class not taken is removed."""
+    if subclasses < 1:
+        raise BadRecipe(f"`subclasses` must be 1 or more, not {subclasses}.")
+    hierarchy = tree.hierarchy
+    members: dict[int, list[int]] = {}
+    for node, label in down_up(tree, classes, depth).items():
+        members.setdefault(label, []).append(node)
+    largest = max(members, key=lambda label: (len(members[label]), -label))
+    if subclasses > len(members[largest]):
+        raise BadRecipe(f"`subclasses` is {subclasses}, more than any superclass at depth {depth} holds (the largest, "
+                        f"{hierarchy.named(largest)}, holds {len(members[largest])}).")
+    eligible = sorted((label for label in members if len(members[label]) >= subclasses),
+                      key=lambda label: text_key(seed, hierarchy.wnid(label)))
+    if superclasses is not None and not 1 <= superclasses <= len(eligible):
+        raise BadRecipe(f"`superclasses` must be between 1 and the {plural(len(eligible), 'superclass')} at depth {depth} "
+                        f"that {'holds' if len(eligible) == 1 else 'hold'} {subclasses} classes or more, not {superclasses}.")
+    drawn = set(eligible[:superclasses])
+    reasons = {}
+    for label, nodes in members.items():
+        ranked = sorted(nodes, key=lambda node: text_key(seed, hierarchy.wnid(node)))
+        if label not in drawn:
+            why = (f"holds {len(nodes)} of the {subclasses} classes asked" if len(nodes) < subclasses
+                   else "is not among the superclasses drawn")
+            reasons |= {node: f"removed: its superclass {hierarchy.named(label)} {why}" for node in nodes}
+        else:
+            reasons |= {node: f"removed: not among the {subclasses} classes drawn of {hierarchy.named(label)}"
+                        for node in ranked[subclasses:]}
+    return reasons
+
+
+N_BY_K_SOURCE = "curate: N superclasses x K subclasses on the WordNet tree, seeded (the general form of BREEDS)"
+
+
 def coarsen(
-    tree: Tree, base: ClassList, *, depth: int | None = None, lift: int | None = None, classes: int | None = None
+    tree: Tree,
+    base: ClassList,
+    *,
+    depth: int | None = None,
+    lift: int | None = None,
+    classes: int | None = None,
+    subclasses: int | None = None,
+    superclasses: int | None = None,
+    seed: int | None = None,
 ) -> LabelSet:
     """Coarsen `base` along `tree` by exactly one of three recipes.
 
@@ -192,11 +247,18 @@ def coarsen(
     - lift K, `up-down` (Huh et al.'s top-down): K lifts give 127, 10, 2 classes for K = 1, 2, 3.
     - classes N, `balanced`: curate's own balanced refinement of the one-lift set to exactly N classes
       (262 and 491 are the presets); not from the paper.
+    - depth D with subclasses K, `n-by-k` (BREEDS' general form): the depth-D labels holding at least K
+      classes, K classes of each drawn seeded, and only `superclasses` N of those labels if given (see `n_by_k`).
+      On ILSVRC-2012, depth 6 with K = 10 keeps 14 of the 79 labels (140 classes).
 
     A tree that holds only some classes removes the others, saying so: BREEDS' calibrated hierarchy
     (`breeds`) holds 890 of the ILSVRC-2012 classes, and labels no class under a node it added that no synset
     stands for; its depth 3 gives 28 labels over 879 classes, ENTITY-13's 13 superclasses among them.
     """
+    if (superclasses is not None or seed is not None) and subclasses is None:
+        raise BadRecipe(f"`{'superclasses' if superclasses is not None else 'seed'}` goes with `subclasses`.")
+    if subclasses is not None and depth is None:
+        raise BadRecipe("`subclasses` goes with `depth`: the superclasses are the labels at that depth.")
     chosen = [f"`{name}`" for name, value in (("depth", depth), ("lift", lift), ("classes", classes)) if value is not None]
     if len(chosen) != 1:
         given = f"got {' and '.join(chosen)}" if chosen else "got none"
@@ -204,6 +266,14 @@ def coarsen(
     nodes = [node for node in class_nodes(tree.hierarchy, base) if tree.holds(node)]
     if not nodes:
         raise BadRecipe(f"None of the classes of {base.name} is in {tree.what}.")
+    if subclasses is not None:
+        seed = seed or 0
+        reasons = n_by_k(tree, nodes, depth, subclasses, superclasses, seed)
+        label_of = {node: label for node, label in down_up(tree, nodes, depth).items() if node not in reasons}
+        params = {"depth": depth, "subclasses": subclasses, "superclasses": superclasses, "seed": seed}
+        kept = label_set(tree, base, label_of, "n-by-k", {k: v for k, v in params.items() if v is not None}, N_BY_K_SOURCE)
+        why = {tree.hierarchy.wnid(node): reason for node, reason in reasons.items()}
+        return replace(kept, rows=tuple(replace(row, reason=why[row.wnid]) if row.wnid in why else row for row in kept.rows))
     if depth is not None:
         return label_set(tree, base, down_up(tree, nodes, depth), "down-up", {"depth": depth}, HUH_2016)
     if lift is not None:
@@ -353,19 +423,33 @@ def sample(hierarchy: Hierarchy, pool: ClassList, classes: int, seed: int) -> La
 # --- restricting to the classes an image index has -------------------------------------------------------
 
 
-def restrict(labels: LabelSet, present: set[str], base_name: str, base_hash: str, images: str, images_hash: str) -> LabelSet:
-    """`labels` restricted to the classes in `present` (those an image index holds images of): a kept class
-    without images is removed, saying so, and the labels that still hold a class are numbered afresh. The
-    way to train a preset on part of ImageNet; `base_name` and `base_hash` name the manifest restricted."""
-    reason = f"removed: no images in {images}"
+def restrict(labels: LabelSet, counts: dict[str, int], base_name: str, base_hash: str, images: str, images_hash: str,
+             min_images: int | None = None) -> LabelSet:
+    """`labels` restricted to the classes an image index holds images of (`counts`: images per class), and of
+    those to the ones with at least `min_images` (ImageNet-21K-P drops classes under 500): a kept class without
+    them is removed, saying so, and the labels that still hold a class are numbered afresh. The way to train a
+    preset on part of ImageNet; `base_name` and `base_hash` name the manifest restricted."""
+    if min_images is not None and min_images < 1:
+        raise BadRecipe(f"`min_images` must be 1 or more, not {min_images}.")
+
+    def reason(wnid: str) -> str | None:
+        if wnid not in counts:
+            return f"removed: no images in {images}"
+        if counts[wnid] < (min_images or 1):
+            return f"removed: {counts[wnid]} images in {images}, fewer than {min_images}"
+        return None
+
     rows = tuple(
-        replace(row, label_wnid=None, label_name=None, reason=reason) if row.label_wnid is not None and row.wnid not in present
-        else row
+        replace(row, label_wnid=None, label_name=None, reason=reason(row.wnid))
+        if row.label_wnid is not None and reason(row.wnid) else row
         for row in labels.rows
     )
     if not any(row.label_wnid is not None for row in rows):
-        raise BadRecipe(f"None of the classes that {base_name} keeps has images in {images}.")
+        enough = f" at least {min_images} images" if min_images else " images"
+        raise BadRecipe(f"None of the classes that {base_name} keeps has{enough} in {images}.")
     params = {"of": labels.describe(), "images": images, "images_hash": images_hash}
+    if min_images is not None:
+        params["min_images"] = min_images
     source = "curate: a label set restricted to the classes an image index has"
     still = {row.label_wnid for row in rows}
     order = tuple(wnid for wnid in labels.label_order if wnid in still)
@@ -374,7 +458,7 @@ def restrict(labels: LabelSet, present: set[str], base_name: str, base_hash: str
 
 # --- splits ----------------------------------------------------------------------------------------------
 
-SPLITS = {"random": ("a", "b"), "natural-manmade": ("natural", "manmade")}
+SPLITS = {"random": ("a", "b"), "natural-manmade": ("natural", "manmade"), "superclass": ("train", "val", "test")}
 ARTIFACT, ORGANISM = "n00021939", "n00004475"
 HAND_ASSIGNED = DATA / "yosinski-natural-manmade.tsv"
 
@@ -397,20 +481,66 @@ def hand_assignments() -> dict[str, str]:
     return {wnid: part for wnid, part, _ in rows}
 
 
-def split(hierarchy: Hierarchy, base: ClassList, method: str, part: str, seed: int | None = None) -> LabelSet:
-    """Keep one part of a two-way split of `base`; the other part's classes are removed, saying where they went.
+def superclass_parts(tree: Tree, classes: list[int], depth: int, sizes: str, seed: int) -> dict[int, tuple[str, int]]:
+    """Each class's part of the superclass split, with its superclass: the depth-`depth` labels (`down_up`) in
+    seeded-hash order, the first of `sizes` (train,val,test counts) to train, the next to val, the rest to test."""
+    try:
+        counts = [int(size) for size in sizes.split(",")]
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or min(counts) < 0:
+        raise BadRecipe(f"`sizes` takes the train, val and test counts of superclasses, e.g. 20,6,8, not {sizes!r}.")
+    label_of = down_up(tree, classes, depth)
+    labels = sorted(set(label_of.values()), key=lambda label: text_key(seed, tree.hierarchy.wnid(label)))
+    if sum(counts) != len(labels):
+        raise BadRecipe(f"`sizes` {sizes} add up to {sum(counts)}, but the base has {len(labels)} superclasses at depth "
+                        f"{depth}: give counts that add up to {len(labels)}.")
+    parts = [part for part, count in zip(SPLITS["superclass"], counts) for _ in range(count)]
+    part_of = dict(zip(labels, parts))
+    return {node: (part_of[label], label) for node, label in label_of.items()}
+
+
+TIERED = "curate: whole superclasses to each part, seeded (the tieredImageNet form)"
+
+
+def split(
+    hierarchy: Hierarchy,
+    base: ClassList,
+    method: str,
+    part: str,
+    seed: int | None = None,
+    depth: int | None = None,
+    sizes: str | None = None,
+) -> LabelSet:
+    """Keep one part of a split of `base`; the other parts' classes are removed, saying where they went.
 
     - random: parts a and b, halves in seeded-hash order (a gets the extra class of an odd count).
     - natural-manmade (Yosinski et al.): classes under artifact are manmade, under organism natural, the
       rest as Yosinski et al. assigned them by hand (a shipped table). ILSVRC-2012: 449 natural, 551 manmade.
+    - superclass (tieredImageNet's form): parts train, val and test take whole superclasses, the labels at
+      `depth` on the first-name tree, `sizes` of them each in seeded-hash order; classes keep their own labels.
+      ILSVRC-2012 at depth 5 has 36 superclasses: sizes 20,8,8 with seed 0 put 483 classes in train, 424 in val
+      and 93 in test.
     """
     if method not in SPLITS:
         raise BadRecipe(f"Unknown split {method!r}: choose one of {', '.join(SPLITS)}.")
     if part not in SPLITS[method]:
         raise BadRecipe(f"The {method} split has the parts {' and '.join(SPLITS[method])}, not {part!r}.")
-    if method != "random" and seed is not None:
-        raise BadRecipe(f"`seed` applies to the random split; the {method} split has no seed.")
+    if method == "natural-manmade" and seed is not None:
+        raise BadRecipe(f"`seed` applies to the random and superclass splits; the {method} split has no seed.")
+    if method == "superclass" and (depth is None or sizes is None):
+        raise BadRecipe("The superclass split needs `depth` and `sizes`.")
+    if method != "superclass" and (depth is not None or sizes is not None):
+        raise BadRecipe(f"`depth` and `sizes` go with the superclass split, not the {method} split.")
     nodes = class_nodes(hierarchy, base)
+    if method == "superclass":
+        tree = hierarchy.tree(DEFAULT_TREE_RULE)
+        seed = seed or 0
+        parts = superclass_parts(tree, nodes, depth, sizes, seed)
+        reasons = {node: f"removed: in part {other}, with its superclass {hierarchy.named(label)}"
+                   for node, (other, label) in parts.items() if other != part}
+        params = {"method": method, "part": part, "depth": depth, "sizes": sizes, "seed": seed}
+        return replace(kept_and_removed(hierarchy, base, reasons, "split", params, TIERED), tree_rule=tree.rule)
     if method == "random":
         seed = seed or 0
         order = sorted(nodes, key=lambda node: text_key(seed, hierarchy.wnid(node)))

@@ -256,7 +256,7 @@ BAD_INPUTS = {
     "index with a path twice": index_with_a_path_twice,
     "per class above the largest class": subset_case(
         ["--per-class", 7], f"7 images per class is more than the index holds: its largest class, {TENCH}, has 6."),
-    "neither per class nor budget": subset_case([], "Give either --per-class, or --budget with --labels."),
+    "neither per class nor budget": subset_case([], "Give either --per-class, --budget with --labels, or --holdout."),
     "budget without labels": subset_case(
         ["--budget", 5], "--budget needs --labels: the budget is spread over the labels of a label set."),
     "budget above what the index holds": subset_case(

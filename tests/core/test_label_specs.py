@@ -46,16 +46,19 @@ def test_a_manifest_is_read_and_a_recipe_may_read_one(hierarchy, tmp_path):
     assert labels_named(f"coarsen --depth 1 --base {path}", hierarchy, TOY_BASE).base_name == "lifted.parquet"
 
 
+COARSEN_REST = "--subclasses, --superclasses, --seed, --base, --under, --tree"  # the options after the three cuts
+
+
 @pytest.mark.parametrize("spec,sentence", [
     ("coarsen --lift 0", "The label set 'coarsen --lift 0': --lift must be 1 or more, not 0."),
     ("coarsen --depth 3 --lift 1", "The label set 'coarsen --depth 3 --lift 1': Choose exactly one of --depth, --lift "
                                    "or --classes (got --depth and --lift)."),
     ("coarsen --lif 1", "The label set 'coarsen --lif 1': coarsen has no option --lif: it takes --depth, --lift, "
-                        "--classes, --base, --tree."),
+                        f"--classes, {COARSEN_REST}."),
     ("coarsen -l 1", "The label set 'coarsen -l 1': coarsen has no option -l: it takes --depth, --lift, --classes, "
-                     "--base, --tree."),
+                     f"{COARSEN_REST}."),
     ("coarsen --lift 1 -o x.parquet", "The label set 'coarsen --lift 1 -o x.parquet': coarsen has no option -o: it "
-                                      "takes --depth, --lift, --classes, --base, --tree."),
+                                      f"takes --depth, --lift, --classes, {COARSEN_REST}."),
     ("coarsen --lift", "The label set 'coarsen --lift': --lift needs a value."),
     ("coarsen --lift one", "The label set 'coarsen --lift one': --lift takes a whole number, not 'one'."),
     ("coarsen --lift 1 --lift 2", "The label set 'coarsen --lift 1 --lift 2': --lift is given twice."),
@@ -73,7 +76,7 @@ def test_a_manifest_is_read_and_a_recipe_may_read_one(hierarchy, tmp_path):
     ("nowhere.parquet", "The label set 'nowhere.parquet': nowhere.parquet does not exist."),
     ("coarsen lift=1", "The label set 'coarsen lift=1': coarsen takes no arguments, not 'lift=1'."),
     ("random 5", "Unknown label set 'random 5': give a preset (" + ", ".join(p.name for p in PRESETS) + "), identity, "
-     "a recipe as its curate command line (coarsen, exclude, extend, sample, split, breeds; e.g. `coarsen --lift 1`) or a "
+     "a recipe as its curate command line (coarsen, exclude, extend, sample, split, breeds, import; e.g. `coarsen --lift 1`) or a "
      "label manifest (.parquet)."),
 ])
 def test_a_mistake_is_one_sentence_in_the_specs_words(hierarchy, spec, sentence):
