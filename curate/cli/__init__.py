@@ -3,7 +3,7 @@ and renders. No logic lives here.
 
   common.py     error translation (in the command's words), the stderr console, shared options
   labels.py     coarsen, exclude, extend, sample, split, breeds, import
-  manifests.py  build, presets (and its old name, recipes), rebuild, git-setup, show, diff
+  manifests.py  build, presets (and its old name, recipes), lists, rebuild, git-setup, show, diff
   wordnet.py    curate wordnet install / snapshot
   images.py     curate images index / subset / apply / restrict / pack
   explore.py    find, path, tree
@@ -43,7 +43,7 @@ def verbose_first(args: list[str]) -> list[str]:
 # module named like its command is a command group (`curate images index`).
 COMMAND_MODULES = {
     **dict.fromkeys(["coarsen", "exclude", "extend", "sample", "split", "breeds", "import"], "labels"),
-    **dict.fromkeys(["build", "presets", "recipes", "rebuild", "git-setup", "show", "diff"], "manifests"),
+    **dict.fromkeys(["build", "presets", "recipes", "lists", "rebuild", "git-setup", "show", "diff"], "manifests"),
     "wordnet": "wordnet",
     "images": "images",
     **dict.fromkeys(["find", "path", "tree"], "explore"),

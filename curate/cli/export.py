@@ -11,7 +11,7 @@ from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console
 from curate.wording import some
 
 app = App(help="Write a label set or an image table in the formats other tools read; never replaces a file.")
-MANIFEST = typer.Argument(..., help="A label manifest (.parquet).")
+LABELS = typer.Argument(..., metavar="MANIFEST", help="A label manifest (.parquet), or a built-in numbering (imagenet1k, imagenet12k, imagenet22k-ms, ...: `curate lists`): its classes in its order.")
 TABLE = typer.Argument(..., help="A labelled image table (curate images apply).")
 
 
@@ -19,36 +19,38 @@ def output_option(what: str):
     return typer.Option(..., "--output", "-o", help=f"The {what} to write; it must not exist yet.")
 
 
-def export_manifest(manifest: Path, kind: str, output: Path, quiet: bool) -> None:
+def export_manifest(manifest: str, kind: str, output: Path, quiet: bool) -> None:
     """Check the target before reading anything, write the export, print its path (and a summary on stderr)."""
-    from curate.labels.exports import check_export, export_labels
-    from curate.labels.manifest import read_labels
+    from curate.labels.exports import check_export, export_labels, exported_labels
 
     check_export(output, kind)
-    labels = read_labels(manifest)
+    labels = exported_labels(manifest)
     export_labels(labels, kind, output)
     typer.echo(str(output))
     say(f"{labels.label_count:,} labels of {manifest}.", quiet)
 
 
 @app.command("class-map")
-def class_map(manifest: Path = MANIFEST, output: Path = output_option("class map (.txt)"), quiet: bool = QUIET_OPTION):
+def class_map(manifest: str = LABELS, output: Path = output_option("class map (.txt)"), quiet: bool = QUIET_OPTION):
     """Write a timm `--class-map` file: one label wnid per line, line i holding label i.
 
-    With `curate export imagefolder`'s class folders, timm then uses curate's label numbers.
+    With `curate export imagefolder`'s class folders, timm then uses curate's label numbers. A built-in
+    numbering writes the classes of a checkpoint trained on it, in its order (`curate lists`).
 
-    Example:
+    Examples:
     $ curate export class-map coarse-127.parquet -o coarse-127-classes.txt
+    $ curate export class-map imagenet22k-ms -o in22k-ms-classes.txt
     """
     export_manifest(manifest, "class-map", output, quiet)
 
 
 @app.command("labels-table")
-def labels_table(manifest: Path = MANIFEST, output: Path = output_option("table"), quiet: bool = QUIET_OPTION):
+def labels_table(manifest: str = LABELS, output: Path = output_option("table"), quiet: bool = QUIET_OPTION):
     """Write `index<TAB>wnid<TAB>name` per label, so a checkpoint's output index maps back to a class.
 
-    Example:
+    Examples:
     $ curate export labels-table coarse-127.parquet -o coarse-127-labels.tsv
+    $ curate export labels-table imagenet12k -o in12k-labels.tsv   # a timm in12k checkpoint's 11,821 outputs
     """
     export_manifest(manifest, "labels-table", output, quiet)
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from curate.cli.common import QUIET_OPTION, App, check_output, flag, say, stderr_console
+from curate.labels.classlists import NUMBERINGS
 from curate.progress import progress_bar
 
 app = App(
@@ -24,7 +25,7 @@ def index(
     output: Path = typer.Option(..., "--output", "-o", help=OUTPUT_HELP.format("image index")),
     val_labels: Optional[Path] = typer.Option(None, "--val-labels", help="ROOT is a flat validation folder labelled by this file: LOC_val_solution.csv, `filename,wnid` lines, the devkit's ILSVRC2012_validation_ground_truth.txt (beside its meta.mat) or torchvision's meta.bin."),
     file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
-    classes: Optional[str] = typer.Option(None, "--classes", help="What the numbered labels of Hugging Face or WebDataset shards number: imagenet1k, imagenet22k (sorted wnids), or FILE, one wnid per line, label 0's first. Shards that declare their class names are read by them; these must agree."),
+    classes: Optional[str] = typer.Option(None, "--classes", help=f"What the numbered labels of Hugging Face or WebDataset shards number: a built-in list ({', '.join(NUMBERINGS)}; `curate lists`), label i on its line i, or FILE, one wnid per line, label 0's first. Shards that declare their class names are read by them; these must agree."),
     split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train). For Kaggle's download and for shards it also picks what to read: val reads ILSVRC/Data/CLS-LOC/val or the validation-* shards."),
     verify: bool = flag("--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
     strict: bool = flag("--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),

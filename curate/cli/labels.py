@@ -185,7 +185,7 @@ def extend(
     seed: int = typer.Option(EXTEND["seed"], "--seed", help="Seed of the order within a branch."),
     images: Optional[Path] = typer.Option(EXTEND["images"], "--images", help="An image index (curate images index), to count images per synset."),
     min_images: Optional[int] = typer.Option(EXTEND["min_images"], "--min-images", help="With --images: skip synsets with fewer images (default 0)."),
-    keep_base_order: bool = flag("--keep-base-order", help="Keep the base's labels 0..N-1 in base order (ILSVRC-2012's standard order) and number the added classes after them; without it all labels are in wnid order."),
+    keep_base_order: bool = flag("--keep-base-order", help="Keep the base's labels 0..N-1 in the base's own order (a file's lines, a list's such as imagenet22k-ms, a manifest's labels; ILSVRC-2012's is its standard order) and number the added classes after them; without it all labels are in wnid order."),
     under: Optional[str] = typer.Option(EXTEND["under"], "--under", metavar="WNID", help="Keep only the classes of the base and of the pool under this synset (on any hypernym path)."),
     output: Optional[Path] = OUTPUT_OPTION,
     quiet: bool = QUIET_OPTION,

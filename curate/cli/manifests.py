@@ -1,4 +1,4 @@
-"""`curate build`, `presets`, `rebuild`, `show`, `diff`, `git-setup`: the preset manifests, and reading manifests
+"""`curate build`, `presets`, `lists`, `rebuild`, `show`, `diff`, `git-setup`: the preset manifests and built-in lists, and reading manifests
 as text."""
 
 from __future__ import annotations
@@ -50,6 +50,21 @@ def presets(as_json: bool = JSON_OPTION):
 
 app.command()(presets)
 app.command("recipes", hidden=True)(presets)  # its name before, though it never listed recipes; still works
+
+
+@app.command()
+def lists(as_json: bool = JSON_OPTION):
+    """List the built-in class lists: the name `--base` and `--pool` take, the numbering `--classes` and
+    `curate export class-map` take (label i is line i of the list), the classes, the order, and the timm file
+    each was copied from.
+
+    Examples:
+    $ curate lists
+    $ curate lists --json
+    """
+    from curate.labels.classlists import builtin_rows
+
+    print_rows(builtin_rows(), as_json=as_json, title="Built-in class lists (curate/data/, copied from timm)")
 
 
 @app.command()

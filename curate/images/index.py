@@ -63,7 +63,7 @@ class ImageIndex(CurateTable):
         With `file_list`, the list is indexed and `root` need not exist (it is where the images would be);
         with `val_labels`, `root` is a flat validation folder; otherwise `root` is Kaggle's ILSVRC download,
         holds Hugging Face or WebDataset shards, or holds class folders and/or `<wnid>.tar` archives (see
-        `layout_of`). `classes` says what the labels of shards number: imagenet1k, imagenet22k, or a file of one
+        `layout_of`). `classes` says what the labels of shards number: a numbering's name (`NUMBERINGS`), or a file of one
         wnid per line, line i naming label i (see `hf_features`, `webdataset`). `split` defaults to "val" for a validation folder and "train" otherwise; for Kaggle's
         download and for shards it also says which images to read.
         `verify` decodes every image and leaves out (and reports) those that do not decode. With `strict`,

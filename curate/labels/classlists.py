@@ -1,5 +1,6 @@
-"""Base class lists: the shipped ILSVRC-2012 and ImageNet fall 2011 lists, text files of wnids, manifests; and
-the class numberings a dataset's integer labels index."""
+"""Base class lists: the shipped ImageNet lists (ILSVRC-2012, the fall 2011 release, and the lists timm's
+checkpoints were trained on), text files of wnids, manifests; and the class numberings a dataset's integer
+labels index."""
 
 from __future__ import annotations
 
@@ -11,17 +12,40 @@ from curate.errors import BadClassList
 from curate.wordnet.wnid import is_wnid, not_a_wnid
 
 DATA = Path(__file__).parent.parent / "data"
+PROVENANCE = DATA / "class-lists.tsv"  # what tools/copy_timm_lists.py copied from where, with each file's sha256
+
+
+@dataclass(frozen=True)
+class BuiltinList:
+    """A class list curate ships: a copy of one of timm's files (`timm/data/_info/`), line i naming label i of
+    the checkpoints trained on it."""
+
+    numbering: str  # its name as `--classes` and `curate export class-map` take it (timm's, where timm has one)
+    timm_file: str
+    about: str
+
 
 BUILTIN_LISTS = {
-    "ilsvrc2012": (DATA / "ilsvrc2012.txt", "the 1000 ILSVRC-2012 classes"),
-    "imagenet22k": (DATA / "imagenet22k.txt", "the 21,841 synsets of the ImageNet fall 2011 release"),
+    "ilsvrc2012": BuiltinList("imagenet1k", "imagenet_synsets.txt", "the 1000 ILSVRC-2012 classes"),
+    "imagenet22k": BuiltinList("imagenet22k", "imagenet22k_synsets.txt",
+                               "the 21,841 synsets of the ImageNet fall 2011 release"),
+    "imagenet12k": BuiltinList("imagenet12k", "imagenet12k_synsets.txt",
+                               "timm's ImageNet-12k: the 11,821 fall 2011 synsets with the most images"),
+    "imagenet21k-p-fall11": BuiltinList("imagenet21k-p-fall11", "imagenet21k_miil_synsets.txt",
+                                        "ImageNet-21K-P (Ridnik et al. 2021) of the fall 2011 release: 11,221 synsets"),
+    "imagenet21k-p-winter21": BuiltinList("imagenet21k-p-winter21", "imagenet21k_miil_w21_synsets.txt",
+                                          "ImageNet-21K-P of the winter 2021 release: 10,450 synsets"),
+    "imagenet22k-ms": BuiltinList("imagenet22k-ms", "imagenet22k_ms_synsets.txt",
+                                  "Microsoft's 22k: the 1000 ILSVRC-2012 classes first (teddy bear n04399382 too, "
+                                  "which fall 2011 lacks), then the other 20,842 fall 2011 synsets"),
+    "imagenet21k-goog": BuiltinList("imagenet21k-goog", "imagenet21k_goog_synsets.txt",
+                                    "Google's ImageNet-21k: the fall 2011 synsets and n03931044, n09859684 (21,843)"),
 }
 DEFAULT_BASE = "ilsvrc2012"
 
-# Numberings by name: label i is the i-th wnid of the built-in list, sorted. ILSVRC-2012 as torchvision, timm and
-# Hugging Face number it; the fall 2011 release as timm's imagenet22k_synsets.txt does (Google's 21k checkpoints
-# number 21,843 classes, and Microsoft's 22k puts the 1000 ILSVRC classes first: neither is this one).
-NUMBERINGS = {"imagenet1k": "ilsvrc2012", "imagenet22k": "imagenet22k"}
+# Numberings by name: label i is line i of the built-in list (ILSVRC-2012 in sorted wnid order, as torchvision,
+# timm and Hugging Face number it; Microsoft's 22k with the ILSVRC-2012 classes first).
+NUMBERINGS = {builtin.numbering: name for name, builtin in BUILTIN_LISTS.items()}
 
 # The 20 PASCAL VOC classes as WordNet 3.0 synsets, in VOC's own order.
 PASCAL_VOC = {
@@ -112,20 +136,33 @@ def exclusion_targets(name: str | None, synsets: list[str], synsets_file: Path |
 
 @dataclass(frozen=True)
 class ClassList:
-    """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012); or, from
-    `class_numbering`, in the order a dataset numbers them."""
+    """A named set of wnids, kept sorted (sorted order is the label order of ILSVRC-2012), and the list's own
+    order where it has another: a file's lines, a numbering's labels, a manifest's labels."""
 
     name: str
     wnids: tuple[str, ...]
+    order: tuple[str, ...] = ()  # the wnids in the list's own order; empty where that is sorted order
+
+    @property
+    def in_order(self) -> tuple[str, ...]:
+        """The wnids in the list's own order: label i of a numbering is `in_order[i]`."""
+        return self.order or self.wnids
 
     @property
     def content_hash(self) -> str:
+        """The hash of the set of wnids (a base's identity in a manifest's metadata), not of their order."""
         return "sha256:" + hashlib.sha256("\n".join(self.wnids).encode()).hexdigest()
 
 
+def ordered_list(name: str, wnids: tuple[str, ...]) -> ClassList:
+    """The ClassList of wnids given in the list's own order."""
+    ranked = tuple(sorted(wnids))
+    return ClassList(name, ranked, () if ranked == tuple(wnids) else tuple(wnids))
+
+
 def parse_wnid_lines(text: str, source: str) -> ClassList:
-    """One wnid per line (the first word counts; `#` starts a comment), each once."""
-    return ClassList(source, tuple(sorted(wnids_in_lines(text, source))))
+    """One wnid per line (the first word counts; `#` starts a comment), each once, in the file's order."""
+    return ordered_list(source, wnids_in_lines(text, source))
 
 
 def wnids_in_lines(text: str, source: str) -> tuple[str, ...]:
@@ -146,14 +183,18 @@ def wnids_in_lines(text: str, source: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def builtin_path(name: str) -> Path:
+    return DATA / f"{name}.txt"
+
+
 def builtin_list(name: str) -> ClassList:
-    path, _ = BUILTIN_LISTS[name]
-    return ClassList(name, parse_wnid_lines(path.read_text(), name).wnids)
+    return parse_wnid_lines(builtin_path(name).read_text(), name)
 
 
 def load_class_list(spec: str) -> ClassList:
     """A built-in list by name, a text file of wnids, or the kept classes of a label manifest (or of its text
-    form: the sidecar `curate build` commits, or what `curate show` prints)."""
+    form: the sidecar `curate build` commits, or what `curate show` prints), each in its own order: a file's
+    lines, a manifest's classes by label (label order, then wnid)."""
     if spec in BUILTIN_LISTS:
         return builtin_list(spec)
     path = Path(spec)
@@ -169,7 +210,9 @@ def load_class_list(spec: str) -> ClassList:
         from curate.labels.manifest import read_labels
 
         manifest = read_labels(path)
-        return ClassList(path.name, tuple(row.wnid for row in manifest.rows if row.label_wnid is not None))
+        label = manifest.label_index
+        kept = sorted(manifest.kept, key=lambda row: (label[row.label_wnid], row.wnid))
+        return ordered_list(path.name, tuple(row.wnid for row in kept))
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is not a wnid
     except UnicodeDecodeError:
@@ -183,13 +226,13 @@ def load_class_list(spec: str) -> ClassList:
 
 
 def class_numbering(spec: str) -> ClassList:
-    """The classes a dataset's integer labels number, label i naming `wnids[i]`: a numbering by name
+    """The classes a dataset's integer labels number, label i naming `in_order[i]`: a numbering by name
     (`NUMBERINGS`), or a text file of one wnid per line, line i naming label i."""
     if spec in NUMBERINGS:
-        return ClassList(spec, builtin_list(NUMBERINGS[spec]).wnids)
+        return ordered_list(spec, builtin_list(NUMBERINGS[spec]).in_order)
     path = Path(spec)
     if not path.is_file():
-        raise BadClassList(f"`classes` must be {' or '.join(NUMBERINGS)}, or a file of one wnid per line (line i "
+        raise BadClassList(f"`classes` must be {', '.join(NUMBERINGS)}, or a file of one wnid per line (line i "
                            f"naming label i); {spec} is neither.")
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -202,7 +245,36 @@ def class_numbering(spec: str) -> ClassList:
     unknown = [wnid for wnid in wnids if wnid not in known]
     if unknown:
         raise BadClassList(f"{path.name} names {unknown[0]}, which is not a noun synset of WordNet 3.0.")
-    return ClassList(path.name, wnids)
+    return ordered_list(path.name, wnids)
+
+
+@dataclass(frozen=True)
+class BuiltinRow:
+    name: str  # as --base and --pool take it
+    numbering: str  # as --classes and `curate export class-map` take it
+    classes: int
+    order: str  # label i is line i of the list: "wnid" where that is sorted wnid order
+    source: str  # the timm release and file it was copied from
+    about: str
+
+
+def copied_from() -> tuple[str, dict[str, str]]:
+    """The timm release the built-in lists were copied from, and each list's file in it (`PROVENANCE`)."""
+    lines = PROVENANCE.read_text().splitlines()
+    release = next(line.removeprefix("# ") for line in lines if line.startswith("# timm "))
+    return release, {line.split("\t")[0]: line.split("\t")[1] for line in lines if line and not line.startswith("#")}
+
+
+def builtin_rows() -> list[BuiltinRow]:
+    """The built-in lists as `curate lists` prints them."""
+    release, files = copied_from()
+    rows = []
+    for name, builtin in BUILTIN_LISTS.items():
+        classes = builtin_list(name)
+        order = "its own" if classes.order else "wnid"
+        source = f"{release}, timm/data/_info/{files[builtin_path(name).name]}"
+        rows.append(BuiltinRow(name, builtin.numbering, len(classes.wnids), order, source, builtin.about))
+    return rows
 
 
 def descriptions(wnids: tuple[str, ...]) -> list[str]:

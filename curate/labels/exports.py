@@ -2,7 +2,8 @@
 
 timm (`timm/data/readers/class_map.py`) reads a `.txt` class map as one class name per line, the line number
 being the class index (`{line.strip(): index for index, line in enumerate(file)}`). With the class folders
-of `curate export imagefolder` (one per label wnid), the class names are label wnids, in label order.
+of `curate export imagefolder` (one per label wnid), the class names are label wnids, in label order. A
+built-in numbering (`imagenet12k`) exports the classes of a checkpoint trained on it, in its order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from curate.errors import BadOutput
 from curate.fileio import atomic_path, check_absent, check_writable
+from curate.labels.classlists import NUMBERINGS, class_numbering
 from curate.labels.labelset import LabelSet
 
 
@@ -23,6 +25,19 @@ def labels_table_text(labels: LabelSet) -> str:
     """`index<TAB>wnid<TAB>name` per label, in label order: what output i of a checkpoint means."""
     names = {row.label_wnid: row.label_name for row in labels.kept}
     return "".join(f"{index}\t{wnid}\t{names[wnid]}\n" for index, wnid in enumerate(labels.label_wnids))
+
+
+def exported_labels(spec: str) -> LabelSet:
+    """The label set to export: a built-in numbering's (each class its own label, in the numbering's order), or
+    a label manifest's."""
+    if spec in NUMBERINGS:
+        from curate.labels.recipes import numbered
+        from curate.wordnet.snapshot import load_hierarchy
+
+        return numbered(load_hierarchy(), class_numbering(spec))
+    from curate.labels.manifest import read_labels
+
+    return read_labels(Path(spec))
 
 
 EXPORTS = {"class-map": class_map_text, "labels-table": labels_table_text}

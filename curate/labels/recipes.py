@@ -86,6 +86,12 @@ def identity(hierarchy: Hierarchy, base: ClassList) -> LabelSet:
     return kept_and_removed(hierarchy, base, {}, "identity", {}, "the base list itself")
 
 
+def numbered(hierarchy: Hierarchy, numbering: ClassList) -> LabelSet:
+    """Every class of a numbering its own label, label i its i-th class: what the outputs of a checkpoint trained
+    on it mean (imagenet12k: 11,821 labels in timm's order)."""
+    return replace(identity(hierarchy, numbering), label_order=numbering.order)
+
+
 # --- coarsening ------------------------------------------------------------------------------------------
 
 
@@ -359,7 +365,8 @@ def extend(
     overlap PASCAL VOC (Oquab et al.).
 
     Labels are numbered in wnid order, base and added classes mixed; with `keep_base_order`, the base's
-    classes keep labels 0..N-1 in the base's order (ILSVRC-2012's standard order) and the added classes
+    classes keep labels 0..N-1 in the base's own order (a file's lines, a numbering's labels such as
+    imagenet22k-ms's, a manifest's labels; sorted for ILSVRC-2012, its standard order) and the added classes
     follow in wnid order, so a model's first N outputs stay the base's.
     """
     if add < 1:
@@ -400,7 +407,7 @@ def extend(
     rows = [own_label(hierarchy, n) for n in sorted(base_nodes)]
     rows += [own_label(hierarchy, n, f"added: under {hierarchy.named(branch_of[n])}") for n in drawn]
     source = OQUAB_2014 if add == 512 else "curate: extension without nesting"
-    order = (*base.wnids, *sorted(hierarchy.wnid(n) for n in drawn)) if keep_base_order else ()
+    order = (*base.in_order, *sorted(hierarchy.wnid(n) for n in drawn)) if keep_base_order else ()
     return LabelSet(tuple(rows), "extend", params, None, base.name, base.content_hash, source, label_order=order)
 
 

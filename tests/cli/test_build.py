@@ -1,6 +1,7 @@
 """`curate build` and `curate presets`: every preset of the one table, its label count, freshness of the
 committed manifests, and review in git."""
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -70,6 +71,26 @@ def test_check_names_stale_files(curate_cli, tmp_path):
         f"Error: 2 files are not what `curate build` writes ({out}/in1k.parquet, {out}/coarse-127.txt): "
         f"run `curate build -o {out}`."
     )
+
+
+def test_lists_names_each_builtin_list_its_numbering_order_and_timm_file(curate_cli):
+    result = curate_cli("lists")
+    lines = result.stdout.splitlines()
+    assert (result.exit_code, lines[0]) == (0, "name\tnumbering\tclasses\torder\tsource\tabout")
+    rows = {line.split("\t")[0]: line.split("\t")[1:5] for line in lines[1:]}
+    assert rows == {
+        "ilsvrc2012": ["imagenet1k", "1000", "wnid", "timm 1.0.31, timm/data/_info/imagenet_synsets.txt"],
+        "imagenet22k": ["imagenet22k", "21841", "wnid", "timm 1.0.31, timm/data/_info/imagenet22k_synsets.txt"],
+        "imagenet12k": ["imagenet12k", "11821", "wnid", "timm 1.0.31, timm/data/_info/imagenet12k_synsets.txt"],
+        "imagenet21k-p-fall11": ["imagenet21k-p-fall11", "11221", "wnid",
+                                 "timm 1.0.31, timm/data/_info/imagenet21k_miil_synsets.txt"],
+        "imagenet21k-p-winter21": ["imagenet21k-p-winter21", "10450", "wnid",
+                                   "timm 1.0.31, timm/data/_info/imagenet21k_miil_w21_synsets.txt"],
+        "imagenet22k-ms": ["imagenet22k-ms", "21842", "its own", "timm 1.0.31, timm/data/_info/imagenet22k_ms_synsets.txt"],
+        "imagenet21k-goog": ["imagenet21k-goog", "21843", "wnid", "timm 1.0.31, timm/data/_info/imagenet21k_goog_synsets.txt"],
+    }
+    listed = json.loads(curate_cli("lists", "--json").stdout)
+    assert [(row["name"], row["classes"]) for row in listed] == [(name, int(row[1])) for name, row in rows.items()]
 
 
 @pytest.mark.parametrize("name", ["presets", "recipes"])  # recipes: its old name, hidden from --help

@@ -224,8 +224,9 @@ def test_names_curate_cannot_map_are_read_by_a_classes_file(curate_cli, tmp_path
 @pytest.mark.parametrize(
     "classes, sentence",
     [
-        ("imagenet21k", "--classes must be imagenet1k or imagenet22k, or a file of one wnid per line (line i naming "
-                        "label i); imagenet21k is neither."),
+        ("imagenet21k", "--classes must be imagenet1k, imagenet22k, imagenet12k, imagenet21k-p-fall11, "
+                        "imagenet21k-p-winter21, imagenet22k-ms, imagenet21k-goog, or a file of one wnid per line "
+                        "(line i naming label i); imagenet21k is neither."),
         ("classes.txt", "classes.txt names n99999999, which is not a noun synset of WordNet 3.0."),
     ],
     ids=["unknown name", "file with a wnid WordNet lacks"],
@@ -379,9 +380,42 @@ def test_webdatasets_imagenet_shards_are_labelled_by_cls_against_classes(curate_
         first = tar.getnames()[0].split(".")[0]
     refused(curate_cli("images", "index", tmp_path / "shards", "-o", tmp_path / "index.parquet"),
             "imagenet-train-000000.tar is a shard of imagenet, whose class numbers curate has no list for (it numbers "
-            f"imagenet1k-* and imagenet22k-* shards), and {first}.cls in imagenet-train-000000.tar has no .json whose "
-            "filename names a wnid: give --classes, imagenet1k, imagenet22k or a file of one wnid per line in label "
-            "order.")
+            f"imagenet1k-*, imagenet22k-* and imagenet12k-* shards), and {first}.cls in imagenet-train-000000.tar has "
+            "no .json whose filename names a wnid: give --classes, a built-in numbering (`curate lists`) or a file of "
+            "one wnid per line in label order.")
+
+
+@pytest.mark.parametrize("numbering, timm_file, picks", [
+    ("imagenet12k", "imagenet12k_synsets.txt", (0, 999, 4021, 11_820)),
+    ("imagenet22k-ms", "imagenet22k_ms_synsets.txt", (0, 999, 1000, 21_841)),  # not wnid order: 999 is toilet tissue
+], ids=["imagenet12k", "imagenet22k-ms"])
+def test_shards_numbered_by_a_timm_list_are_labelled_by_it(curate_cli, tmp_path, numbering, timm_file, picks):
+    """Hugging Face shards that declare no names and webdataset's shards (KEY.jpg, KEY.cls), both numbered by
+    timm's list: `--classes NAME` labels every image as the list's line."""
+    timms = timm_list(timm_file)
+    truth = images_of([timms[i] for i in picks])
+    write_parquet(tmp_path / "hf/data/train-00000-of-00001.parquet", hf_table(truth, None, timms))
+    assert_every_label(indexed(curate_cli, tmp_path / "hf", "--classes", numbering), truth)
+    wds = pytest.importorskip("webdataset")
+    (tmp_path / "shards").mkdir()
+    with wds.ShardWriter(str(tmp_path / "shards/imagenet-train-%06d.tar"), maxcount=5, verbose=0) as sink:
+        for number, (data, wnid) in enumerate(truth.items()):
+            sink.write({"__key__": f"{number:04d}", "jpg": data, "cls": timms.index(wnid)})
+    assert_every_label(indexed(curate_cli, tmp_path / "shards", "--classes", numbering), truth)
+
+
+def test_timms_imagenet12k_shards_are_numbered_by_its_list(curate_cli, tmp_path):
+    """timm's imagenet-12k-wds: `imagenet12k-train-*.tar`, whose KEY.cls numbers timm's imagenet12k list; a sample
+    without a filename in its .json is labelled by the number alone."""
+    wds = pytest.importorskip("webdataset")
+    timms = timm_list("imagenet12k_synsets.txt")
+    truth = images_of([timms[i] for i in (3, 6000, 11_820)])
+    (tmp_path / "in12k").mkdir()
+    with wds.TarWriter(str(tmp_path / "in12k/imagenet12k-validation-0000.tar")) as sink:
+        for number, (data, wnid) in enumerate(truth.items()):
+            label = timms.index(wnid)
+            sink.write({"__key__": f"{number:08d}", "jpg": data, "cls": label, "json": {"label": label}})
+    assert_every_label(indexed(curate_cli, tmp_path / "in12k", "--split", "val"), truth)
 
 
 def test_a_shard_named_for_one_numbering_is_not_read_by_another(curate_cli, tmp_path):
@@ -607,7 +641,6 @@ def saved() -> dict[bytes, str]:
 
 def winter21() -> dict[bytes, str]:
     wnids = timm_list("imagenet21k_miil_w21_synsets.txt")
-    Path("winter21.txt").write_text("\n".join(wnids) + "\n")
     truth = images_of([wnids[4], wnids[900], wnids[10_000]])
     write_parquet(Path("w21/data/train-00000-of-00001.parquet"), hf_table(truth, None, wnids))
     return truth

@@ -2,6 +2,7 @@
 refusals. (What trainers' readers make of the image exports: test_exports_read_by_trainers.py.)"""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,29 @@ def test_labels_table_of_a_set_with_removed_classes(curate_cli, tmp_path):
     out = tmp_path / "labels.tsv"
     assert curate_cli("export", "labels-table", labels, "-o", out).exit_code == 0
     assert out.read_text() == f"0\t{SHARK}\tshark\n1\t{FISH}\tfish\n"
+
+
+NUMBERINGS = [("imagenet12k", "imagenet12k_synsets.txt"), ("imagenet21k-p-fall11", "imagenet21k_miil_synsets.txt"),
+              ("imagenet21k-p-winter21", "imagenet21k_miil_w21_synsets.txt"),
+              ("imagenet22k-ms", "imagenet22k_ms_synsets.txt"), ("imagenet21k-goog", "imagenet21k_goog_synsets.txt")]
+
+
+@pytest.mark.parametrize("numbering, timm_file", NUMBERINGS, ids=[name for name, _ in NUMBERINGS])
+def test_class_map_of_a_numbering_is_timms_file(curate_cli, tmp_path, numbering, timm_file):
+    timm = pytest.importorskip("timm")
+    out = tmp_path / "classes.txt"
+    result = curate_cli("export", "class-map", numbering, "-o", out)
+    assert (result.exit_code, result.stdout) == (0, f"{out}\n")
+    assert out.read_text() == (Path(timm.__file__).parent / "data" / "_info" / timm_file).read_text()
+
+
+def test_labels_table_of_microsofts_22k_names_its_outputs_in_its_order(curate_cli, tmp_path):
+    out = tmp_path / "labels.tsv"
+    assert curate_cli("export", "labels-table", "imagenet22k-ms", "-o", out).exit_code == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 21_842
+    assert (lines[0], lines[999], lines[1000]) == ("0\tn01440764\ttench", "999\tn15075141\ttoilet tissue",
+                                                 "1000\tn00004475\torganism")
 
 
 def table_of(tmp_path, index, mapping=None):

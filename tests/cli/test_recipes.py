@@ -153,6 +153,18 @@ def test_extend_can_keep_the_base_labels_first_in_base_order(curate_cli, tmp_pat
     assert plain.rows == labels.rows and plain.label_wnids == sorted(label_of)  # the same classes, in wnid order
 
 
+def test_keep_base_order_follows_a_text_bases_own_order_not_wnid_order(curate_cli, tmp_path):
+    base = tmp_path / "base.txt"  # descending wnids: sorting would reverse them
+    base.write_text("n04399382  # teddy bear\nn02085620\nn01443537\nn01440764\n")
+    first = made(curate_cli, tmp_path, "extend", "--base", base, "--add", "3", "--branch", "n03405725", "--keep-base-order")
+    added = sorted(row.wnid for row in first.rows if row.reason)
+    assert first.label_wnids == ["n04399382", "n02085620", "n01443537", "n01440764", *added]
+    again = tmp_path / "again.parquet"  # a manifest base keeps its label order: the 7 labels stay 0..6
+    assert curate_cli("extend", "--base", tmp_path / "out.parquet", "--add", "2", "--branch", "n03405725",
+                      "--keep-base-order", "-o", again).exit_code == 0
+    assert read_labels(again).label_wnids[:7] == first.label_wnids
+
+
 def test_restricting_a_set_in_base_order_keeps_that_order(hierarchy, ilsvrc):
     labels = recipes.extend(hierarchy, ilsvrc, builtin_list("imagenet22k"), ["n03405725"], 3, keep_base_order=True)
     added = labels.label_wnids[1000:]

@@ -145,12 +145,12 @@ def test_wds_22k_shards_number_the_fall_2011_classes(curate_cli, tmp_path):
 def test_wds_filenames_label_a_release_without_a_list_and_samples_without_a_cls(curate_cli, tmp_path, ilsvrc):
     root, tench, goldfish = tmp_path / "wds", ilsvrc.wnids[0], ilsvrc.wnids[1]
     named = {"a": {"jpg": tiny_jpeg(1), "cls": b"4021", "json": f'{{"filename": "{goldfish}_3.JPEG"}}'.encode()}}
-    wds_shard(root / "imagenet12k-train-0000.tar", named)
+    wds_shard(root / "imagenet21k-train-0000.tar", named)
     wds_shard(root / WDS, {"b": {"jpg": tiny_jpeg(2), "json": f'{{"label": 0, "filename": "{tench}_9.JPEG"}}'.encode()},
                            "c": {"jpg": tiny_jpeg(3), "cls": b"1", "json": b'{"filename": "ILSVRC2012_val_00000001.JPEG"}'}})
     index = indexed(curate_cli, root)
     assert dict(zip(index.rows["path"].to_pylist(), index.rows["wnid"].to_pylist())) == {
-        f"{WDS}/b.jpg": tench, f"{WDS}/c.jpg": goldfish, "imagenet12k-train-0000.tar/a.jpg": goldfish}
+        f"{WDS}/b.jpg": tench, f"{WDS}/c.jpg": goldfish, "imagenet21k-train-0000.tar/a.jpg": goldfish}
 
 
 @pytest.mark.parametrize(
@@ -159,16 +159,16 @@ def test_wds_filenames_label_a_release_without_a_list_and_samples_without_a_cls(
         (WDS, {"a.jpg": b"x", "a.cls": b"1000"},
          f"a.cls in {WDS} names class 1000, outside 0..999, the 1000 classes of imagenet1k."),
         (WDS, {"a.jpg": b"x", "a.cls": b"tench"}, f"a.cls in {WDS} is not a class number: b'tench'."),
-        ("imagenet12k-train-0000.tar", {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"label": 1}'},
-         "imagenet12k-train-0000.tar is a shard of imagenet12k, whose class numbers curate has no list for (it "
-         "numbers imagenet1k-* and imagenet22k-* shards), and a.cls in imagenet12k-train-0000.tar has no .json whose "
-         "filename names a wnid: give --classes, imagenet1k, imagenet22k or a file of one wnid per line in label "
-         "order."),
+        ("imagenet21k-train-0000.tar", {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"label": 1}'},
+         "imagenet21k-train-0000.tar is a shard of imagenet21k, whose class numbers curate has no list for (it "
+         "numbers imagenet1k-*, imagenet22k-* and imagenet12k-* shards), and a.cls in imagenet21k-train-0000.tar has "
+         "no .json whose filename names a wnid: give --classes, a built-in numbering (`curate lists`) or a file of "
+         "one wnid per line in label order."),
         (WDS, {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"filename": "n01440764_7.JPEG"}'},
          f"a.cls in {WDS} names n01443537 but the filename in its .json names n01440764."),
         (WDS, {"a.jpg": b"x", "a.cls": b"1", "a.json": b"label=1"}, f"a.json in {WDS} is not JSON: b'label=1'."),
     ],
-    ids=["cls outside the list", "cls not a number", "12k release without filenames", "cls and filename disagree",
+    ids=["cls outside the list", "cls not a number", "unknown release without filenames", "cls and filename disagree",
          "json not json"],
 )
 def test_wds_bad_samples_are_refused(curate_cli, tmp_path, shard, members, sentence):

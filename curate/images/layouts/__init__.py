@@ -53,7 +53,7 @@ class Source:
     split: str  # the split every row records: "train", "val"...
     val_labels: Path | None = None
     file_list: Path | None = None
-    classes: str | None = None  # what a layout's numbered labels number: imagenet1k, imagenet22k or a file
+    classes: str | None = None  # what a layout's numbered labels number: a numbering's name (`NUMBERINGS`) or a file
 
 
 def layout_of(source: Source):

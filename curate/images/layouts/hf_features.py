@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from curate.errors import BadImages
 from curate.images.rows import image_file, image_rows
-from curate.labels.classlists import ClassList, builtin_list, class_numbering, descriptions
+from curate.labels.classlists import ClassList, builtin_list, class_numbering, descriptions, ordered_list
 from curate.wording import plural
 from curate.wordnet.wnid import is_wnid
 
@@ -52,7 +52,7 @@ def declared_names(schema: pa.Schema, shard: str) -> list[str] | None:
 
 
 def label_classes(schema: pa.Schema, shard: str, numbering: ClassList | None) -> ClassList:
-    """The classes a table's labels number (label i names `wnids[i]`): those it declares, else `numbering`,
+    """The classes a table's labels number (label i names `in_order[i]`): those it declares, else `numbering`,
     else imagenet1k."""
     names = declared_names(schema, shard)
     if names is None or names == [str(i) for i in range(len(names))]:
@@ -61,14 +61,14 @@ def label_classes(schema: pa.Schema, shard: str, numbering: ClassList | None) ->
             raise BadImages(f"{shard} declares {len(names):,} classes without naming them, and {classes.name} "
                             f"numbers {len(classes.wnids):,}: {FILE_WAY_OUT}.")
         return classes
-    declared = ClassList("its ClassLabel", named_wnids(names, shard, numbering))
-    if numbering is not None and declared.wnids != numbering.wnids:
+    declared = ordered_list("its ClassLabel", named_wnids(names, shard, numbering))
+    if numbering is not None and declared.in_order != numbering.in_order:
         if len(declared.wnids) != len(numbering.wnids):
             differ = f"{plural(len(names), 'class')}, and `classes` {numbering.name} numbers {len(numbering.wnids):,}"
         else:
-            label = next(i for i, (ours, theirs) in enumerate(zip(declared.wnids, numbering.wnids)) if ours != theirs)
-            differ = (f"label {label} {declared.wnids[label]}, and `classes` {numbering.name} numbers it "
-                      f"{numbering.wnids[label]}")
+            label = next(i for i, (ours, theirs) in enumerate(zip(declared.in_order, numbering.in_order)) if ours != theirs)
+            differ = (f"label {label} {declared.in_order[label]}, and `classes` {numbering.name} numbers it "
+                      f"{numbering.in_order[label]}")
         raise BadImages(f"{shard} declares {differ}: leave `classes` out to read the labels as the shard declares them.")
     return declared
 
@@ -95,7 +95,7 @@ def named_wnids(names: list[str], shard: str, numbering: ClassList | None) -> tu
     if label is None:
         return tuple(described[name][0] for name in names)
     if numbering is not None and len(numbering.wnids) == len(names):
-        return numbering.wnids
+        return numbering.in_order
     if name in described:
         raise BadImages(f"{shard} names label {label} {name!r}, which describes {len(described[name])} ILSVRC-2012 "
                         f"classes ({', '.join(described[name])}): {FILE_WAY_OUT}.")
@@ -127,6 +127,6 @@ def labelled_rows(shard: str, labels: list[int | None], classes: ClassList, spli
                             f"{len(classes.wnids)} classes of {classes.name} (-1 marks an unlabelled image).")
         else:
             paths.append(f"{shard}/{row}")
-            wnids.append(classes.wnids[label])
+            wnids.append(classes.in_order[label])
             rows.append(row)
     return image_rows(paths, wnids, split, [None] * len(rows), [shard] * len(rows), rows)

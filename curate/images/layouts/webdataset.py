@@ -3,9 +3,10 @@ and webdataset's own ImageNet example writes it (`imagenet-train-000000.tar`, `i
 each sample the members KEY.jpg, KEY.cls (the class's index, as text) and, in timm's, KEY.json (label, width,
 height and the original filename, `n01440764_10026.JPEG` for a train image). The index numbers a class in
 the list the user names (`classes`), or else the one the shard name's release names: `imagenet1k`
-ILSVRC-2012's 1000 classes, `imagenet22k` the 21,841 of the fall 2011 release, sorted. A filename that starts
-with a wnid names the class as well: it labels the samples of a release curate ships no list for (timm's
-12k) and the samples without a `.cls`, and where both are there they must agree. Members are listed with
+ILSVRC-2012's 1000 classes, `imagenet22k` the 21,841 of the fall 2011 release, `imagenet12k` timm's 11,821
+(each list's lines in order). A filename that starts with a wnid names the class as well: it labels the
+samples of a release curate ships no list for and the samples without a `.cls`, and where both are there they
+must agree. Members are listed with
 their offsets (`tar_archive`), not extracted."""
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def class_list(shard: str, numbering: ClassList | None) -> ClassList | None:
     numbers (the two must agree where both are known); None where neither is known."""
     release = SHARD_NAME.fullmatch(shard)["release"]
     named = class_numbering(release) if release in NUMBERINGS else None
-    if named and numbering and named.wnids != numbering.wnids:
+    if named and numbering and named.in_order != numbering.in_order:
         raise BadImages(f"{shard} is a shard of {release}, numbered by {release}'s classes, not by `classes` "
                         f"{numbering.name}: leave `classes` out to read it as its name says.")
     return numbering or named
@@ -112,10 +113,10 @@ def label_of(parts: dict[str, tuple[bytes, str]], shard: str, classes: ClassList
         raise BadImages(f"{parts['cls'][1]} names {numbered} but the filename in its .json names {named}.")
     if "cls" in parts and classes is None and named is None:
         release = SHARD_NAME.fullmatch(shard)["release"]
-        known = " and ".join(f"{name}-*" for name in NUMBERINGS)
+        known = [f"{name}-*" for name in NUMBERINGS if SHARD_NAME.fullmatch(f"{name}-train-0.tar")]
         raise BadImages(f"{shard} is a shard of {release}, whose class numbers curate has no list for (it numbers "
-                        f"{known} shards), and {parts['cls'][1]} has no .json whose filename names a wnid: give "
-                        "`classes`, imagenet1k, imagenet22k or a file of one wnid per line in label order.")
+                        f"{', '.join(known[:-1])} and {known[-1]} shards), and {parts['cls'][1]} has no .json whose filename names a wnid: give "
+                        "`classes`, a built-in numbering (`curate lists`) or a file of one wnid per line in label order.")
     return numbered or named
 
 
@@ -132,7 +133,7 @@ def filename_wnid(text: bytes, where: str) -> str | None:
 
 def class_of(text: bytes, where: str, classes: ClassList) -> str:
     """The wnid a `.cls` member's text numbers."""
-    number, wnids = text.strip(), classes.wnids
+    number, wnids = text.strip(), classes.in_order
     if not number.isdigit():
         raise BadImages(f"{where} is not a class number: {text[:20]!r}.")
     if int(number) >= len(wnids):
