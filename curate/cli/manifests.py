@@ -91,11 +91,12 @@ def git_setup(quiet: bool = QUIET_OPTION):
 
 @app.command()
 def show(
-    path: Path = typer.Argument(..., help="A label manifest, an image index or an image table (.parquet)."),
+    path: Path = typer.Argument(..., help="A label manifest, a level manifest, an image index or an image table (.parquet)."),
     as_json: bool = flag("--json", help="Print the record as JSON: a manifest's recipe and every class with its label id; an index's or table's provenance, hash and images per class or label."),
 ):
     """Print a curate file as text. A manifest: sorted lines, one per class: `n02085620  Chihuahua  ->
-    n02084071  dog` (a git textconv driver: see `curate git-setup`). An image index or table: where its images
+    n02084071  dog` (a git textconv driver: see `curate git-setup`). A level manifest: one line per class with
+    its label at every level, coarse to fine. An image index or table: where its images
     are and came from, its content hash, and its images per class or per label.
     """
     from curate.fileformat import kind_of
@@ -111,6 +112,12 @@ def show(
         keys, table = record_lines(record)  # in a pipe the table alone on stdout, for `cut` and `sort`
         typer.echo("\n".join(keys), err=stdout_console() is None)
         typer.echo("\n".join(table))
+        return
+    if kind == "levels":
+        from curate.labels.levels import levels_lines, levels_record, read_levels
+
+        levels, meta = read_levels(path)
+        typer.echo(json.dumps(levels_record(levels, meta), indent=2, ensure_ascii=False) if as_json else "\n".join(levels_lines(levels)))
         return
     from curate.labels.manifest import read_labels
     from curate.labels.summary import manifest_record
