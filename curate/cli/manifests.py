@@ -131,9 +131,25 @@ def show(
 def diff(
     old: Path = typer.Argument(..., help="The manifest before."),
     new: Path = typer.Argument(..., help="The manifest after."),
-    as_json: bool = flag("--json", help="Print the change as JSON: every class that changed label (its label id, wnid and name before and after) and the labels created and dropped."),
+    as_json: bool = flag("--json", help="Print the change as JSON: every class that changed label (its label id, wnid and name before and after) and the labels created and dropped (of level manifests: a list, one such change per level)."),
 ):
-    """Show which classes changed label (from → to), which labels appeared or went, and the counts."""
+    """Show which classes changed label (from → to), which labels appeared or went, and the counts. Of two level
+    manifests (`curate levels`): the same, level by level."""
+    from curate.fileformat import kind_of
+
+    if kind_of(old) == kind_of(new) == "levels":
+        from curate.labels.levels import levels_diff_lines, read_levels
+        from curate.labels.textform import diff_labels
+
+        (before, _), (after, _) = read_levels(old), read_levels(new)
+        if as_json:
+            from curate.cli.output import to_json
+
+            pairs = zip(before.levels, after.levels)
+            typer.echo(json.dumps([to_json(diff_labels(b.labels, a.labels)) for b, a in pairs], indent=2, ensure_ascii=False))
+            return
+        typer.echo("\n".join(levels_diff_lines(before, after)))
+        return
     from curate.labels.manifest import read_labels
     from curate.labels.textform import diff_labels, diff_lines
 

@@ -255,3 +255,13 @@ def levels_record(levels: Levels, meta: dict[str, str]) -> dict:
     return {"content_hash": meta.get("content_hash"), "levels": level_records(levels),
             "classes": [{"wnid": row.wnid, "name": row.name,
                          "labels": [chain[finest[row.label_wnid]] for chain in ancestors]} for row in levels.classes]}
+
+
+def levels_diff_lines(old: Levels, new: Levels) -> list[str]:
+    """What changed from `old` to `new`, level by level (`textform.diff_lines` of each level both have)."""
+    from curate.labels.textform import diff_lines
+
+    lines = [f"levels: {len(old.levels)} → {len(new.levels)}"]
+    for i, (before, after) in enumerate(zip(old.levels, new.levels)):
+        lines += [f"## level {i}: {before.spec} → {after.spec}", *diff_lines(before.labels, after.labels)]
+    return lines

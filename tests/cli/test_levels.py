@@ -120,3 +120,19 @@ def test_the_same_file_under_any_hash_seed(tmp_path):
         meta = pq.read_schema(out).metadata
         seen.add((meta[b"curate.content_hash"], meta[b"curate.levels"]))
     assert len(seen) == 1
+
+
+def test_diff_compares_level_by_level(curate_cli, tmp_path):
+    old = written(curate_cli, tmp_path, "down-up-9", "coarse-127", "in1k")
+    new = old.rename(tmp_path / "old.parquet").with_name("new.parquet")
+    assert curate_cli("levels", "down-up-9", "coarse-262", "in1k", "-o", new).exit_code == 0
+    lines = curate_cli("diff", tmp_path / "old.parquet", new).stdout.splitlines()
+    # level 1 changes as the committed coarse-127 and coarse-262 manifests differ; the other levels not at all
+    alone = curate_cli("diff", MANIFESTS / "coarse-127.parquet", MANIFESTS / "coarse-262.parquet").stdout.splitlines()
+    assert alone[-1] == "640 classes changed label; 142 labels created, 7 dropped; labels 127 → 262"
+    middle = lines.index("## level 1: coarse-127 → coarse-262")
+    assert lines[middle + 1 : middle + 1 + len(alone)] == alone
+    assert lines[middle - 1] == "0 classes changed label; 0 labels created, 0 dropped; labels 9 → 9"
+    assert lines[-1] == "0 classes changed label; 0 labels created, 0 dropped; labels 1000 → 1000"
+    changes = json.loads(curate_cli("diff", tmp_path / "old.parquet", new, "--json").stdout)
+    assert [len(change["changed"]) for change in changes] == [0, 640, 0]
