@@ -53,7 +53,8 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
         distributed.print0(f"Warning: NO VALIDATION IMAGES: {val_table.source} {why}, so this run will report no "
                            "accuracy at any epoch; give a table of val images with --val-table (the README shows how "
                            "to make val-127.parquet).")
-    heads = f" and a head for each of {len(levels.label_counts)} levels ({' / '.join(map(str, levels.label_counts))})" if levels else ""
+    heads = (f" and a head for each of {len(levels.label_counts)} levels ({' / '.join(map(str, levels.label_counts))})"
+             if levels else "")
     run.say(f"{len(train_rows)} training and {len(val_rows)} validation images, {table.num_labels} labels "
             f"({identity['labels_recipe'] or 'no recipe recorded'}){heads}, {run.dist.world_size} process(es) on {device}; "
             f"the run goes to {run.folder}")
