@@ -32,7 +32,7 @@ NULL = "\\N"
 HASH_SLICE = 1 << 16  # rows turned into text at once: small enough to stay in cache, large enough to amortise
 
 # The kinds of curate file, as sentences name them.
-KINDS = {"labels": "a label manifest", "images": "an image index", "table": "an image table"}
+KINDS = {"labels": "a label manifest", "images": "an image index", "table": "an image table", "levels": "a level manifest"}
 
 
 @dataclass(frozen=True)

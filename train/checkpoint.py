@@ -83,7 +83,7 @@ def pretrained_input(saved: dict, path: Path, config, given: frozenset[str]) -> 
 def pretrained_model(path: Path) -> tuple[nn.Module, dict]:
     """The network of a pretrain checkpoint, weights loaded, on the CPU; and the checkpoint."""
     checkpoint = load(path, "pretrain")
-    model = build_model(checkpoint["model_name"], checkpoint["num_labels"])
+    model = build_model(checkpoint["model_name"], checkpoint.get("num_outputs", checkpoint["num_labels"]))
     load_weights(model, checkpoint["model"], Path(path))
     return model, checkpoint
 
@@ -108,6 +108,9 @@ def check_same_data(checkpoint: dict, path: Path, data: dict[str, str]) -> None:
             f"{path} was trained on another label set ({old['labels_recipe']}, {old['labels_hash'][:19]}) than "
             f"{data['table']} ({data['labels_recipe']}, {data['labels_hash'][:19]}): start a new run instead of `resume`."
         )
+    if old.get("hierarchy_hash") != data.get("hierarchy_hash"):
+        raise TrainError(f"{path} was trained with another `hierarchy` ({old.get('hierarchy') or 'none'}) than this run's "
+                         f"({data.get('hierarchy') or 'none'}): start a new run instead of `resume`.")
     if old["table_hash"] != data["table_hash"]:
         raise TrainError(
             f"{path} was trained on another image table ({old['table_hash'][:19]}) than {data['table']} "

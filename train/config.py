@@ -149,6 +149,12 @@ class PretrainConfig(Training, Data):
         "its four conv blocks; resnet18/50 the stem, then layer1..layer4", rule=at_least(1), role="run", group=COPY)
     freeze_copied: bool = setting(False, "the copied layers learn nothing (their batch-norm statistics stay too); "
                                   "else they train with the rest", role="run", group=COPY)
+    hierarchy: Path | None = setting(
+        None, "a level manifest (`curate levels`) whose finest level is the table's label set: one linear head per "
+        "level on the shared features, the loss the sum of the levels' cross-entropies; scored by top-1 at each level "
+        "and the mistake severity (the mean height, in the level tree, of the lowest common ancestor of a wrong "
+        "finest prediction and the truth: 1 = same label one level up, ..., the number of levels = none shared)",
+        group="data")
 
 
 TRANSFER = "transfer"

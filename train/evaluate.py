@@ -1,10 +1,12 @@
 """`python -m train evaluate`: a pretrain checkpoint scored on the val split of an image table.
 
-Top-1/top-5 on the labels it was trained on, and k-NN top-1 on another label set of the same images: the
-features of a net trained on coarse labels, scored against fine labels (does coarse training learn fine
-distinctions?). The k-NN memory is the train split, the queries are the val split. With --knn-only the
-tables may be any (the grid gives every variant one bank and one query set), and only k-NN is scored. The
-network is fed the input it was pretrained on (`input_norm`, from its checkpoint).
+Top-1/top-5 on the labels it was trained on (of a network with a head per level, `pretrain --hierarchy`, also
+top-1 at each level and the mistake severity, from the level tree its checkpoint holds), and k-NN top-1 on
+another label set of the same images: the features of a net trained on coarse labels, scored against fine
+labels (does coarse training learn fine distinctions?). The k-NN memory is the train split, the queries are
+the val split. With --knn-only the tables may be any (the grid gives every variant one bank and one query
+set), and only k-NN is scored. The network is fed the input it was pretrained on (`input_norm`, from its
+checkpoint).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from train.config import EvaluateConfig, check, explicit, implied_sizes
 from train.data.tables import TrainingTable, image_loader, knn_targets, load_tables
 from train.distributed import print0
 from train.errors import TrainError
+from train.levels import LevelTree
 from train.loops import evaluate, extract_features, precision
 from train.knn import knn_top1
 from train.models import backbone
@@ -83,12 +86,14 @@ def run(config: EvaluateConfig, given: frozenset[str] | None = None) -> dict | N
               **{k: getattr(config, k) for k in (*TRAINED_SIZES, "input_norm")}}
     if not config.knn_only:
         loader = image_loader(val_table, val_rows, config, run, train=False)
+        levels = LevelTree.of_record(pretrained["levels"]) if "levels" in pretrained else None
         result.update(evaluate(model, loader, run.device, precision(config.amp, config.amp_dtype, run.device),
-                               config.channels_last, input_norm=config.input_norm))
+                               config.channels_last, input_norm=config.input_norm, levels=levels))
     if config.knn_labels is not None:
         features = backbone(model, pretrained["model_name"])
         result.update(knn_score(features, table, val_table, val_rows, config.knn_labels, run, config))
     if not config.quiet:
-        print0("  ".join(f"{k} {result[k]:.2f}" for k in ("top1", "top5", "knn_top1") if k in result))
+        shown = ("top1", "top5", *(k for k in result if k.startswith("top1_level")), "mistake_severity", "knn_top1")
+        print0("  ".join(f"{k} {result[k]:.2f}" for k in shown if isinstance(result.get(k), float)))
     distributed.cleanup()
     return result if run.is_main else None

@@ -74,7 +74,7 @@ DATA = {"synthetic", "grouping", "train_per_class", "val_per_class", "seed", "tr
 WORLDS = ("factors",)
 # Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
 GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
-            "resume", "overwrite", "checkpoint", "test_only", "quiet", "copy_from"}
+            "resume", "overwrite", "checkpoint", "test_only", "quiet", "copy_from", "hierarchy"}
 MARKS = {"paper", "reading"}  # where the paper has a cell, or why it is curate's reading of it
 PRETRAIN_KEYS = {"name", "labels", "per_class", "budget", "subset_seed", "series", "line", "copy_from"} | MARKS
 TRANSFER_KEYS = {"images_per_s"} | MARKS

@@ -13,7 +13,8 @@ from curate.progress import Progress, no_progress
 from train.data.loaders import to_device
 from train.distributed import all_gather_cat, all_reduce_sum, broadcast_buffers
 from train.errors import TrainError
-from train.metrics import topk_correct
+from train.levels import LevelLoss, LevelTree
+from train.metrics import lca_heights, topk_correct
 from train.voc_eval import classification_ap, mean_ap
 
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -35,9 +36,10 @@ def autocast(device: torch.device, amp_dtype: torch.dtype | None):
 
 
 def classification_step(model: nn.Module, criterion, device: torch.device, amp_dtype: torch.dtype | None = None,
-                        channels_last: bool = False, *, input_norm: str):
-    """The training step of a classifier for `train_one_epoch`: (loss, images, correct top-1 or None for
-    multi-label targets) of a batch, fed to the network as `input_norm` says (`loaders.INPUT_NORMS`)."""
+                        channels_last: bool = False, *, input_norm: str, scored: slice = slice(None)):
+    """The training step of a classifier for `train_one_epoch`: (loss, images, correct top-1 of the outputs
+    `scored`, or None for multi-label targets) of a batch, fed to the network as `input_norm` says
+    (`loaders.INPUT_NORMS`). `scored`: the finest level's outputs of a network with a head per level."""
 
     def step(images, targets):
         images = to_device(images, device, channels_last, input_norm)
@@ -45,7 +47,7 @@ def classification_step(model: nn.Module, criterion, device: torch.device, amp_d
         with autocast(device, amp_dtype):
             logits = model(images)
             loss = criterion(logits, targets)
-        correct = (logits.detach().argmax(dim=1) == targets).sum() if targets.dim() == 1 else None
+        correct = (logits.detach()[:, scored].argmax(dim=1) == targets).sum() if targets.dim() == 1 else None
         return loss, len(images), correct
 
     return step
@@ -103,13 +105,17 @@ def check_finite(loss: float, epoch: int, step: int) -> None:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dtype | None = None,
-             channels_last: bool = False, rule: str | None = None, *, input_norm: str) -> dict:
-    """Single-label: loss, top-1 and top-5 (percent). Multi-label (VOC; `rule` voc07 or voc12): the AP of
-    each class (percent, `voc_eval.classification_ap`) and their mean over the classes with a positive.
+             channels_last: bool = False, rule: str | None = None, *, input_norm: str,
+             levels: LevelTree | None = None) -> dict:
+    """Single-label: loss, top-1 and top-5 (percent); with `levels` (a head per level), those of the finest
+    level and what `level_scores` adds. Multi-label (VOC; `rule` voc07 or voc12): the AP of each class
+    (percent, `voc_eval.classification_ap`) and their mean over the classes with a positive.
 
     Under DDP each rank sees a disjoint shard (no padding); counts are summed, scores gathered.
     """
     model.eval()
+    if levels is not None:
+        return level_scores(model, loader, device, levels, amp_dtype, channels_last, input_norm=input_norm)
     if rule is not None:
         scores, truth = [], []
         for images, targets in loader:
@@ -129,6 +135,35 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp_dtype: torch.dt
         top1, top5, seen = top1 + c1, top5 + c5, seen + len(targets)
     loss_sum, top1, top5, seen = all_reduce_sum([loss_sum, top1, top5, seen], device)
     return {"loss": loss_sum / seen, "top1": 100 * top1 / seen, "top5": 100 * top5 / seen, "images": int(seen)}
+
+
+def level_scores(model: nn.Module, loader, device: torch.device, levels: LevelTree, amp_dtype: torch.dtype | None = None,
+                 channels_last: bool = False, *, input_norm: str) -> dict:
+    """A network with a head per level: the loss (summed over levels), top-1 and top-5 of the finest level,
+    `top1_level<i>` each level's head's top-1 (level 0 the coarsest), and the mistakes of the finest head: how
+    many, `mistake_severity` their mean height of the lowest common ancestor of the predicted and true label in
+    the level tree (`metrics.lca_heights`: 1 = same label one level up, ..., the number of levels = none
+    shared), and `mistake_heights` how many at each height."""
+    loss, ancestors, count = LevelLoss(levels).to(device), levels.ancestor_table(device), len(levels.label_counts)
+    loss_sum = top5 = seen = 0.0
+    right = torch.zeros(count, dtype=torch.int64, device=device)
+    heights = torch.zeros(count + 1, dtype=torch.int64, device=device)
+    for images, targets in loader:
+        targets = targets.to(device, non_blocking=True)
+        logits = scores_of(model, images, device, amp_dtype, channels_last, input_norm=input_norm)
+        loss_sum += loss(logits, targets, reduction="sum").item()
+        right += torch.stack([(part.argmax(dim=1) == level[targets]).sum()
+                              for part, level in zip(levels.split(logits), ancestors)])
+        finest = logits[:, levels.finest]
+        top5, seen = top5 + topk_correct(finest, targets, (5,))[0], seen + len(targets)
+        heights += torch.bincount(lca_heights(finest.argmax(dim=1), targets, ancestors), minlength=count + 1)
+    loss_sum, top5, seen, *counts = all_reduce_sum([loss_sum, top5, seen, *right.tolist(), *heights.tolist()], device)
+    right, heights = counts[:count], [int(n) for n in counts[count:]]
+    mistakes = sum(heights[1:])
+    return {"loss": loss_sum / seen, "top1": 100 * right[-1] / seen, "top5": 100 * top5 / seen, "images": int(seen),
+            **{f"top1_level{i}": 100 * n / seen for i, n in enumerate(right)}, "mistakes": mistakes,
+            "mistake_severity": sum(h * n for h, n in enumerate(heights)) / mistakes if mistakes else None,
+            "mistake_heights": {str(h): n for h, n in enumerate(heights) if h}}
 
 
 def scores_of(model: nn.Module, images: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None = None,

@@ -1,4 +1,4 @@
-"""Metrics: top-k counts, the multi-label loss. (VOC average precision: `voc_eval.py`; k-NN: `knn.py`.)"""
+"""Metrics: top-k counts, the multi-label loss, the mistake severity in a level tree. (VOC average precision: `voc_eval.py`; k-NN: `knn.py`.)"""
 
 from __future__ import annotations
 
@@ -17,3 +17,13 @@ def multilabel_loss(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy per class, with `difficult`-only entries (truth 0) left out."""
     weight = (truth != 0).to(logits.dtype)
     return F.binary_cross_entropy_with_logits(logits, (truth > 0).to(logits.dtype), weight=weight)
+
+
+def lca_heights(predicted: torch.Tensor, truth: torch.Tensor, ancestors: torch.Tensor) -> torch.Tensor:
+    """The height in the level tree of the lowest common ancestor of each predicted and true finest label
+    (Bertinetto et al. 2020, "Making Better Mistakes": a mistake's severity): 0 where they are the same finest
+    label, h where they first share a label h levels up, and the number of levels where they share none (their
+    ancestor is the tree's root). `ancestors` (levels, finest labels), coarse to fine: each finest label's label
+    at each level. The levels nest, so two labels that share a level share every coarser one."""
+    shared = (ancestors[:, predicted] == ancestors[:, truth]).sum(dim=0)
+    return len(ancestors) - shared

@@ -17,6 +17,7 @@ from train import checkpoint, distributed
 from train.config import PretrainConfig, implied_settings
 from train.data.tables import image_loader, load_tables
 from train.errors import TrainError
+from train.levels import LevelLoss, LevelTree
 from train.loops import classification_step, evaluate
 from train.models import build_model, check_input_size, freeze_layers
 from train.optimizer import sgd
@@ -32,7 +33,8 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
 
     # Data: the table names the images, the label of each, and the manifest it came from.
     table, val_table, val_rows = load_tables(config, check_files=run.dist.is_main)
-    identity = table.identity()
+    levels = LevelTree.read(config.hierarchy, table.labels_hash, table.source) if config.hierarchy else None
+    identity = {**table.identity(), **({"hierarchy": levels.source, "hierarchy_hash": levels.content_hash} if levels else {})}
     if run.saved is not None:
         checkpoint.check_same_data(run.saved, Path(config.resume), identity)
     if config.test_only and not val_rows:
@@ -51,12 +53,15 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
         distributed.print0(f"Warning: NO VALIDATION IMAGES: {val_table.source} {why}, so this run will report no "
                            "accuracy at any epoch; give a table of val images with --val-table (the README shows how "
                            "to make val-127.parquet).")
+    heads = (f" and a head for each of {len(levels.label_counts)} levels ({' / '.join(map(str, levels.label_counts))})"
+             if levels else "")
     run.say(f"{len(train_rows)} training and {len(val_rows)} validation images, {table.num_labels} labels "
-            f"({identity['labels_recipe'] or 'no recipe recorded'}), {run.dist.world_size} process(es) on {device}; "
+            f"({identity['labels_recipe'] or 'no recipe recorded'}){heads}, {run.dist.world_size} process(es) on {device}; "
             f"the run goes to {run.folder}")
 
-    # Model: the network for the table's labels.
-    raw_model = build_model(config.model, table.num_labels)
+    # Model: the network for the table's labels (with --hierarchy, for every level's: one block of outputs each).
+    outputs = levels.outputs if levels else table.num_labels
+    raw_model = build_model(config.model, outputs)
     check_input_size(raw_model, config.model, min(config.train_crop_size, config.val_crop_size))
     copied = run.saved.get("copied", {}) if run.saved is not None else {}
     if config.copy_layers and run.saved is None:  # a resumed run's weights come from its own checkpoint
@@ -67,23 +72,27 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     if config.test_only:
         if run.saved is not None:
             checkpoint.load_weights(raw_model, run.saved["model"], Path(config.resume))
-        metrics = evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm)
+        metrics = evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm,
+                           levels=levels)
         distributed.cleanup()
         return metrics if run.dist.is_main else None
 
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    criterion = (LevelLoss(levels, config.label_smoothing).to(device) if levels
+                 else nn.CrossEntropyLoss(label_smoothing=config.label_smoothing))
     optimizer = sgd(raw_model, config)
-    step = classification_step(model, criterion, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm)
+    step = classification_step(model, criterion, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm,
+                               scored=levels.finest if levels else slice(None))
 
     def scores(epoch: int) -> dict:
-        metrics = (evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm)
-                   if val_rows else {})
+        metrics = (evaluate(eval_model, val_loader, device, run.amp_dtype, config.channels_last, input_norm=config.input_norm,
+                            levels=levels) if val_rows else {})
         return {f"val_{k}": v for k, v in metrics.items()}
 
     started = time.perf_counter()
     history = run.fit(model, raw_model, optimizer, step, train_loader, scores,
-                      state={"model_name": config.model, "num_labels": table.num_labels, "label_wnids": table.label_wnids,
-                             "data": identity, "copied": copied})
+                      state={"model_name": config.model, "num_labels": table.num_labels, "num_outputs": outputs,
+                             "label_wnids": table.label_wnids, "data": identity, "copied": copied,
+                             **({"levels": levels.record()} if levels else {})})
     final = {"model": config.model, "augment": config.augment, "input_norm": config.input_norm, "epochs": run.epochs, "iterations": config.iterations, **identity, **copied,
              "label_count": table.num_labels, "output_dir": str(run.folder),
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
@@ -99,7 +108,8 @@ def summary(final: dict, output: Path) -> None:
 
     table = Table(title="pretrain summary", show_header=False)
     for key in ("model", "augment", "input_norm", "label_count", "labels_recipe", "labels_hash", "epochs", "train_loss", "train_top1",
-                "val_top1", "val_top5", "minutes"):
+                "val_top1", "val_top5", *(k for k in final if k.startswith("val_top1_level")), "val_mistake_severity",
+                "minutes"):
         if key in final:
             value = final[key]
             table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))

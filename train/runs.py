@@ -147,6 +147,8 @@ def epoch_line(record: dict, epochs: int) -> str:
             parts.append(f"{split} top-1 {record[f'{split}_top1']:.1f}%")
             if f"{split}_top5" in record:
                 parts.append(f"top-5 {record[f'{split}_top5']:.1f}%")
+            if record.get(f"{split}_mistake_severity") is not None:
+                parts.append(f"mistake severity {record[f'{split}_mistake_severity']:.2f}")
     return "  ".join([*parts, f"{record['train_images_per_s']:.0f} img/s"])
 
 

@@ -3,6 +3,7 @@ and renders. No logic lives here.
 
   common.py     error translation (in the command's words), the stderr console, shared options
   labels.py     coarsen, exclude, extend, sample, split, breeds, import
+  hierarchy.py  levels: nested label sets as one file, for one head per level
   manifests.py  build, presets (and its old name, recipes), lists, rebuild, git-setup, show, diff
   wordnet.py    curate wordnet install / snapshot
   images.py     curate images index / subset / apply / restrict / pack
@@ -43,6 +44,7 @@ def verbose_first(args: list[str]) -> list[str]:
 # module named like its command is a command group (`curate images index`).
 COMMAND_MODULES = {
     **dict.fromkeys(["coarsen", "exclude", "extend", "sample", "split", "breeds", "import"], "labels"),
+    "levels": "hierarchy",
     **dict.fromkeys(["build", "presets", "recipes", "lists", "rebuild", "git-setup", "show", "diff"], "manifests"),
     "wordnet": "wordnet",
     "images": "images",

@@ -106,11 +106,12 @@ def git_setup(quiet: bool = QUIET_OPTION):
 
 @app.command()
 def show(
-    path: Path = typer.Argument(..., help="A label manifest, an image index or an image table (.parquet)."),
+    path: Path = typer.Argument(..., help="A label manifest, a level manifest, an image index or an image table (.parquet)."),
     as_json: bool = flag("--json", help="Print the record as JSON: a manifest's recipe and every class with its label id; an index's or table's provenance, hash and images per class or label."),
 ):
     """Print a curate file as text. A manifest: sorted lines, one per class: `n02085620  Chihuahua  ->
-    n02084071  dog` (a git textconv driver: see `curate git-setup`). An image index or table: where its images
+    n02084071  dog` (a git textconv driver: see `curate git-setup`). A level manifest: one line per class with
+    its label at every level, coarse to fine. An image index or table: where its images
     are and came from, its content hash, and its images per class or per label.
     """
     from curate.fileformat import kind_of
@@ -127,6 +128,12 @@ def show(
         typer.echo("\n".join(keys), err=stdout_console() is None)
         typer.echo("\n".join(table))
         return
+    if kind == "levels":
+        from curate.labels.levels import levels_lines, levels_record, read_levels
+
+        levels, meta = read_levels(path)
+        typer.echo(json.dumps(levels_record(levels, meta), indent=2, ensure_ascii=False) if as_json else "\n".join(levels_lines(levels)))
+        return
     from curate.labels.manifest import read_labels
     from curate.labels.summary import manifest_record
     from curate.labels.textform import show_lines
@@ -139,9 +146,25 @@ def show(
 def diff(
     old: Path = typer.Argument(..., help="The manifest before."),
     new: Path = typer.Argument(..., help="The manifest after."),
-    as_json: bool = flag("--json", help="Print the change as JSON: every class that changed label (its label id, wnid and name before and after) and the labels created and dropped."),
+    as_json: bool = flag("--json", help="Print the change as JSON: every class that changed label (its label id, wnid and name before and after) and the labels created and dropped (of level manifests: a list, one such change per level)."),
 ):
-    """Show which classes changed label (from → to), which labels appeared or went, and the counts."""
+    """Show which classes changed label (from → to), which labels appeared or went, and the counts. Of two level
+    manifests (`curate levels`): the same, level by level."""
+    from curate.fileformat import kind_of
+
+    if kind_of(old) == kind_of(new) == "levels":
+        from curate.labels.levels import levels_diff_lines, read_levels
+        from curate.labels.textform import diff_labels
+
+        (before, _), (after, _) = read_levels(old), read_levels(new)
+        if as_json:
+            from curate.cli.output import to_json
+
+            pairs = zip(before.levels, after.levels)
+            typer.echo(json.dumps([to_json(diff_labels(b.labels, a.labels)) for b, a in pairs], indent=2, ensure_ascii=False))
+            return
+        typer.echo("\n".join(levels_diff_lines(before, after)))
+        return
     from curate.labels.manifest import read_labels
     from curate.labels.textform import diff_labels, diff_lines
 

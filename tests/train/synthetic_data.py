@@ -12,6 +12,7 @@ from pathlib import Path
 
 from curate.images.index import ImageIndex
 from curate.labels.classlists import ClassList
+from curate.labels.levels import nested, write_levels
 from curate.labels.manifest import labels_hash, write_labels
 from curate.labels.recipes import coarsen, identity
 from curate.wordnet.snapshot import load_hierarchy
@@ -33,10 +34,10 @@ PRETRAIN_CLASSES = {
 }
 
 
-def curate_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str]] = PRETRAIN_CLASSES) -> dict[str, dict]:
+def curate_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str]] = PRETRAIN_CLASSES) -> dict[str, dict | Path]:
     """Curate fine and coarse label sets of the pretraining classes; index the images of each split; label
     each index with each label set: the tables training reads (what `curate images apply` writes), under
-    OUT/manifests."""
+    OUT/manifests; and the two label sets as the levels of one level manifest (`levels`)."""
     hierarchy = load_hierarchy()
     base = ClassList(f"demo-{len(classes)}", tuple(sorted(classes)))
     label_sets = {
@@ -49,7 +50,10 @@ def curate_tables(out: Path, image_root: Path, classes: dict[str, tuple[str, str
     for split in ("train", "val"):
         indexes[split] = ImageIndex.build(image_root / split, split=split)
         indexes[split].write(folder / f"images-{split}.parquet")
-    tables = {}
+    # both label sets as the two levels of one hierarchy (`curate levels`), for a head per level
+    write_levels(nested([("coarsen --lift 1", label_sets["coarse"]), ("identity", label_sets["fine"])]),
+                 folder / "levels.parquet")
+    tables = {"levels": folder / "levels.parquet"}
     for name, labels in label_sets.items():
         labels_path = folder / f"{name}.parquet"
         write_labels(labels, labels_path)
