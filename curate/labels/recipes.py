@@ -208,12 +208,12 @@ def n_by_k(tree: Tree, classes: list[int], depth: int, subclasses: int, supercla
     members: dict[int, list[int]] = {}
     for node, label in down_up(tree, classes, depth).items():
         members.setdefault(label, []).append(node)
-    largest = max(members, key=lambda label: (len(members[label]), -label))
+    largest = min(members, key=lambda label: (-len(members[label]), tree.node_id(label)))
     if subclasses > len(members[largest]):
         raise BadRecipe(f"`subclasses` is {subclasses}, more than any superclass at depth {depth} holds (the largest, "
-                        f"{hierarchy.named(largest)}, holds {len(members[largest])}).")
+                        f"{tree.named(largest)}, holds {len(members[largest])}).")
     eligible = sorted((label for label in members if len(members[label]) >= subclasses),
-                      key=lambda label: text_key(seed, hierarchy.wnid(label)))
+                      key=lambda label: text_key(seed, tree.node_id(label)))
     if superclasses is not None and not 1 <= superclasses <= len(eligible):
         raise BadRecipe(f"`superclasses` must be between 1 and the {plural(len(eligible), 'superclass')} at depth {depth} "
                         f"that {'holds' if len(eligible) == 1 else 'hold'} {subclasses} classes or more, not {superclasses}.")
@@ -224,9 +224,9 @@ def n_by_k(tree: Tree, classes: list[int], depth: int, subclasses: int, supercla
         if label not in drawn:
             why = (f"holds {len(nodes)} of the {subclasses} classes asked" if len(nodes) < subclasses
                    else "is not among the superclasses drawn")
-            reasons |= {node: f"removed: its superclass {hierarchy.named(label)} {why}" for node in nodes}
+            reasons |= {node: f"removed: its superclass {tree.named(label)} {why}" for node in nodes}
         else:
-            reasons |= {node: f"removed: not among the {subclasses} classes drawn of {hierarchy.named(label)}"
+            reasons |= {node: f"removed: not among the {subclasses} classes drawn of {tree.named(label)}"
                         for node in ranked[subclasses:]}
     return reasons
 

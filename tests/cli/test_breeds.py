@@ -187,3 +187,17 @@ def test_unbalanced_takes_every_subclass_made_even(curate_cli, tmp_path):
     assert sizes["n01629276"] == sizes["n01662784"] == {"source": 2, "target": 2}  # salamander, turtle
     assert sizes["n01674464"] == {"source": 5, "target": 5} and sizes["n01772222"] == {"source": 3, "target": 3}
     assert Counter(row.reason for row in labels.kept) == {"source": 108, "target": 108}
+
+
+def test_n_by_k_on_the_breeds_tree_draws_from_breeds_superclasses(curate_cli, tmp_path, preset):
+    """coarsen's N x K form cuts the calibrated tree as well: at depth 4 with 8 subclasses its 30 superclasses
+    are ENTITY-30's (its own seeded draw of their classes, 8 each); the 110 classes outside the hierarchy are
+    removed, saying so, once each."""
+    out = tmp_path / "n-by-k.parquet"
+    result = curate_cli("coarsen", "--depth", "4", "--subclasses", "8", "--seed", "1", "--tree", "breeds", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    labels = read_labels(out)
+    assert set(labels.label_wnids) == set(preset("breeds-entity30").label_wnids)
+    assert Counter(len(rows) for rows in labels.members().values()) == Counter({8: 30})
+    assert len(labels.rows) == 1000
+    assert sum(row.reason == "removed: not in BREEDS' calibrated hierarchy" for row in labels.rows) == 110
