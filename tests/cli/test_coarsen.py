@@ -116,7 +116,8 @@ BAD_INPUTS = [
     (["--classes", "100"], "Error: --classes is 100, below the 127 classes of the one-lift set that balanced "
      "refinement starts from: use --lift or --depth for coarser sets."),
     (["--depth", "3", "--base", "nowhere.txt"], "Error: nowhere.txt is neither a built-in class list "
-     "(ilsvrc2012, imagenet22k) nor an existing file."),
+     "(ilsvrc2012, imagenet22k, imagenet12k, imagenet21k-p-fall11, imagenet21k-p-winter21, imagenet22k-ms, "
+     "imagenet21k-goog) nor an existing file."),
 ]
 
 

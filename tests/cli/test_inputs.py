@@ -97,7 +97,7 @@ CONFLICTS = [
     (["exclude", "--targets", "pascal-voc", "--synset", "n02084071"],
      "Give either a built-in target set (--targets) or your own targets (--synset, --synsets-file), not both."),
     (["split", "natural-manmade", "--part", "natural", "--seed", "5"],
-     "--seed applies to the random split; the natural-manmade split has no seed."),
+     "--seed applies to the random and superclass splits; the natural-manmade split has no seed."),
     (["extend", "--add", "3", "--min-images", "3"],
      "--min-images needs --images: the images per synset are counted in an image index."),
 ]
