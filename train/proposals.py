@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 
 from curate.fileio import atomic_path, check_writable
 from curate.progress import progress_bar
+from curate.workers import in_processes
 from train.errors import TrainError
 from train.tasks import TASK, Split
 
@@ -172,9 +172,9 @@ def compute(data: Path, output: Path, workers: int | None = None, propose=select
     files = list(dict.fromkeys(task.train.files + task.test.files))
     rows = cache_rows(output) if Path(output).exists() else {}
     todo = [file for file in files if under_voc(file) not in rows]
-    with Pool(workers or os.cpu_count()) as pool, progress_bar(enabled=not quiet) as progress:
+    with progress_bar(enabled=not quiet) as progress:
         advance = progress("Selective search", len(todo))
-        for n, (file, boxes) in enumerate(zip(todo, pool.imap(propose, todo, chunksize=4)), 1):
+        for n, (file, boxes) in enumerate(in_processes(propose, todo, workers or os.cpu_count() or 1), 1):
             rows[under_voc(file)] = boxes
             advance()
             if n % SAVE_EVERY == 0 or n == len(todo):

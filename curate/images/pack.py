@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
 import shutil
 import tarfile
@@ -35,9 +34,9 @@ from curate.images.exports.webdataset import INFO, add_member, write_info
 from curate.images.index import ImageIndex
 from curate.images.rows import IMAGES, pillow, read_image_bytes
 from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore
-from curate.interrupts import raise_on_sigterm
 from curate.progress import Progress, no_progress
 from curate.wording import amount_of_bytes, plural
+from curate.workers import WorkerDied, in_processes
 
 FORMATS = ("jpeg", "raw")
 SMALLEST = 16  # px: below this no network curate trains learns much (downsampled ImageNet starts at 16)
@@ -91,19 +90,13 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
             for start in chunks]
     processes = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    # On an interrupt the pool is terminated (SIGTERM, which its workers turn into an exit that removes their
-    # half-written shard): the parts in flight are dropped at once, and packed again by the next run.
-    # Forkserver workers start clean (no threads inherited from this process).
-    pool = multiprocessing.get_context("forkserver").Pool(processes, initializer=raise_on_sigterm)
+    # Forkserver workers start clean (no threads inherited from this process). On an interrupt the parts in
+    # flight are dropped (each worker removes its half-written shard) and packed again by the next run.
     try:
-        for rows in pool.imap(pack_part, jobs):
+        for _, rows in in_processes(pack_part, jobs, processes):
             advance(len(rows))
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    except WorkerDied as error:
+        raise BadImages(f"{error} The parts packed before are kept: the same command goes on from them.") from None
     return finish(index, out, settings, report)
 
 

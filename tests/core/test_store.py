@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -165,6 +166,40 @@ def test_sigterm_during_a_pack_leaves_nothing_that_looks_complete(source, tmp_pa
     if process.returncode == 143:
         assert again.returncode == 0 and "going on from" in again.stderr, again.stderr
     assert len(ImageStore.open(tmp_path / "store").index) == 18
+
+
+def grandchildren(pid: int) -> list[int]:
+    """The processes whose parent's parent is `pid` (a forkserver pool's workers), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    return [child for child, parent in parents.items() if parents.get(parent) == pid]
+
+
+def test_a_worker_killed_mid_pack_ends_it_with_one_sentence_and_the_next_run_goes_on(source, tmp_path):
+    argv = [sys.executable, "-c", ONE_IMAGE_PARTS, "images", "pack", str(source), "-f", "jpeg", "--size", "32", "-j", "1",
+            "-o", str(tmp_path / "store")]
+    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (workers := grandchildren(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.kill(workers[0], signal.SIGSTOP)  # the only worker (-j 1), held before it can finish every part
+    os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer does
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.splitlines()[-1] == (
+        "Error: A worker process was killed by SIGKILL (SIGKILL is what the system sends when memory runs out). "
+        "The parts packed before are kept: the same command goes on from them.")
+    assert not (tmp_path / "store" / "index.parquet").exists()
+    again = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert len(ImageStore.open(tmp_path / "store").index) == 18
+    assert not list((tmp_path / "store").glob("**/*.tmp"))
+
 
 
 # --- bad input ---------------------------------------------------------------------------------------------
