@@ -1,18 +1,22 @@
-"""The one file format of curate: a Parquet file with curate's metadata and two hashes.
+"""The one file format of curate: a Parquet file with curate's metadata and three hashes.
 
 Label manifests, image indexes and image tables are all such files, told apart by their `kind`. Every one
 is written by `write_table`: a fixed schema and column order, rows sorted
-by key, written atomically, with two hashes in its metadata:
+by key, written atomically, with three hashes in its metadata:
 - `content_hash` covers rows and column names only, so it survives pyarrow upgrades that change the file's
   bytes; it is what manifests, tables and checkpoints record of each other.
 - `pages_hash` covers the file's bytes before its footer (the encoded pages). A reader that finds them
   unchanged knows the rows are the ones `content_hash` was computed from, without re-hashing the rows; a
   file re-encoded by another tool fails this cheap check and falls back to re-hashing its rows.
+- `metadata_hash` covers the rest of curate's metadata and the row count, which sit in the footer beyond the
+  reach of the other two: a damaged footer could otherwise cut the rows short or change what a file says it
+  is, and still match them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +64,12 @@ def content_hash(table: pa.Table) -> str:
         for text in pool.map(lambda start: row_text(table.slice(start, HASH_SLICE)), starts):
             digest.update(text)
     return "sha256:" + digest.hexdigest()
+
+
+def metadata_hash(metadata: dict[str, str], rows: int) -> str:
+    """sha256 of curate's metadata (all but this hash itself, prefix dropped) and the row count, as sorted JSON."""
+    covered = {key: value for key, value in metadata.items() if key != "metadata_hash"}
+    return "sha256:" + hashlib.sha256(json.dumps({"metadata": covered, "rows": rows}, sort_keys=True).encode()).hexdigest()
 
 
 def row_text(table: pa.Table) -> bytes | memoryview:
@@ -131,6 +141,7 @@ def write_table(table: pa.Table, path: Path, kind: FileKind, metadata: dict[str,
                 PREFIX + "content_hash": digest,
                 PREFIX + "pages_hash": sink.hexdigest(),
             }
+            stamped[PREFIX + "metadata_hash"] = metadata_hash({k[len(PREFIX):]: v for k, v in stamped.items()}, table.num_rows)
             writer.add_key_value_metadata({key: stamped[key] for key in sorted(stamped)})
     return digest
 
@@ -185,9 +196,27 @@ def kind_of(path: Path) -> str | None:
     """The kind of curate file `path` says it is, from its footer alone (None for anything else)."""
     try:
         metadata = pq.read_schema(path).metadata or {}
-    except (pa.ArrowInvalid, OSError):
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
         return None
-    return metadata.get((PREFIX + "kind").encode(), b"").decode() or None
+    return metadata.get((PREFIX + "kind").encode(), b"").decode(errors="replace") or None
+
+
+def curate_metadata(path: Path, table: pa.Table) -> dict[str, str]:
+    """The curate metadata of a file read as `table` (prefix dropped), checked against its metadata hash."""
+    raw = table.schema.metadata or {}
+    try:
+        metadata = {k.decode()[len(PREFIX):]: v.decode() for k, v in raw.items() if k.startswith(PREFIX.encode())}
+    except UnicodeDecodeError:
+        raise BadManifest(f"{path} is damaged: its metadata is not text.") from None
+    if "kind" not in metadata:
+        raise BadManifest(f"{path} is a Parquet file but not a curate manifest (it has no curate metadata).")
+    if "metadata_hash" not in metadata:
+        raise BadManifest(f"{path} has no metadata hash (an older curate wrote it, or its footer is damaged): write it "
+                          "again with this curate (`curate build` for a preset).")
+    if metadata["metadata_hash"] != metadata_hash(metadata, table.num_rows):
+        raise BadManifest(f"{path} was changed after curate wrote it: its metadata or row count do not match its "
+                          "metadata hash.")
+    return metadata
 
 
 def read_table(path: Path, kind: FileKind) -> tuple[pa.Table, dict[str, str]]:
@@ -200,12 +229,9 @@ def read_table(path: Path, kind: FileKind) -> tuple[pa.Table, dict[str, str]]:
     try:
         data = path.read_bytes()
         table = decode(pa.py_buffer(data))
-    except (pa.ArrowInvalid, OSError):
+    except (pa.ArrowException, OSError, UnicodeDecodeError):  # a column name that is not text: a damaged footer
         raise BadManifest(f"{path} is not a Parquet file (or it is damaged).") from None
-    raw = table.schema.metadata or {}
-    metadata = {k.decode()[len(PREFIX):]: v.decode() for k, v in raw.items() if k.startswith(PREFIX.encode())}
-    if "kind" not in metadata:
-        raise BadManifest(f"{path} is a Parquet file but not a curate manifest (it has no curate metadata).")
+    metadata = curate_metadata(path, table)
     if metadata["kind"] != kind.name:
         found = KINDS.get(metadata["kind"], f"a curate {metadata['kind']} file")
         raise BadManifest(f"{path} is {found}, not {kind.what}.")

@@ -15,6 +15,7 @@ from image_world import (
     only_files, run, touch,
 )
 
+from curate.fileformat import metadata_hash
 from curate.images.index import ImageIndex
 from curate.images.table import ImageTable
 from curate.labels.manifest import labels_hash
@@ -207,7 +208,9 @@ def val_labels_case(text, sentence):
 def index_with_a_path_twice(tmp):
     rows = pa.table({"path": ["a", "a"], "wnid": [TENCH, TENCH], "split": ["train"] * 2, "size": pa.nulls(2, pa.int64()),
                      "archive": pa.nulls(2, pa.string()), "offset": pa.nulls(2, pa.int64())})
-    pq.write_table(rows.replace_schema_metadata({"curate.kind": "images", "curate.root": "/"}), tmp / "dup.parquet")
+    metadata = {"kind": "images", "root": "/"}
+    metadata["metadata_hash"] = metadata_hash(metadata, rows.num_rows)  # its footer as curate writes one
+    pq.write_table(rows.replace_schema_metadata({f"curate.{k}": v for k, v in metadata.items()}), tmp / "dup.parquet")
     return ["subset", tmp / "dup.parquet", "--per-class", 1], f"{tmp / 'dup.parquet'} lists path a more than once."
 
 
