@@ -3,17 +3,19 @@
 Every checkpoint carries the model, optimizer, scheduler, scaler, epoch, every rank's RNG state, the settings
 and history of the run, and what it was trained on (a pretrain checkpoint: the image table's and the
 manifest's content hashes and recipe; a fine-tune's: its task's samples), so `--resume` continues the same
-run (`resumed_config`, `restore`) and a result always says what it was trained on.
+run (`resumed_config`, `restore`) and a result always says what it was trained on. And its own digest,
+checked on every load: a damaged checkpoint is refused, never trained on or evaluated.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn, uint8
 
 from curate.fileio import atomic_path
 from train.distributed import Dist
@@ -25,9 +27,31 @@ from train.settings import as_given, with_role
 
 
 def save(path: Path, **state) -> None:
-    """Write atomically (through curate's one helper): an interrupted save never leaves half a checkpoint."""
+    """Write atomically (through curate's one helper): an interrupted save never leaves half a checkpoint.
+    The state's digest goes with it (a `digest` given is replaced: the state may have changed)."""
     with atomic_path(Path(path)) as tmp:
-        torch.save(state, tmp)
+        torch.save({**state, "digest": digest(state)}, tmp)
+
+
+def digest(state: dict) -> str:
+    """sha256 of everything a checkpoint holds but its digest, in the order it holds it: each tensor's dtype,
+    shape and bytes, every other value's type and repr (a checkpoint is small next to the training it saves)."""
+    sha = hashlib.sha256()
+
+    def feed(value) -> None:
+        if isinstance(value, Tensor):
+            tensor = value.detach().cpu().contiguous()
+            sha.update(f"tensor {tensor.dtype} {tuple(tensor.shape)}\n".encode())
+            sha.update(tensor.view(-1).view(uint8).numpy())
+        elif isinstance(value, (dict, list, tuple)):
+            sha.update(f"{type(value).__name__} {len(value)}\n".encode())
+            for item in value.items() if isinstance(value, dict) else value:
+                feed(item)
+        else:
+            sha.update(f"{type(value).__name__} {value!r}\n".encode())
+
+    feed({key: value for key, value in state.items() if key != "digest"})
+    return "sha256:" + sha.hexdigest()
 
 
 def config_record(config) -> dict:
@@ -48,6 +72,11 @@ def load(path: Path, kind: str = "pretrain") -> dict:
         raise TrainError(f"{path} is not a checkpoint this module can read (foreign or damaged file).") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_name" not in checkpoint:
         raise TrainError(f"{path} is a torch file but not a `python -m train` checkpoint.")
+    if "digest" not in checkpoint:
+        raise TrainError(f"{path} has no digest (it was saved before checkpoints carried one, or it is damaged): it "
+                         "cannot be checked, so it is not loaded.")
+    if checkpoint["digest"] != digest(checkpoint):
+        raise TrainError(f"{path} is damaged: what it holds does not match its digest.")
     if kind is not None and checkpoint.get("kind") != kind:
         raise TrainError(f"{path} is a {checkpoint.get('kind')} checkpoint, not a {kind} checkpoint.")
     return checkpoint

@@ -18,6 +18,7 @@ from torchvision.transforms import v2
 from curate.images.index import ImageIndex
 from curate.images.pack import pack
 from curate.labels.manifest import read_labels
+from train import checkpoint
 from train.config import EvaluateConfig, PretrainConfig, check, explicit, implied_sizes
 from train.data.crops import CaffeCrop, SeededResizedCrop, caffe_offsets, crop_boxes
 from train.data.loaders import EvalTransform, ImageDataset, ShardSampler, eval_transform, train_transform
@@ -294,7 +295,7 @@ def test_resume_refuses_another_augmentation(caffe_run, few, capsys):
 def test_a_checkpoint_from_before_augment_resumes_as_rrc(caffe_run, tmp_path, capsys):
     saved = torch.load(caffe_run["checkpoint"], weights_only=True)
     del saved["config"]["augment"]
-    torch.save(saved, tmp_path / "old.pt")
+    checkpoint.save(tmp_path / "old.pt", **saved)
     line = error_of([*caffe_run["argv"], "--epochs", "3", "--resume", str(tmp_path / "old.pt")], capsys)
     assert line.startswith(f"Error: --augment caffe contradicts {tmp_path / 'old.pt'}, which was trained with --augment rrc: ")
 

@@ -19,6 +19,7 @@ import synthetic_voc
 from curate.images.index import ImageIndex
 from curate.images.pack import pack
 from curate.labels.manifest import read_labels
+from train import checkpoint
 from train.config import implied_settings, with_task_defaults
 from train.data.tables import image_loader, load_table
 from train.flags import parse
@@ -342,7 +343,7 @@ def old_checkpoint(caffe_pretrained, tmp_path_factory):
     for name in ("input_norm", "bias_lr_scale", "bias_weight_decay"):
         del saved["config"][name]
     path = tmp_path_factory.mktemp("old") / "checkpoint.pt"
-    torch.save(saved, path)
+    checkpoint.save(path, **saved)
     return path
 
 

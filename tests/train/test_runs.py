@@ -14,6 +14,8 @@ import pytest
 import torch
 from commands import FAST, REPO, SIZES, error_of, run, tables
 
+from train import checkpoint
+
 SHORT = [*FAST, "--lr", "0.05", "--lr-scheduler", "cosine"]
 
 
@@ -108,7 +110,7 @@ def test_a_longer_run_lays_its_cosine_schedule_out_again_and_says_so(data, two_e
 def test_another_number_of_processes_is_refused(data, two_epochs, tmp_path, capsys):
     saved = torch.load(two_epochs / "checkpoint.pt", weights_only=True)
     saved["rng"] = saved["rng"] * 2  # as if trained on two processes
-    torch.save(saved, tmp_path / "two.pt")
+    checkpoint.save(tmp_path / "two.pt", **saved)
     line = error_of(["pretrain", *tables(data["coarse"]), *FAST, "--epochs", "4", "--resume", str(tmp_path / "two.pt"),
                      "--output-dir", str(tmp_path / "again")], capsys)
     assert line == (f"Error: {tmp_path / 'two.pt'} was trained on 2 processes and this run has 1: resume it on 2 "
