@@ -242,3 +242,26 @@ def pack(
     if found.failed:
         console.print(f"{len(found.failed):,} could not be packed: {some(sorted(found.failed), 3)}"
                       + ("" if report else "; --report FILE lists them all, with why."), highlight=False)
+
+
+@app.command("verify")
+def verify(
+    store: Path = typer.Argument(..., metavar="store", help="A store's folder, made by `curate images pack`."),
+    quiet: bool = QUIET_OPTION,
+):
+    """Read every byte of a packed store against the digests recorded when it was packed.
+
+    Opening a store (to train from it) checks only that its files are all there, as long as they were packed;
+    this finds bytes changed inside them.
+
+    Examples:
+    $ curate images verify val-jpeg160
+    """
+    from curate.images.store import ImageStore
+
+    opened = ImageStore.open(store)
+    console = stderr_console(quiet)
+    with progress_bar(console) as progress:
+        opened.verify(progress)
+    typer.echo(str(store))
+    console.print(f"{len(opened.index):,} images in {store}: every byte as packed.", highlight=False)

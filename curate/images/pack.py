@@ -33,7 +33,7 @@ from curate.fileio import atomic_path, check_folder_writable, make_folder
 from curate.images.exports.webdataset import INFO, add_member, write_info
 from curate.images.index import ImageIndex
 from curate.images.rows import IMAGES, pillow, read_image_bytes
-from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore
+from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore, span_digest
 from curate.progress import Progress, no_progress
 from curate.wording import amount_of_bytes, plural
 from curate.workers import WorkerDied, in_processes
@@ -164,6 +164,7 @@ def pack_part(job) -> list[str]:
                 jpeg = data.getvalue()
                 packed.append([slot, shard, add_member(tar, f"{slot:09d}.jpg", jpeg), len(jpeg)])
                 add_member(tar, f"{slot:09d}.cls", str(cls).encode())
+        span = [shard, 0, (out / shard).stat().st_size]
     else:
         import numpy as np
 
@@ -172,8 +173,9 @@ def pack_part(job) -> list[str]:
             pixels[slot] = np.asarray(image, dtype=np.uint8)
             packed.append([slot, PIXELS, pixels.offset + slot * size * size * 3, size * size * 3])
         pixels.flush()
+        span = [PIXELS, pixels.offset + start * size * size * 3, len(columns["path"]) * size * size * 3]
     with atomic_path(out / PARTS / f"{start // chunk:06d}.json") as tmp:
-        tmp.write_text(json.dumps({"packed": packed, "failed": failed}))
+        tmp.write_text(json.dumps({"packed": packed, "failed": failed, "span": [*span, span_digest(out / span[0], *span[1:])]}))
     return columns["path"]
 
 
@@ -196,8 +198,10 @@ def shrink(Image, data: bytes, fmt: str, size: int):
 def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> tuple[ImageStore, PackReport]:
     """Gather the parts into the store's index, write it (the store is then complete), remove the parts."""
     slot_of: dict[int, tuple[str, int, int]] = {}
+    spans = []
     for part in sorted((out / PARTS).glob("*.json")):
         recorded = json.loads(part.read_text())
+        spans.append(recorded["span"])
         slot_of.update({slot: (archive, offset, size) for slot, archive, offset, size in recorded["packed"]})
         report.failed.update(recorded["failed"])
     slots = sorted(slot_of)
@@ -215,6 +219,7 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
         "store_resize": resize_rule(settings["format"], settings["size"], settings["quality"]),
         "source_hash": settings["source_hash"], "origin_hash": index.origin_hash,
         "report": json.dumps({"packed": report.packed, "failed": len(report.failed)}, sort_keys=True),
+        "store_spans": json.dumps(sorted(spans + pixels_header_span(out))),
     }
     if settings["format"] == "jpeg":
         write_shard_info(out, rows, list(index.class_counts()))
@@ -222,6 +227,16 @@ def finish(index: ImageIndex, out: Path, settings: dict, report: PackReport) -> 
     shutil.rmtree(out / PARTS)
     (out / SETTINGS).unlink()
     return ImageStore.open(out), report
+
+
+def pixels_header_span(out: Path) -> list[list]:
+    """The span of pixels.npy's header, for a raw store (none for a jpeg one)."""
+    if not (out / PIXELS).is_file():
+        return []
+    import numpy as np
+
+    header = np.load(out / PIXELS, mmap_mode="r").offset
+    return [[PIXELS, 0, header, span_digest(out / PIXELS, 0, header)]]
 
 
 def write_shard_info(out: Path, rows: pa.Table, classes: list[str]) -> None:

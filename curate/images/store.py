@@ -1,11 +1,18 @@
-"""ImageStore: a packed store (see `pack`) opened for reading, checked whole before any training reads it.
+"""ImageStore: a packed store (see `pack`) opened for reading, checked before any training reads it.
 
-    store = ImageStore.open("store64")      # refuses a store still being packed, or with a shard missing
+    store = ImageStore.open("store64")      # refuses a store still being packed, a file missing or cut short
+    store.verify()                           # every byte against the digests recorded when it was packed
     rows = store.rows_for(table.rows["path"])  # where each image of a table made on the source index is
+
+Packing records a sha256 digest of every span of bytes it writes (`spans` in the index's metadata): each
+shard whole, or the header of pixels.npy and each part's rows of it. Opening checks what is cheap (every file
+there, of the length packed, and the pixel array's header); `verify` reads everything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,11 +20,23 @@ import pyarrow.compute as pc
 
 from curate.errors import BadImages
 from curate.images.index import ImageIndex
+from curate.progress import Progress, no_progress
 from curate.wording import plural, some
 
 # A store's folder: index.parquet (written last: the store is complete), shards/*.tar (jpeg) or pixels.npy (raw),
 # and while it is being packed, the settings it is packed with and the parts packed so far.
 INDEX, SHARDS, PIXELS, SETTINGS, PARTS = "index.parquet", "shards", "pixels.npy", ".packing.json", ".parts"
+
+
+def span_digest(path: Path, offset: int, size: int) -> str:
+    """sha256 of `size` bytes of the file `path` from `offset` (fewer where the file ends sooner)."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as file:
+        file.seek(offset)
+        while size > 0 and (chunk := file.read(min(size, 1 << 20))):
+            sha.update(chunk)
+            size -= len(chunk)
+    return "sha256:" + sha.hexdigest()
 
 
 class ImageStore:
@@ -39,8 +58,11 @@ class ImageStore:
         index = ImageIndex.read(folder / INDEX)
         if "store_format" not in index.metadata:
             raise BadImages(f"{folder / INDEX} is an image index, but not a store's.")
+        if "store_spans" not in index.metadata:
+            raise BadImages(f"The store {folder} records no digests of its files (it was packed before stores did): "
+                            "pack it again.")
         store = cls(folder, index)
-        store.check_shards()
+        store.check_files()
         return store
 
     @property
@@ -55,20 +77,44 @@ class ImageStore:
     def origin_hash(self) -> str:
         return self.index.origin_hash
 
-    def check_shards(self) -> None:
-        """Every shard the index points into is there, and long enough for the bytes it points at."""
-        rows = self.index.rows
-        end = pc.add(rows["offset"], rows["size"])
-        needed: dict[str, int] = {}
-        for archive, last in zip(rows["archive"].to_pylist(), end.to_pylist()):
-            needed[archive] = max(needed.get(archive, 0), last)
-        for archive in sorted(needed):
-            path = self.folder / archive
+    @property
+    def spans(self) -> list[tuple[str, int, int, str]]:
+        """The spans of bytes packing wrote, each (file, offset, size, digest)."""
+        return [tuple(span) for span in json.loads(self.index.metadata["store_spans"])]
+
+    def check_files(self) -> None:
+        """Every file the store was packed into is there, exactly as long as it was packed, and the pixel
+        array's header (a few hundred bytes) is the one it was packed with."""
+        length: dict[str, int] = {}
+        for name, offset, size, _ in self.spans:
+            length[name] = max(length.get(name, 0), offset + size)
+        for name in sorted(length):
+            path = self.folder / name
             if not path.is_file():
-                raise BadImages(f"The store {self.folder} is damaged: {archive} is missing.")
-            if path.stat().st_size < needed[archive]:
-                raise BadImages(f"The store {self.folder} is damaged: {archive} ends at byte {path.stat().st_size:,}, "
-                                f"before the {needed[archive]:,} bytes its images take (truncated?).")
+                raise BadImages(f"The store {self.folder} is damaged: {name} is missing.")
+            if path.stat().st_size != length[name]:
+                cut = " (truncated?)" if path.stat().st_size < length[name] else ""
+                raise BadImages(f"The store {self.folder} is damaged: {name} has {path.stat().st_size:,} bytes, not the "
+                                f"{length[name]:,} it was packed with{cut}.")
+        header = [span for span in self.spans if span[0] == PIXELS and span[1] == 0]
+        if header and not self.matches(*header[0]):
+            raise BadImages(f"The store {self.folder} is damaged: the header of {PIXELS} is not the one it was packed with.")
+
+    def matches(self, name: str, offset: int, size: int, digest: str) -> bool:
+        return span_digest(self.folder / name, offset, size) == digest
+
+    def verify(self, progress: Progress = no_progress) -> None:
+        """Read every byte of the store against the digests recorded when it was packed."""
+        spans = self.spans
+        advance = progress("Checking the store", sum(size for _, _, size, _ in spans))
+        damaged = []
+        for span in spans:
+            if not self.matches(*span):
+                damaged.append(span[0] if span[0] != PIXELS else f"{PIXELS} (bytes {span[1]:,} to {span[1] + span[2]:,})")
+            advance(span[2])
+        if damaged:
+            raise BadImages(f"The store {self.folder} is damaged: {some(damaged, 3)} {'does' if len(damaged) == 1 else 'do'} "
+                            "not match the digests recorded when it was packed; pack it again.")
 
     def rows_for(self, paths: pa.ChunkedArray | pa.Array) -> pa.Table:
         """The store's rows of the images `paths`, in that order; every one must be in the store."""

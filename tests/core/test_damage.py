@@ -1,14 +1,16 @@
 """Damaged files give one sentence, never a silently wrong answer: real byte flips in a Parquet footer, and in
 a store's shards and pixel array; edited metadata; a truncated store."""
 
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from image_world import GOLDFISH, TENCH, error, index_of, run, tiny_jpeg, touch
 
 from curate.errors import CurateError
+from curate.fileformat import metadata_hash
 from curate.images.index import ImageIndex
-from image_world import GOLDFISH, TENCH, index_of
 
 
 def flipped(path: Path, position: int, bit: int, out: Path) -> Path:
@@ -51,8 +53,8 @@ def row_count_flip(index: Path, out: Path) -> Path:
             try:
                 if 0 < pq.read_table(damaged).num_rows < rows:
                     return damaged
-            except Exception:
-                pass
+            except Exception:  # pyarrow refuses this flip (in one of many ways): not the one sought
+                continue
     raise AssertionError("no single flip of the footer changed the row count")
 
 
@@ -95,3 +97,89 @@ def test_a_file_without_a_metadata_hash_is_refused(curate_cli, depth3, tmp_path)
         1, "", f"Error: {old} has no metadata hash (an older curate wrote it, or its footer is damaged): write it again "
                "with this curate (`curate build` for a preset).")
 
+
+
+# --- stores: every shard and part has its digest; opening checks lengths and the pixel array's header ----
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory) -> dict[str, Path]:
+    """A jpeg store and a raw store of 2 classes x 5 small real JPEGs, packed once; tests damage copies."""
+    pytest.importorskip("PIL")
+    folder = tmp_path_factory.mktemp("packed")
+    for n in range(10):
+        wnid = (TENCH, GOLDFISH)[n % 2]
+        touch(folder / "train" / wnid / f"{wnid}_{n}.JPEG", tiny_jpeg(25 * n))
+    assert run("index", folder / "train", "-o", folder / "index.parquet").exit_code == 0
+    for fmt in ("jpeg", "raw"):
+        assert run("pack", folder / "index.parquet", "-f", fmt, "--size", 16, "-j", 1, "-o", folder / fmt, "-q").exit_code == 0
+    return {fmt: folder / fmt for fmt in ("jpeg", "raw")}
+
+
+@pytest.fixture
+def store(packed, tmp_path, request) -> Path:
+    """A fresh copy of the packed store of the test's format."""
+    return Path(shutil.copytree(packed[request.param], tmp_path / "store"))
+
+
+def flip_in_place(path: Path, position: int, bit: int = 0) -> None:
+    flipped(path, position, bit, path)
+
+
+def header_length(pixels: Path) -> int:
+    import numpy as np
+
+    return np.load(pixels, mmap_mode="r").offset
+
+
+@pytest.mark.parametrize("store", ["jpeg", "raw"], indirect=True)
+def test_verify_passes_a_store_as_packed(store):
+    result = run("verify", store)
+    assert (result.exit_code, result.stdout) == (0, f"{store}\n"), result.stderr
+
+
+@pytest.mark.parametrize("store,damaged,where", [
+    ("jpeg", "shards/000000.tar", lambda path: path.stat().st_size // 2),
+    ("raw", "pixels.npy", lambda path: path.stat().st_size - 100),
+], indirect=["store"])
+def test_verify_finds_a_flipped_byte(store, damaged, where):
+    path = store / damaged
+    flip_in_place(path, where(path))
+    named = damaged if damaged != "pixels.npy" else f"pixels.npy (bytes {header_length(path):,} to {path.stat().st_size:,})"
+    assert error(run("verify", store)) == (f"Error: The store {store} is damaged: {named} does not match the digests "
+                                           "recorded when it was packed; pack it again.")
+
+
+@pytest.mark.parametrize("store", ["raw"], indirect=True)
+def test_every_flip_of_the_pixel_header_is_refused_on_opening(store, tmp_path):
+    from curate.images.store import ImageStore
+
+    pixels = store / "pixels.npy"
+    original = pixels.read_bytes()
+    for position in range(header_length(pixels)):
+        flip_in_place(pixels, position, position % 8)
+        with pytest.raises(CurateError) as refused:
+            ImageStore.open(store)
+        assert str(refused.value) == f"The store {store} is damaged: the header of pixels.npy is not the one it was packed with."
+        pixels.write_bytes(original)
+
+
+@pytest.mark.parametrize("store,damaged", [("jpeg", "shards/000000.tar"), ("raw", "pixels.npy")], indirect=["store"])
+def test_a_truncated_store_is_refused_when_opened(store, damaged):
+    path = store / damaged
+    length = path.stat().st_size
+    path.write_bytes(path.read_bytes()[:length - 10])
+    assert error(run("verify", store)) == (f"Error: The store {store} is damaged: {damaged} has {length - 10:,} bytes, not "
+                                           f"the {length:,} it was packed with (truncated?).")
+
+
+@pytest.mark.parametrize("store", ["jpeg"], indirect=True)
+def test_a_store_that_records_no_digests_is_refused(store):
+    index = store / "index.parquet"
+    table = pq.read_table(index)
+    metadata = {k.decode()[len("curate."):]: v.decode() for k, v in table.schema.metadata.items()
+                if k.startswith(b"curate.") and k != b"curate.store_spans"}
+    metadata["metadata_hash"] = metadata_hash(metadata, table.num_rows)  # as an older curate would have written it
+    pq.write_table(table.replace_schema_metadata({f"curate.{k}": v for k, v in metadata.items()}), index)
+    assert error(run("verify", store)) == (f"Error: The store {store} records no digests of its files (it was packed "
+                                           "before stores did): pack it again.")

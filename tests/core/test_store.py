@@ -238,14 +238,13 @@ def test_a_folder_that_is_not_a_store_is_never_touched(source, tmp_path):
 
 @pytest.mark.parametrize("damage,sentence", [
     ("missing", "The store {store} is damaged: shards/000000.tar is missing."),
-    ("truncated", "The store {store} is damaged: shards/000000.tar ends at byte 1,000, before the {need:,} bytes its images take (truncated?)."),
+    ("truncated", "The store {store} is damaged: shards/000000.tar has 1,000 bytes, not the {need:,} it was packed with (truncated?)."),
 ])
 def test_a_damaged_store_is_refused(source, tmp_path, damage, sentence):
     store = tmp_path / "store"
     assert run("pack", source, "--size", 32, "-o", store, "-q").exit_code == 0
     shard = store / "shards" / "000000.tar"
-    rows = ImageIndex.read(store / "index.parquet").rows.to_pylist()
-    need = max(row["offset"] + row["size"] for row in rows)
+    need = shard.stat().st_size
     shard.unlink() if damage == "missing" else shard.write_bytes(shard.read_bytes()[:1000])
     with pytest.raises(Exception) as raised:
         ImageStore.open(store)
