@@ -147,3 +147,25 @@ def test_a_store_with_a_missing_shard_is_refused(data, stores, tmp_path, capsys)
     (tmp_path / "store" / "shards" / "000000.tar").unlink()
     line = error_of(["pretrain", "--table", str(data["coarse"]["train_table"]), "--store", str(tmp_path / "store"), *FAST], capsys)
     assert line == f"Error: --store: The store {tmp_path / 'store'} is damaged: shards/000000.tar is missing."
+
+
+@pytest.mark.parametrize("damage", ["header", "truncated"])
+def test_a_table_of_a_damaged_raw_store_is_refused_before_training(stores, tmp_path, capsys, damage):
+    import shutil
+
+    from curate.images.table import ImageTable
+
+    store = shutil.copytree(stores["out"] / "raw-train", tmp_path / "store")
+    table = ImageTable.read(stores["out"] / "raw-coarse-train.parquet")
+    ImageTable(table.rows, {**table.metadata, "root": str(store)}).write(tmp_path / "table.parquet")
+    pixels = store / "pixels.npy"
+    data = bytearray(pixels.read_bytes())
+    if damage == "header":
+        data[data.index(b"'shape': (") + 11] ^= 0x01  # the row count numpy reads: 192 -> 182
+    pixels.write_bytes(data if damage == "header" else data[:-1000])
+    line = error_of(["pretrain", "--table", str(tmp_path / "table.parquet"), *FAST, "--output-dir", str(tmp_path / "run")], capsys)
+    assert line == f"Error: {tmp_path / 'table.parquet'}: The store {store} is damaged: " + {
+        "header": "the header of pixels.npy is not the one it was packed with.",
+        "truncated": f"pixels.npy has {len(data) - 1000:,} bytes, not the {len(data):,} it was packed with (truncated?).",
+    }[damage]
+    assert not (tmp_path / "run").exists()

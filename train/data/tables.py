@@ -143,6 +143,11 @@ def load_table(table_path: Path | None = None, labels_path: Path | None = None, 
         raise TrainError("Give the image table with `table`, or a label manifest and an image index with `labels` and `images`.")
     if store_path is not None:
         table, root = from_store(table, source, Path(store_path)), None
+    elif "store_format" in table.metadata and root is None:  # a table made on a store's own index: check the store too
+        try:
+            ImageStore.open(Path(table.root))
+        except CurateError as error:
+            raise TrainError(f"{source}: {error}") from None
     root = Path(root) if root is not None else Path(table.root)
     if not root.is_dir():
         raise TrainError(f"The data root {root} is not a folder: pass the folder the table's paths are relative to with `root`.")
