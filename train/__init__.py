@@ -16,7 +16,8 @@ Read in this order:
   demo.py         run(config) of `demo`: the demo grid (experiments/demo.toml) and its report
   loops.py        train_one_epoch, evaluate, extract_features; the one mixed-precision path
   optimizer.py    SGD with Caffe's per-parameter multipliers (biases, pretrained layers) as parameter groups
-  checkpoint.py   the one owner of checkpoints: save (atomically), load, resume (settings and state)
+  checkpoint.py   the one owner of checkpoints: save (atomically, with a digest), load (the digest checked),
+                  resume (settings and state)
   data/           the image table as training reads it (tables.py); decoding, datasets, loaders (loaders.py);
                   raw stores in batches (stores.py); seeded crops (crops.py)
   models.py       the one table of networks and where each keeps its classifier

@@ -9,7 +9,8 @@
   subsets.py   N images per class, or a budget spread over labels, each class's images in the seeded order of
                their paths (curate/seeded.py)
   pack.py      pack an index's images into a store: decoded once, resized, where training reads them fast
-  store.py     ImageStore: a packed store opened for reading, checked whole; the store's folder layout
+  store.py     ImageStore: a packed store opened for reading, its files' lengths checked, verified against the
+               digests packing recorded; the store's folder layout
   describe.py  what `curate show` says of an index or a table
   exports/     a table in the formats other trainers read: ImageFolder trees, WebDataset shards
 """
