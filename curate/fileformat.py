@@ -210,10 +210,9 @@ def curate_metadata(path: Path, table: pa.Table) -> dict[str, str]:
         raise BadManifest(f"{path} is damaged: its metadata is not text.") from None
     if "kind" not in metadata:
         raise BadManifest(f"{path} is a Parquet file but not a curate manifest (it has no curate metadata).")
-    if "metadata_hash" not in metadata:
-        raise BadManifest(f"{path} has no metadata hash (an older curate wrote it, or its footer is damaged): write it "
-                          "again with this curate (`curate build` for a preset).")
-    if metadata["metadata_hash"] != metadata_hash(metadata, table.num_rows):
+    # A file an older curate wrote has no metadata hash: it is read as it always was (its rows still checked by
+    # the content hash), so a user's files and git history's manifests stay readable.
+    if "metadata_hash" in metadata and metadata["metadata_hash"] != metadata_hash(metadata, table.num_rows):
         raise BadManifest(f"{path} was changed after curate wrote it: its metadata or row count do not match its "
                           "metadata hash.")
     return metadata

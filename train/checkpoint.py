@@ -72,10 +72,9 @@ def load(path: Path, kind: str = "pretrain") -> dict:
         raise TrainError(f"{path} is not a checkpoint this module can read (foreign or damaged file).") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_name" not in checkpoint:
         raise TrainError(f"{path} is a torch file but not a `python -m train` checkpoint.")
-    if "digest" not in checkpoint:
-        raise TrainError(f"{path} has no digest (it was saved before checkpoints carried one, or it is damaged): it "
-                         "cannot be checked, so it is not loaded.")
-    if checkpoint["digest"] != digest(checkpoint):
+    # A checkpoint saved before checkpoints carried a digest loads unchecked, as it always did: weights a user
+    # trained stay usable.
+    if "digest" in checkpoint and checkpoint["digest"] != digest(checkpoint):
         raise TrainError(f"{path} is damaged: what it holds does not match its digest.")
     if kind is not None and checkpoint.get("kind") != kind:
         raise TrainError(f"{path} is a {checkpoint.get('kind')} checkpoint, not a {kind} checkpoint.")

@@ -75,7 +75,8 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90
     if fmt == "raw":
         check_room(out, len(index) * size * size * 3, f"A raw store of {plural(len(index), 'image')} at {size} px")
     settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
-                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK, "cls": fmt == "jpeg"}
+                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK, "cls": fmt == "jpeg",
+                "spans": True}  # parts record their spans: an unfinished pack from before is not gone on with
     prepare_folder(out, settings, overwrite)
     if fmt == "raw" and not (out / PIXELS).exists():
         allocate_pixels(out / PIXELS, len(index), size)

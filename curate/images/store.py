@@ -58,9 +58,6 @@ class ImageStore:
         index = ImageIndex.read(folder / INDEX)
         if "store_format" not in index.metadata:
             raise BadImages(f"{folder / INDEX} is an image index, but not a store's.")
-        if "store_spans" not in index.metadata:
-            raise BadImages(f"The store {folder} records no digests of its files (it was packed before stores did): "
-                            "pack it again.")
         store = cls(folder, index)
         store.check_files()
         return store
@@ -79,8 +76,9 @@ class ImageStore:
 
     @property
     def spans(self) -> list[tuple[str, int, int, str]]:
-        """The spans of bytes packing wrote, each (file, offset, size, digest)."""
-        return [tuple(span) for span in json.loads(self.index.metadata["store_spans"])]
+        """The spans of bytes packing wrote, each (file, offset, size, digest); none in a store packed before
+        stores recorded them (it opens unchecked, as it always did; `verify` refuses it)."""
+        return [tuple(span) for span in json.loads(self.index.metadata.get("store_spans", "[]"))]
 
     def check_files(self) -> None:
         """Every file the store was packed into is there, exactly as long as it was packed, and the pixel
@@ -106,6 +104,9 @@ class ImageStore:
     def verify(self, progress: Progress = no_progress) -> None:
         """Read every byte of the store against the digests recorded when it was packed."""
         spans = self.spans
+        if not spans:
+            raise BadImages(f"The store {self.folder} records no digests of its files (it was packed before stores did): "
+                            "pack it again to be able to verify it.")
         advance = progress("Checking the store", sum(size for _, _, size, _ in spans))
         damaged = []
         for span in spans:

@@ -11,6 +11,7 @@ from image_world import GOLDFISH, TENCH, error, index_of, run, tiny_jpeg, touch
 from curate.errors import CurateError
 from curate.fileformat import metadata_hash
 from curate.images.index import ImageIndex
+from curate.images.store import ImageStore
 
 
 def flipped(path: Path, position: int, bit: int, out: Path) -> Path:
@@ -39,7 +40,9 @@ def test_every_footer_flip_is_refused_or_reads_back_the_same(tmp_path):
             assert str(error).startswith(f"{damaged} ") and str(error).count(". ") == 0, error
             outcomes["refused"] += 1
             continue
-        assert read.rows.equals(original.rows) and read.metadata == original.metadata, position
+        # a flip in the metadata hash's own key name leaves a file that reads as an older curate's, unchecked
+        unhashed = {k: v for k, v in original.metadata.items() if k != "metadata_hash"}
+        assert read.rows.equals(original.rows) and {k: read.metadata.get(k) for k in unhashed} == unhashed, position
         outcomes["same"] += 1
     assert outcomes["refused"] > 100 and outcomes["same"] > 0  # the loop reached both outcomes
 
@@ -82,16 +85,14 @@ def test_metadata_that_is_not_text_is_refused(curate_cli, depth3, tmp_path):
         1, "", f"Error: {edited} is damaged: its metadata is not text.")
 
 
-def test_a_file_without_a_metadata_hash_is_refused(curate_cli, depth3, tmp_path):
+def test_a_file_an_older_curate_wrote_is_still_read(curate_cli, depth3, tmp_path):
+    """Without a metadata hash (before files carried one) a file reads as it always did: a user's manifests,
+    and the ones in git's history that `git diff` shows through `curate show`, stay readable."""
     table = pq.read_table(depth3)
     metadata = {k: v for k, v in table.schema.metadata.items() if k != b"curate.metadata_hash"}
     old = tmp_path / "old.parquet"
     pq.write_table(table.replace_schema_metadata(metadata), old)
-    result = curate_cli("show", old)
-    assert (result.exit_code, result.stdout, result.stderr.strip()) == (
-        1, "", f"Error: {old} has no metadata hash (an older curate wrote it, or its footer is damaged): write it again "
-               "with this curate (`curate build` for a preset).")
-
+    assert curate_cli("show", old).stdout == curate_cli("show", depth3).stdout.replace(str(depth3), str(old))
 
 
 # --- stores: every shard and part has its digest; opening checks lengths and the pixel array's header ----
@@ -169,12 +170,13 @@ def test_a_truncated_store_is_refused_when_opened(store, damaged):
 
 
 @pytest.mark.parametrize("store", ["jpeg"], indirect=True)
-def test_a_store_that_records_no_digests_is_refused(store):
+def test_a_store_that_records_no_digests_opens_but_cannot_be_verified(store):
     index = store / "index.parquet"
     table = pq.read_table(index)
     metadata = {k.decode()[len("curate."):]: v.decode() for k, v in table.schema.metadata.items()
                 if k.startswith(b"curate.") and k != b"curate.store_spans"}
     metadata["metadata_hash"] = metadata_hash(metadata, table.num_rows)  # as an older curate would have written it
     pq.write_table(table.replace_schema_metadata({f"curate.{k}": v for k, v in metadata.items()}), index)
+    assert len(ImageStore.open(store).index) == 10  # opens unchecked, as it always did
     assert error(run("verify", store)) == (f"Error: The store {store} records no digests of its files (it was packed "
-                                           "before stores did): pack it again.")
+                                           "before stores did): pack it again to be able to verify it.")
