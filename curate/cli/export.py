@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from curate.cli.common import QUIET_OPTION, App, flag, say, stderr_console
-from curate.wording import some
+from curate.wording import plural, some
 
 app = App(help="Write a label set or an image table in the formats other tools read; never replaces a file.")
 LABELS = typer.Argument(..., metavar="MANIFEST", help="A label manifest (.parquet), or a built-in numbering (imagenet1k, imagenet12k, imagenet22k-ms, ...: `curate lists`): its classes in its order.")
@@ -27,7 +27,7 @@ def export_manifest(manifest: str, kind: str, output: Path, quiet: bool) -> None
     labels = exported_labels(manifest)
     export_labels(labels, kind, output)
     typer.echo(str(output))
-    say(f"{labels.label_count:,} labels of {manifest}.", quiet)
+    say(f"{plural(labels.label_count, 'label')} of {manifest}.", quiet)
 
 
 @app.command("class-map")
@@ -98,7 +98,7 @@ def webdataset(
     from curate.images.exports.webdataset import export_webdataset
 
     shards = export_table(export_webdataset, table, output, quiet, shard_size=shard_size, seed=seed)
-    say(", ".join(f"{split}: {sum(n for _, n in files):,} images in {len(files):,} shards" for split, files in shards.items())
+    say(", ".join(f"{split}: {plural(sum(n for _, n in files), 'image')} in {plural(len(files), 'shard')}" for split, files in shards.items())
         + f", from {table}.", quiet)
 
 

@@ -10,6 +10,7 @@ import typer
 from curate.cli.common import QUIET_OPTION, App, check_output, say
 from curate.cli.output import JSON_OPTION, print_rows
 from curate.labels.classlists import BUILTIN_LISTS, DEFAULT_BASE
+from curate.wording import plural
 
 app = App()
 
@@ -43,9 +44,9 @@ def levels(
     made = levels_named(list(specs or ()), load_hierarchy(), load_class_list(base), depths)
     rows = level_rows(made)
     if output is None:
-        print_rows(rows, as_json=as_json, title=f"{len(rows)} levels over {len(made.classes)} classes")
+        print_rows(rows, as_json=as_json, title=f"{plural(len(rows), 'level')} over {plural(len(made.classes), 'class')}")
         return
     digest = write_levels(made, output)
     typer.echo(str(output))
-    say(f"{len(rows)} levels over {len(made.classes)} classes ({' / '.join(str(r.labels) for r in rows)} labels), "
+    say(f"{plural(len(rows), 'level')} over {plural(len(made.classes), 'class')} ({' / '.join(str(r.labels) for r in rows)} labels), "
         f"{digest[:19]}…", quiet)

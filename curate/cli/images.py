@@ -64,9 +64,9 @@ def index(
 def render_index_report(console, report, digest: str) -> None:
     from rich.table import Table
 
-    from curate.wording import some
+    from curate.wording import plural, some
 
-    console.print(f"{report.images:,} images of {report.classes:,} classes ({report.layout}), {digest[:19]}…", highlight=False)
+    console.print(f"{plural(report.images, 'image')} of {plural(report.classes, 'class')} ({report.layout}), {digest[:19]}…", highlight=False)
     problems = {key: items for key, items in report.problems().items() if items}
     if not problems:
         return
@@ -105,6 +105,7 @@ def subset(
     """
     from curate.images.index import ImageIndex
     from curate.labels.manifest import read_labels
+    from curate.wording import plural
 
     check_output(output, index_path, labels)
     whole = ImageIndex.read(index_path)
@@ -114,7 +115,7 @@ def subset(
     digest = chosen.write(output)
     typer.echo(str(output))
     held = f", {chosen.split_counts().get('val', 0):,} of them held out in val" if holdout is not None else ""
-    say(f"{len(chosen):,} of {len(whole):,} images{held}, {digest[:19]}…", quiet)
+    say(f"{len(chosen):,} of {plural(len(whole), 'image')}{held}, {digest[:19]}…", quiet)
 
 
 @app.command("apply")
@@ -145,9 +146,9 @@ def apply(
 def render_table_summary(console, summary, digest: str) -> None:
     """The summary of a labelled table on stderr: a table on a terminal, else its title and a `what<TAB>count`
     line each (a box would be drawn into a log, and wrapped)."""
-    from curate.wording import some
+    from curate.wording import plural, some
 
-    title = f"{summary.images:,} images under {summary.labels:,} labels, {digest[:19]}…"
+    title = f"{plural(summary.images, 'image')} under {plural(summary.labels, 'label')}, {digest[:19]}…"
     counts = {
         "images per label: min": f"{summary.per_label_min:,}",
         "images per label: median": f"{summary.per_label_median:,.1f}".removesuffix(".0"),
@@ -203,7 +204,7 @@ def pack(
     output: Path = typer.Option(..., "--output", "-o", help="The store's folder: new, empty, or an unfinished pack of the same settings (it goes on)."),
     fmt: str = typer.Option("jpeg", "--format", "-f", help="jpeg: re-encoded JPEGs in tar shards; raw: uint8 pixels in one memory-mappable array."),
     size: int = typer.Option(160, "--size", help="jpeg: the short side in px (never enlarged); raw: the side of the square."),
-    quality: int = typer.Option(90, "--quality", help="JPEG quality of the jpeg format."),
+    quality: Optional[int] = typer.Option(None, "--quality", help="JPEG quality of the jpeg format (default 90)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Processes that decode and encode (default: one per core)."),
     overwrite: bool = flag("--overwrite", help="Replace a finished store (or one being packed with other settings)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write every image that could not be packed, and why, to this JSON file."),
@@ -222,7 +223,7 @@ def pack(
 
     from curate.images.index import ImageIndex
     from curate.images.pack import pack as pack_store
-    from curate.wording import some
+    from curate.wording import plural, some
 
     check_output(report, index_path)
     source = ImageIndex.read(index_path)
@@ -236,8 +237,8 @@ def pack(
         with atomic_path(report) as tmp:
             tmp.write_text(json.dumps({"packed": found.packed, "failed": dict(sorted(found.failed.items()))}, indent=1) + "\n")
     typer.echo(str(output))
-    again = f", going on from {found.resumed_parts} parts packed before" if found.resumed_parts else ""
-    console.print(f"{found.packed:,} of {len(source):,} images packed ({store.index.metadata['store_resize']}){again}, "
+    again = f", going on from {plural(found.resumed_parts, 'part')} packed before" if found.resumed_parts else ""
+    console.print(f"{found.packed:,} of {plural(len(source), 'image')} packed ({store.index.metadata['store_resize']}){again}, "
                   f"{store.index.content_hash[:19]}…", highlight=False)
     if found.failed:
         console.print(f"{len(found.failed):,} could not be packed: {some(sorted(found.failed), 3)}"

@@ -25,6 +25,7 @@ from curate.labels.commands import (
 )
 from curate.labels.recipes import SPLITS
 from curate.wordnet.hierarchy import TREE_RULES
+from curate.wording import plural
 
 app = App()
 
@@ -103,6 +104,11 @@ def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> 
     label as TSV (its title on stderr) or JSON; with one, write the manifest, print its path on stdout and a
     one-line summary on stderr. A note on how the set came out goes to stderr either way, even with
     --quiet."""
+    if as_json and output is not None:
+        from curate.errors import BadOutput
+
+        raise BadOutput("`as_json` prints the summary without writing the manifest, and `output` writes the manifest "
+                        "instead of the summary: give one or the other.")
     if labels.note:
         from curate.cli.common import command_words
         from curate.errors import worded
@@ -117,7 +123,7 @@ def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> 
             return
         summary = summarize(labels)
         if not as_json:
-            removed = f"; {summary.removed} classes removed" if summary.removed else ""
+            removed = f"; {plural(summary.removed, 'class')} removed" if summary.removed else ""
             say(summary.title + removed, quiet)
         print_rows(summary.labels, summary, as_json=as_json)
         return
@@ -125,7 +131,7 @@ def deliver(labels, output: Path | None, quiet: bool, as_json: bool = False) -> 
 
     digest = write_labels(labels, output)
     typer.echo(str(output))
-    say(f"{labels.label_count} labels over {len(labels.kept)} classes ({labels.describe()}), {digest[:19]}…", quiet)
+    say(f"{plural(labels.label_count, 'label')} over {plural(len(labels.kept), 'class')} ({labels.describe()}), {digest[:19]}…", quiet)
 
 
 def render_summary(console, labels, largest: int = 15) -> None:
@@ -143,10 +149,10 @@ def render_summary(console, labels, largest: int = 15) -> None:
         table.add_row(row.label_wnid, row.name, str(row.classes), row.for_example)
     console.print(table)
     if summary.removed:
-        console.print(f"{summary.removed} classes removed, e.g. {next(r for r in labels.rows if r.label_wnid is None).name}.", highlight=False)
+        console.print(f"{plural(summary.removed, 'class')} removed, e.g. {next(r for r in labels.rows if r.label_wnid is None).name}.", highlight=False)
     if len(summary.labels) > largest:
         singletons = sum(row.classes == 1 for row in summary.labels)
-        console.print(f"… and {len(summary.labels) - largest} smaller labels; {singletons} labels hold a single class.", highlight=False)
+        console.print(f"… and {plural(len(summary.labels) - largest, 'smaller label')}; {plural(singletons, 'label')} {'holds' if singletons == 1 else 'hold'} a single class.", highlight=False)
 
 
 @app.command()

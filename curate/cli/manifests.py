@@ -87,7 +87,7 @@ def rebuild(
 
     rebuilt = rebuild_manifest(load_hierarchy(), path)
     typer.echo(str(path))
-    say(f"Ran `{rebuilt.spec}` on {rebuilt.base}: {rebuilt.labels.label_count} labels, "
+    say(f"Ran `{rebuilt.spec}` on {rebuilt.base}: {plural(rebuilt.labels.label_count, 'label')}, "
         f"{plural(rebuilt.changed, 'class')} changed label, {rebuilt.content_hash[:19]}…", quiet)
 
 

@@ -17,11 +17,13 @@ CHUNK rows is recorded in .parts/). Images that do not decode are left out and r
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import shutil
 import tarfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from curate.errors import BadImages
 from curate.fileio import atomic_path, check_folder_writable, make_folder
 from curate.images.exports.webdataset import INFO, add_member, write_info
 from curate.images.index import ImageIndex
-from curate.images.rows import IMAGES, pillow, read_image_bytes
+from curate.images.rows import IMAGES, open_image, pillow, read_image_bytes
 from curate.images.store import INDEX, PARTS, PIXELS, SETTINGS, SHARDS, ImageStore, span_digest
 from curate.progress import Progress, no_progress
 from curate.wording import amount_of_bytes, plural
@@ -40,6 +42,9 @@ from curate.workers import WorkerDied, in_processes
 
 FORMATS = ("jpeg", "raw")
 SMALLEST = 16  # px: below this no network curate trains learns much (downsampled ImageNet starts at 16)
+LARGEST = 4096  # px: past this a part of CHUNK images takes over 50 GB (and no ImageNet recipe trains that large)
+DEFAULT_QUALITY = 90
+CLAIM = ".packing.claim"  # held by the process packing the folder, with its pid
 CHUNK = 1024  # rows a worker packs at a time: one part, one shard
 
 
@@ -56,69 +61,141 @@ def resize_rule(fmt: str, size: int, quality: int) -> str:
     return f"short side to {size} px, then the central {size}x{size}; Lanczos after JPEG DCT scaling"
 
 
-def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int = 90, workers: int | None = None,
+def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int | None = None, workers: int | None = None,
          overwrite: bool = False, progress: Progress = no_progress) -> tuple[ImageStore, PackReport]:
     """Pack `index` into the store folder `out`; return the store (its index is out/index.parquet) and what
-    was packed and what failed. An unfinished pack of the same index and settings goes on.
+    was packed and what failed. An unfinished pack of the same index and settings goes on; a folder another
+    process is packing is refused. `quality` is the jpeg format's (default DEFAULT_QUALITY).
 
     The workers are forkserver processes, which import the calling script's main module: a script that calls
     this needs the `if __name__ == "__main__":` guard, as multiprocessing asks."""
+    check_settings(fmt, size, quality, workers)
+    quality = quality or DEFAULT_QUALITY
+    pillow()
+    out = Path(out)
+    if fmt == "raw":
+        check_room(out, len(index) * size * size * 3, f"A raw store of {plural(len(index), 'image')} at {size} px")
+    processes = max(1, min(workers or os.cpu_count() or 1, -(-len(index) // CHUNK)))
+    check_memory(processes, min(CHUNK, len(index)), size)
+    settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
+                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK, "cls": fmt == "jpeg",
+                "spans": True}  # parts record their spans: an unfinished pack from before is not gone on with
+    with claimed(out):
+        prepare_folder(out, settings, overwrite)
+        if fmt == "raw" and not (out / PIXELS).exists():
+            allocate_pixels(out / PIXELS, len(index), size)
+        report = PackReport()
+        done = {int(part.stem) for part in (out / PARTS).glob("*.json")}
+        report.resumed_parts = len(done)
+        chunks = [start for start in range(0, len(index), CHUNK) if start // CHUNK not in done]
+        columns = index.rows.select(["path", "archive", "offset", "size"]).to_pydict()
+        columns["cls"] = pc.index_in(index.rows["wnid"], value_set=pa.array(list(index.class_counts()), pa.string())).to_pylist()
+        advance = progress("Packing images", len(index))
+        advance(len(index) - sum(min(CHUNK, len(index) - start) for start in chunks))
+        jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
+                for start in chunks]
+        # Forkserver workers start clean (no threads inherited from this process). On an interrupt the parts in
+        # flight are dropped (each worker removes its half-written shard) and packed again by the next run.
+        try:
+            for _, rows in in_processes(pack_part, jobs, max(1, min(processes, len(jobs)))):
+                advance(len(rows))
+        except WorkerDied as error:
+            raise BadImages(f"{error} The parts packed before are kept: the same command goes on from them.") from None
+        return finish(index, out, settings, report)
+
+
+def check_settings(fmt: str, size: int, quality: int | None, workers: int | None) -> None:
     if fmt not in FORMATS:
         raise BadImages(f"`fmt` must be one of {', '.join(FORMATS)}, not {fmt!r}.")
     if size < SMALLEST:
         raise BadImages(f"`size` is {size} px, too small to train on: give {SMALLEST} or more (32 and 64 are the "
                         "downsampled-ImageNet sizes).")
-    if not 1 <= quality <= 100:
+    if size > LARGEST:
+        raise BadImages(f"`size` is {size:,} px, larger than a store holds: give {LARGEST:,} or less.")
+    if quality is not None and fmt != "jpeg":
+        raise BadImages(f"`quality` applies to jpeg stores; a {fmt} store keeps pixels, not JPEGs: leave it out.")
+    if quality is not None and not 1 <= quality <= 100:
         raise BadImages(f"`quality` must be 1 to 100, not {quality}.")
-    pillow()
-    out = Path(out)
-    if fmt == "raw":
-        check_room(out, len(index) * size * size * 3, f"A raw store of {plural(len(index), 'image')} at {size} px")
-    settings = {"format": fmt, "size": size, "quality": quality if fmt == "jpeg" else None,
-                "source_hash": index.content_hash, "rows": len(index), "chunk": CHUNK, "cls": fmt == "jpeg",
-                "spans": True}  # parts record their spans: an unfinished pack from before is not gone on with
-    prepare_folder(out, settings, overwrite)
-    if fmt == "raw" and not (out / PIXELS).exists():
-        allocate_pixels(out / PIXELS, len(index), size)
-    report = PackReport()
-    done = {int(part.stem) for part in (out / PARTS).glob("*.json")}
-    report.resumed_parts = len(done)
-    chunks = [start for start in range(0, len(index), CHUNK) if start // CHUNK not in done]
-    columns = index.rows.select(["path", "archive", "offset", "size"]).to_pydict()
-    columns["cls"] = pc.index_in(index.rows["wnid"], value_set=pa.array(list(index.class_counts()), pa.string())).to_pylist()
-    advance = progress("Packing images", len(index))
-    advance(len(index) - sum(min(CHUNK, len(index) - start) for start in chunks))
-    jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
-            for start in chunks]
-    processes = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    # Forkserver workers start clean (no threads inherited from this process). On an interrupt the parts in
-    # flight are dropped (each worker removes its half-written shard) and packed again by the next run.
+    if workers is not None and workers < 1:
+        raise BadImages(f"`workers` must be 1 or more, not {workers}.")
+
+
+def check_memory(processes: int, rows: int, size: int) -> None:
+    """Refuse, before any work, a pack whose workers would not fit in the memory available: each holds a
+    part of `rows` images at `size` px, and one image being resized (at most twice as long as wide)."""
+    each = (rows + 2) * size * size * 3
+    available = available_memory()
+    if available is not None and processes * each > available:
+        fewer = "fewer `workers` or " if processes > 1 else ""
+        raise BadImages(f"Packing at {size:,} px takes {amount_of_bytes(processes * each)} of memory "
+                        f"({plural(processes, 'worker')}, {amount_of_bytes(each)} each), more than the "
+                        f"{amount_of_bytes(available)} available: give {fewer}a smaller `size`.")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (MemAvailable: free plus reclaimable caches), or None if unknown."""
     try:
-        for _, rows in in_processes(pack_part, jobs, processes):
-            advance(len(rows))
-    except WorkerDied as error:
-        raise BadImages(f"{error} The parts packed before are kept: the same command goes on from them.") from None
-    return finish(index, out, settings, report)
+        with open("/proc/meminfo") as meminfo:
+            kilobytes = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
+        return kilobytes * 1024
+    except (OSError, StopIteration, ValueError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            return None
+
+
+@contextmanager
+def claimed(out: Path):
+    """Hold `out` for this process while packing into it: a claim file inside, locked (an exclusive lock the
+    system drops when its holder dies, so a pack killed mid-way leaves nothing that stops the next one) and
+    holding its pid, removed at the end. A folder claimed by a live process is refused."""
+    if out.exists() and not out.is_dir():
+        raise BadImages(f"{out} is a file: a store is a folder.")
+    check_folder_writable(out, "a store")
+    made = not out.exists()
+    make_folder(out)
+    claim = out / CLAIM
+    try:
+        while True:
+            handle = open(claim, "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip()
+                handle.close()
+                raise BadImages(f"{out} is being packed by another process" + (f" (pid {holder})." if holder else "."))
+            if claim.exists() and os.stat(claim).st_ino == os.fstat(handle.fileno()).st_ino:
+                break  # locked the file at `claim`, not one its last holder removed meanwhile
+            handle.close()
+        with handle:
+            handle.truncate(0)
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                claim.unlink(missing_ok=True)
+    finally:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # refused before anything was written: nothing left
 
 
 def prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
-    """Make `out` ready for packing: new, or an unfinished pack of the same settings to go on with. A
+    """Make the folder `out` (claimed) ready for packing: new, or an unfinished pack of the same settings to go on with. A
     finished store is replaced only with `overwrite`; a folder that is not a store is never touched."""
     store_files = [out / INDEX, out / SHARDS, out / PIXELS, out / PARTS, out / SETTINGS, out / INFO]
-    if out.exists() and not out.is_dir():
-        raise BadImages(f"{out} is a file: a store is a folder.")
-    if out.is_dir():
-        others = sorted(p.name for p in out.iterdir() if p not in store_files)
-        if others:
-            raise BadImages(f"{out} holds files that are not a store's ({', '.join(others[:3])}): give a new or empty folder.")
-        unfinished = (out / SETTINGS).is_file() and json.loads((out / SETTINGS).read_text()) == settings
-        if (out / INDEX).exists() or ((out / SETTINGS).exists() and not unfinished):
-            if not overwrite:
-                what = "a store" if (out / INDEX).exists() else "a store being packed with other settings"
-                raise BadImages(f"{out} already holds {what}: give `overwrite` to replace it, or another folder.")
-            for path in store_files:
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    check_folder_writable(out, "a store")
+    others = sorted(p.name for p in out.iterdir() if p not in [*store_files, out / CLAIM])
+    if others:
+        raise BadImages(f"{out} holds files that are not a store's ({', '.join(others[:3])}): give a new or empty folder.")
+    unfinished = (out / SETTINGS).is_file() and json.loads((out / SETTINGS).read_text()) == settings
+    if (out / INDEX).exists() or ((out / SETTINGS).exists() and not unfinished):
+        if not overwrite:
+            what = "a store" if (out / INDEX).exists() else "a store being packed with other settings"
+            raise BadImages(f"{out} already holds {what}: give `overwrite` to replace it, or another folder.")
+        for path in store_files:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     make_folder(out / PARTS)
     with atomic_path(out / SETTINGS) as tmp:
         tmp.write_text(json.dumps(settings, sort_keys=True))
@@ -129,7 +206,7 @@ def check_room(out: Path, needed: int, what: str) -> None:
     if one is there already, is counted as room: it is replaced or gone on with)."""
     existing = next(path for path in (out, *out.parents) if path.exists())
     if not existing.is_dir():
-        return  # a file where the store's folder would be: prepare_folder says so
+        return  # a file where the store's folder would be: `claimed` says so
     free = shutil.disk_usage(existing).free + ((out / PIXELS).stat().st_size if (out / PIXELS).is_file() else 0)
     if needed > free:
         raise BadImages(f"{what} takes {amount_of_bytes(needed)}, more than the {amount_of_bytes(free)} free on the disk "
@@ -182,13 +259,11 @@ def pack_part(job) -> list[str]:
 
 def shrink(Image, data: bytes, fmt: str, size: int):
     """The image of `data`, resized by the format's rule."""
-    image = Image.open(io.BytesIO(data))
-    width, height = image.size
+    image, (width, height) = open_image(Image, data, short_side=size)  # JPEG: decoded at a reduced DCT scale
     scale = size / min(width, height)
     if fmt == "jpeg" and scale >= 1:
         return image.convert("RGB")
     target = (max(size, round(width * scale)), max(size, round(height * scale)))
-    image.draft("RGB", target)  # JPEG: decode at the smallest DCT scale still at least `target`
     image = image.convert("RGB").resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if fmt == "jpeg":
         return image

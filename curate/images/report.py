@@ -22,11 +22,12 @@ class IndexReport:
     empty: list[str] = field(default_factory=list)  # class folders or archives without a single image
     empty_file: list[str] = field(default_factory=list)  # image files (or archive members) of zero bytes
     unreadable: list[str] = field(default_factory=list)  # files, folders or archives that could not be read
-    damaged: list[str] = field(default_factory=list)  # tar archives that are truncated or not tar archives
+    damaged: list[str] = field(default_factory=list)  # tar archives or shards that are truncated or not what they are named
     unlabelled: list[str] = field(default_factory=list)  # images whose class is not known
     missing: list[str] = field(default_factory=list)  # labelled or listed files that are not there
     unlisted: list[str] = field(default_factory=list)  # images the download's own image list does not name
     broken: list[str] = field(default_factory=list)  # images that do not decode (verify only)
+    too_large: list[str] = field(default_factory=list)  # images past Pillow's pixel limit, even drafted (verify only)
 
     PROBLEMS = {
         "not_wnid": "not a wnid",
@@ -39,6 +40,7 @@ class IndexReport:
         "missing": "labelled but missing",
         "unlisted": "not in the image list",
         "broken": "broken image",
+        "too_large": "too large for Pillow",
     }
 
     def problems(self) -> dict[str, list[str]]:

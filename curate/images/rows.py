@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import bisect
 import functools
+import io
 import itertools
+import math
 import threading
 from pathlib import Path
 
 import pyarrow as pa
 
+from curate.errors import BadImages
 from curate.fileformat import FileKind
 
 IMAGES = FileKind(
@@ -127,10 +130,41 @@ def open_shard(shard: str, thread: int):
     return file, list(itertools.accumulate(counts[:-1], initial=0))
 
 
+class ImageTooLarge(BadImages):
+    """A valid image with more pixels than Pillow decodes (its guard against decompression bombs)."""
+
+
+LIFTING = threading.Lock()  # held while Pillow's pixel limit is lifted to open one image past it
+
+
+def open_image(Image, data: bytes, short_side: int | None = None):
+    """The image of `data`, opened to decode, and its own size (width, height). A JPEG is decoded at the smallest reduced DCT scale (draft)
+    whose short side is still at least `short_side`, and one past Pillow's pixel limit at a scale that brings
+    it under the limit, if one does. Raises ImageTooLarge for an image still past the limit (Pillow would
+    call it a decompression bomb)."""
+    limit = Image.MAX_IMAGE_PIXELS and 2 * Image.MAX_IMAGE_PIXELS  # Pillow refuses images past twice its maximum
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        with LIFTING:  # the limit is checked below instead, after a draft that may bring the image under it
+            lifted, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(io.BytesIO(data))
+            finally:
+                Image.MAX_IMAGE_PIXELS = lifted
+    width, height = image.size
+    if short_side and short_side < min(width, height):
+        scale = short_side / min(width, height)
+        image.draft("RGB", (max(short_side, round(width * scale)), max(short_side, round(height * scale))))
+    elif limit and width * height > limit:
+        image.draft("RGB", (math.ceil(width / 8), math.ceil(height / 8)))  # JPEG's smallest DCT scale
+    if limit and image.size[0] * image.size[1] > limit:
+        raise ImageTooLarge(f"{width:,} x {height:,} px, more than Pillow's limit of {limit:,} px")
+    return image, (width, height)
+
+
 def pillow():
     """PIL.Image, or one sentence saying how to get it (curate decodes images only to verify and to pack)."""
-    from curate.errors import BadImages
-
     try:
         from PIL import Image
     except ImportError:

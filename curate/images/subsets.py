@@ -48,14 +48,14 @@ def sample_per_class(rows: pa.Table, per_class: int, seed: int = 0, allow_short:
     largest = max(counts, key=lambda wnid: (counts[wnid], wnid))
     if per_class > counts[largest]:
         raise BadImages(
-            f"{per_class:,} images per class is more than the index holds: its largest class, {largest}, "
+            f"{plural(per_class, 'image')} per class is more than the index holds: its largest class, {largest}, "
             f"has {counts[largest]:,}."
         )
     short = [wnid for wnid, count in counts.items() if count < per_class]
     if short and not allow_short:
         raise BadImages(
             f"{plural(len(short), 'class')} of the index {has(len(short))} fewer than "
-            f"{per_class:,} images: {some([f'{w} ({counts[w]:,})' for w in short])}; "
+            f"{plural(per_class, 'image')}: {some([f'{w} ({counts[w]:,})' for w in short])}; "
             "`allow_short` takes all of theirs."
         )
     return take_rows(rows, ranked(rows, seed).filter(pl.col("rank") <= per_class))
@@ -124,7 +124,7 @@ def budget_quotas(labels: LabelSet, counts: dict[str, int], budget: int, allow_s
         raise BadImages(f"`budget` must be 1 or more, not {budget}.")
     if budget > available:
         raise BadImages(
-            f"A budget of {budget:,} images is more than the index holds for the manifest's classes ({available:,})."
+            f"A budget of {plural(budget, 'image')} is more than the index holds for the manifest's classes ({available:,})."
         )
     members = [[row.wnid for row in rows] for rows in groups.values()]
     if allow_short:

@@ -103,9 +103,12 @@ def join_labels(labels: LabelSet, rows: pa.Table, *, allow_missing: bool = False
         present = set(pc.unique(position).drop_null().to_pylist())
         missing = [row.wnid for number, row in enumerate(kept) if number not in present]
         if missing:
+            emptied = {row.label_wnid for row in kept} - {kept[number].label_wnid for number in present}
+            remedy = ("`curate images restrict` makes a label set of the classes the index has" if emptied
+                      else "`allow_missing` trains without them")
             raise BadImages(
                 f"{plural(len(missing), 'class')} of the labels file {has(len(missing))} "
-                f"no images in the index: {some(missing)}; `allow_missing` trains without them."
+                f"no images in the index: {some(missing)}; {remedy}."
             )
     if position.null_count:  # images of classes the manifest removes or does not list
         rows, position = rows.filter(pc.is_valid(position)), position.drop_null()

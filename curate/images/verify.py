@@ -1,8 +1,8 @@
-"""Decode every image of an index (`--verify`): the ones that do not read or decode go to the report."""
+"""Decode every image of an index (`--verify`): the ones that do not read or decode go to the report, and so
+do those too large for Pillow to decode (a JPEG that a reduced DCT scale brings under its limit decodes)."""
 
 from __future__ import annotations
 
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.images.report import IndexReport
-from curate.images.rows import pillow, read_image_bytes
+from curate.images.rows import ImageTooLarge, open_image, pillow, read_image_bytes
 from curate.progress import Progress
 
 
@@ -27,8 +27,10 @@ def verify_images(root: Path, table: pa.Table, report: IndexReport, progress: Pr
         except OSError:
             return "unreadable"
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
+            image, _ = open_image(Image, data)
+            image.load()
+        except ImageTooLarge:
+            return "too_large"
         except Exception:  # Pillow raises many kinds for damaged data: any of them means broken
             return "broken"
         return None
@@ -40,8 +42,6 @@ def verify_images(root: Path, table: pa.Table, report: IndexReport, progress: Pr
             verdicts.extend(pool.map(check, rows[start : start + 256]))
             advance(len(rows[start : start + 256]))
     for (path, *_), verdict in zip(rows, verdicts):
-        if verdict == "unreadable":
-            report.unreadable.append(path)
-        elif verdict == "broken":
-            report.broken.append(path)
+        if verdict is not None:
+            getattr(report, verdict).append(path)
     return table.filter(pa.array([verdict is None for verdict in verdicts]))

@@ -260,5 +260,5 @@ def check_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progr
     stale = stale_presets(hierarchy, out, progress)
     if stale:
         raise StaleManifests(
-            f"{len(stale)} files are not what `curate build` writes ({', '.join(stale)}): run `curate build -o {out}`."
+            f"{plural(len(stale), 'file')} {'is' if len(stale) == 1 else 'are'} not what `curate build` writes ({', '.join(stale)}): run `curate build -o {out}`."
         )

@@ -443,7 +443,7 @@ def restrict(labels: LabelSet, counts: dict[str, int], base_name: str, base_hash
         if wnid not in counts:
             return f"removed: no images in {images}"
         if counts[wnid] < (min_images or 1):
-            return f"removed: {counts[wnid]} images in {images}, fewer than {min_images}"
+            return f"removed: {plural(counts[wnid], 'image')} in {images}, fewer than {min_images}"
         return None
 
     rows = tuple(

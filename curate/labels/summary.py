@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from curate.labels.labelset import LabelSet
+from curate.wording import plural
 
 EXAMPLES = 3  # member names a summary row shows
 
@@ -37,7 +38,7 @@ def summarize(labels: LabelSet) -> Summary:
         LabelCount(index[wnid], wnid, members[0].label_name, len(members), ", ".join(r.name for r in members[:EXAMPLES]))
         for wnid, members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     ]
-    title = f"{len(groups)} labels over {len(labels.kept)} classes: {labels.describe()}" + (
+    title = f"{plural(len(groups), 'label')} over {plural(len(labels.kept), 'class')}: {labels.describe()}" + (
         f", tree {labels.tree_rule}" if labels.tree_rule else "")
     return Summary(title, labels.recipe, labels.params, labels.tree_rule, len(labels.kept),
                    len(labels.rows) - len(labels.kept), rows)

@@ -66,7 +66,7 @@ def test_balanced_sets_are_exact_and_nested(curate_cli, tmp_path):
 def test_summary_names_the_largest_clusters(curate_cli):
     result = curate_cli("coarsen", "--depth", "3")
     assert result.exit_code == 0
-    assert result.stderr == "9 labels over 1000 classes: down-up depth=3, tree first-name\n"  # in a pipe: TSV below
+    assert result.stderr == "9 labels over 1,000 classes: down-up depth=3, tree first-name\n"  # in a pipe: TSV below
     assert "0\tn00003553\twhole\t946\ttench, goldfish, great white shark" in result.stdout.splitlines()
 
 

@@ -18,7 +18,7 @@ DEPTH3_TSV = """label\tlabel_wnid\tname\tclasses\tfor_example
 def test_coarsen_summary_in_a_pipe_is_tsv_of_every_label(curate_cli):
     result = curate_cli("coarsen", "--depth", "3")
     assert (result.exit_code, result.stdout) == (0, DEPTH3_TSV)
-    assert result.stderr == "9 labels over 1000 classes: down-up depth=3, tree first-name\n"
+    assert result.stderr == "9 labels over 1,000 classes: down-up depth=3, tree first-name\n"
 
 
 def test_a_long_summary_keeps_one_label_a_line(curate_cli):
@@ -32,7 +32,7 @@ def test_coarsen_summary_as_json(curate_cli, depth3):
     assert (result.exit_code, result.stderr) == (0, "")
     summary = json.loads(result.stdout)
     assert {key: summary[key] for key in ("title", "recipe", "params", "tree_rule", "classes", "removed")} == {
-        "title": "9 labels over 1000 classes: down-up depth=3, tree first-name", "recipe": "down-up",
+        "title": "9 labels over 1,000 classes: down-up depth=3, tree first-name", "recipe": "down-up",
         "params": {"depth": 3}, "tree_rule": "first-name", "classes": 1000, "removed": 0}
     rows = [line.split("\t") for line in DEPTH3_TSV.splitlines()[1:]]
     assert summary["labels"] == [{"label": int(label), "label_wnid": wnid, "name": name, "classes": int(classes),
@@ -69,7 +69,7 @@ def test_on_a_terminal_summaries_are_tables(curate_cli, monkeypatch):
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich then takes stdout for a terminal
     monkeypatch.setenv("COLUMNS", "120")
     coarse = curate_cli("coarsen", "--depth", "3")
-    assert "9 labels over 1000 classes" in coarse.stdout and "┏" in coarse.stdout and coarse.stderr == ""
+    assert "9 labels over 1,000 classes" in coarse.stdout and "┏" in coarse.stdout and coarse.stderr == ""
     found = curate_cli("find", "whooping", "crane")
     assert "┏" in found.stdout and "n02013177" in found.stdout and "\t" not in found.stdout
 

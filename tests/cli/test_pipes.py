@@ -30,7 +30,7 @@ def into_a_closed_pipe(*argv) -> subprocess.CompletedProcess:
     (["find", "dog"], ""),
     (["path", "n02084071"], ""),
     (["tree", "n02084071", "--json"], ""),
-    (["coarsen", "--depth", "3"], "9 labels over 1000 classes: down-up depth=3, tree first-name\n"),
+    (["coarsen", "--depth", "3"], "9 labels over 1,000 classes: down-up depth=3, tree first-name\n"),
     (["exclude", "--json"], ""),
     (["show", MANIFESTS / "coarse-127.parquet"], ""),
     (["diff", MANIFESTS / "in1k.parquet", MANIFESTS / "coarse-127.parquet"], ""),

@@ -95,7 +95,7 @@ def label_1000(path: Path) -> None:
         (not_parquet, f"{SHARD} is not a Parquet file, so it cannot be read as a Hugging Face shard."),
         (without_image, f"{SHARD} has no `image` column with the images' bytes: it is not a table of images as Hugging Face datasets writes one."),
         (image_without_bytes, f"{SHARD} has no `image` column with the images' bytes: it is not a table of images as Hugging Face datasets writes one."),
-        (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1000 classes of imagenet1k "
+        (label_1000, f"Row 0 of {SHARD} has label 1000, outside 0..999, the 1,000 classes of imagenet1k "
                      "(-1 marks an unlabelled image)."),
     ],
     ids=["not parquet", "no image column", "image without bytes", "label outside the list"],
@@ -157,7 +157,7 @@ def test_wds_filenames_label_a_release_without_a_list_and_samples_without_a_cls(
     "shard, members, sentence",
     [
         (WDS, {"a.jpg": b"x", "a.cls": b"1000"},
-         f"a.cls in {WDS} names class 1000, outside 0..999, the 1000 classes of imagenet1k."),
+         f"a.cls in {WDS} names class 1000, outside 0..999, the 1,000 classes of imagenet1k."),
         (WDS, {"a.jpg": b"x", "a.cls": b"tench"}, f"a.cls in {WDS} is not a class number: b'tench'."),
         ("imagenet21k-train-0000.tar", {"a.jpg": b"x", "a.cls": b"1", "a.json": b'{"label": 1}'},
          "imagenet21k-train-0000.tar is a shard of imagenet21k, whose class numbers curate has no list for (it "

@@ -258,10 +258,6 @@ def test_a_store_still_being_packed_or_not_a_store_is_refused(tmp_path):
 
 
 def test_a_raw_store_larger_than_the_free_disk_is_refused_before_any_work(source, tmp_path, monkeypatch):
-    huge = run("pack", source, "-f", "raw", "--size", 1_000_000_000, "-o", tmp_path / "store")
-    assert huge.exit_code == 1, huge.stderr  # not numpy's "array is too big" after the folder was made
-    assert error(huge).startswith("Error: A raw store of 19 images at 1000000000 px takes 57.0 EB, more than the ")
-    assert not (tmp_path / "store").exists()
     import shutil
 
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 10**7, 10**7))

@@ -12,7 +12,8 @@ import pyarrow as pa
 
 from curate.errors import BadImages
 from curate.images.layouts.hf_features import check_columns, check_image_files, label_classes, labelled_rows
-from curate.images.layouts.listing import SHARD_SPLITS, read_text
+from curate.images.layouts.listing import SHARD_SPLITS, read_text, readable_shards
+from curate.images.layouts.tar_archive import DamagedArchive, UnreadableArchive
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows
 from curate.labels.classlists import class_numbering
@@ -34,7 +35,8 @@ def holds(root: Path) -> bool:
 
 
 def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
-    """Every row of the split's Arrow files whose label names a class; unlabelled rows (-1) go to the report."""
+    """Every row of the split's Arrow files whose label names a class; unlabelled rows (-1) go to the report,
+    and so do files that are damaged or unreadable."""
     root, split = source.root, source.split
     numbering = class_numbering(source.classes) if source.classes else None
     report = IndexReport(layout=LAYOUT)
@@ -42,16 +44,19 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     files = data_files(root, folder)
     advance = progress("Indexing Arrow files", len(files))
     tables = [image_rows([], [], split, [])]
-    for name in files:
-        table = read_stream(root / name, name)
-        check_columns(table.schema, name)
-        classes = label_classes(table.schema, name, numbering)
-        images = table.column("image")
-        if images.null_count or sum(chunk.field("bytes").null_count for chunk in images.chunks):
-            check_image_files(images, root / name, name)
-        tables.append(labelled_rows(name, table.column("label").to_pylist(), classes, split, report))
-        advance(1)
+    tables += readable_shards(files, lambda name: file_rows(root, name, numbering, split, report), report, advance)
     return pa.concat_tables(tables), report
+
+
+def file_rows(root: Path, name: str, numbering, split: str, report: IndexReport) -> pa.Table:
+    """The labelled rows of one Arrow file, once its schema shows it holds images as datasets writes them."""
+    table = read_stream(root / name, name)
+    check_columns(table.schema, name)
+    classes = label_classes(table.schema, name, numbering)
+    images = table.column("image")
+    if images.null_count or sum(chunk.field("bytes").null_count for chunk in images.chunks):
+        check_image_files(images, root / name, name)
+    return labelled_rows(name, table.column("label").to_pylist(), classes, split, report)
 
 
 def split_folder(root: Path, split: str) -> str:
@@ -97,6 +102,6 @@ def read_stream(path: Path, name: str) -> pa.Table:
     except FileNotFoundError:
         raise BadImages(f"{name}, which the dataset's {STATE} lists, does not exist.") from None
     except pa.ArrowInvalid:
-        raise BadImages(f"{name} is not an Arrow IPC stream, as datasets writes its Arrow files.") from None
+        raise DamagedArchive(f"{name} is not an Arrow IPC stream, as datasets writes its Arrow files.") from None
     except OSError:
-        raise BadImages(f"{name} cannot be read (permission denied?).") from None
+        raise UnreadableArchive(f"{name} cannot be read (permission denied?).") from None

@@ -58,7 +58,7 @@ def label_classes(schema: pa.Schema, shard: str, numbering: ClassList | None) ->
     if names is None or names == [str(i) for i in range(len(names))]:
         classes = numbering or class_numbering(DEFAULT_NUMBERING)
         if names is not None and len(names) != len(classes.wnids):
-            raise BadImages(f"{shard} declares {len(names):,} classes without naming them, and {classes.name} "
+            raise BadImages(f"{shard} declares {plural(len(names), 'class')} without naming them, and {classes.name} "
                             f"numbers {len(classes.wnids):,}: {FILE_WAY_OUT}.")
         return classes
     declared = ordered_list("its ClassLabel", named_wnids(names, shard, numbering))
@@ -124,7 +124,7 @@ def labelled_rows(shard: str, labels: list[int | None], classes: ClassList, spli
             report.unlabelled.append(f"{shard}/{row}")
         elif not 0 <= label < len(classes.wnids):
             raise BadImages(f"Row {row} of {shard} has label {label}, outside 0..{len(classes.wnids) - 1}, the "
-                            f"{len(classes.wnids)} classes of {classes.name} (-1 marks an unlabelled image).")
+                            f"{plural(len(classes.wnids), 'class')} of {classes.name} (-1 marks an unlabelled image).")
         else:
             paths.append(f"{shard}/{row}")
             wnids.append(classes.in_order[label])

@@ -8,14 +8,15 @@ says how); nothing is unpacked, and an image kept only as a path is read from th
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pyarrow as pa
 
-from curate.errors import BadImages
 from curate.images.layouts.hf_features import METADATA_KEY, check_columns, check_image_files, label_classes, labelled_rows
-from curate.images.layouts.listing import SHARD_SPLITS, shard_files
+from curate.images.layouts.listing import SHARD_SPLITS, readable_shards, shard_files
+from curate.images.layouts.tar_archive import DamagedArchive, UnreadableArchive
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows
 from curate.labels.classlists import class_numbering
@@ -60,37 +61,41 @@ def written_by_datasets(path: Path) -> bool:
 
 
 def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
-    """Every row of the split's shards whose label names a class; unlabelled rows (-1) go to the report."""
+    """Every row of the split's shards whose label names a class; unlabelled rows (-1) go to the report, and
+    so do shards that are damaged or unreadable."""
     root, split = source.root, source.split
     numbering = class_numbering(source.classes) if source.classes else None
     report = IndexReport(layout=LAYOUT)
     found = shards(root, split)
     advance = progress("Indexing shards", len(found))
     tables = [image_rows([], [], split, [])]
-    for shard in found:
-        labels, classes = shard_labels(root / shard, shard, numbering)
-        tables.append(labelled_rows(shard, labels, classes, split, report))
-        advance(1)
+    tables += readable_shards(found, lambda shard: labelled_rows(shard, *shard_labels(root / shard, shard, numbering), split,
+                                                                 report), report, advance)
     return pa.concat_tables(tables), report
 
 
 def shard_labels(path: Path, shard: str, numbering):
     """The `label` column of a shard and the classes it numbers, once its schema shows it holds images as
-    datasets writes them, and every image without bytes in it has its file."""
+    datasets writes them, and every image without bytes in it has its file. Raises DamagedArchive for a
+    shard that is not a Parquet file or whose data does not decode, UnreadableArchive for one that cannot be
+    opened."""
     import pyarrow.parquet as pq
 
     try:
         file = pq.ParquetFile(path)
-    except pa.ArrowInvalid:
-        raise BadImages(f"{shard} is not a Parquet file, so it cannot be read as a Hugging Face shard.") from None
-    except OSError:
-        raise BadImages(f"{shard} cannot be read (permission denied?).") from None
+    except (pa.ArrowException, OSError):  # pyarrow's OSError for a footer that does not decode, too
+        if not os.access(path, os.R_OK):
+            raise UnreadableArchive(f"{shard} cannot be read (permission denied?).") from None
+        raise DamagedArchive(f"{shard} is not a Parquet file, so it cannot be read as a Hugging Face shard.") from None
     schema = file.schema_arrow
     check_columns(schema, shard)
     classes = label_classes(schema, shard, numbering)
-    if bytes_missing(file):
-        check_image_files(file.read(columns=["image"]).column(0), path, shard)
-    return file.read(columns=["label"]).column(0).to_pylist(), classes
+    try:
+        if bytes_missing(file):
+            check_image_files(file.read(columns=["image"]).column(0), path, shard)
+        return file.read(columns=["label"]).column(0).to_pylist(), classes
+    except (pa.ArrowException, OSError) as error:  # a page that does not decompress or decode
+        raise DamagedArchive(f"{shard} is a damaged Parquet file ({str(error).splitlines()[0]}).") from None
 
 
 def bytes_missing(file) -> bool:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from curate.errors import BadImages
+from curate.images.layouts.tar_archive import DamagedArchive, UnreadableArchive
+from curate.images.report import IndexReport
 
+T = TypeVar("T")
 SHARD_SPLITS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}  # curate's split -> shard names'
 
 
@@ -24,6 +29,25 @@ def shard_files(root: Path, folders: tuple[str, ...], name: re.Pattern, split: s
                 if match and (split is None or match["split"] in SHARD_SPLITS[split]):
                     shards.append(f"{folder}/{entry.name}" if folder else entry.name)
     return shards
+
+
+def readable_shards(shards: list[str], read: Callable[[str], T], report: IndexReport, advance) -> Iterator[T]:
+    """`read(shard)` of each shard that reads; a damaged or unreadable one goes to the report and the others are
+    indexed, as a damaged archive of a class folder is. Where none reads, the first one's sentence is the error:
+    there is nothing to index, and it says why."""
+    failed: list[DamagedArchive] = []
+    for shard in shards:
+        try:
+            yield read(shard)
+        except DamagedArchive as error:
+            report.damaged.append(shard)
+            failed.append(error)
+        except UnreadableArchive as error:
+            report.unreadable.append(shard)
+            failed.append(error)
+        advance(1)
+    if failed and len(failed) == len(shards):
+        raise failed[0]
 
 
 def folder_entries(root: Path) -> list[os.DirEntry]:

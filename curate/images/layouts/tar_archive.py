@@ -14,7 +14,11 @@ from curate.images.rows import image_rows, is_image_name
 
 
 class DamagedArchive(BadImages):
-    """A tar archive that is truncated, is no tar archive, or names a member twice."""
+    """An archive or shard that is truncated or is not what its name says, or a tar that names a member twice."""
+
+
+class UnreadableArchive(BadImages):
+    """An archive or shard that cannot be read (permission denied, or an I/O error)."""
 
 
 def list_tar(path: Path, relative: str, wnid: str, split: str, report: IndexReport,
@@ -47,7 +51,7 @@ def tar_members(path: Path, relative: str, within: tarfile.TarInfo | None = None
     the file.
 
     Raises DamagedArchive for an archive that is not a plain tar, is truncated, or names a member twice, and
-    BadImages for one that cannot be read."""
+    UnreadableArchive for one that cannot be read."""
     members = []
     try:
         start = within.offset_data if within else 0
@@ -69,7 +73,7 @@ def tar_members(path: Path, relative: str, within: tarfile.TarInfo | None = None
     except tarfile.TarError as error:
         raise DamagedArchive(f"{relative} is not a readable tar archive ({error}).") from None
     except OSError:
-        raise BadImages(f"{relative} cannot be read (permission denied?).") from None
+        raise UnreadableArchive(f"{relative} cannot be read (permission denied?).") from None
     seen: set[str] = set()
     twice = next((info.name for info in members if info.name in seen or seen.add(info.name)), None)
     if twice is not None:

@@ -18,12 +18,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.errors import BadImages
-from curate.images.layouts.listing import SHARD_SPLITS, shard_files
+from curate.images.layouts.listing import SHARD_SPLITS, readable_shards, shard_files
 from curate.images.layouts.tar_archive import tar_members
 from curate.images.report import IndexReport
 from curate.images.rows import image_rows, is_image_name
 from curate.labels.classlists import NUMBERINGS, ClassList, class_numbering
 from curate.progress import Progress
+from curate.wording import plural
 
 LAYOUT = "WebDataset shards"
 SHARD_NAME = re.compile(r"(?P<release>[a-z0-9]+)-(?P<split>train|validation|val|test)-\d+\.tar")
@@ -43,16 +44,15 @@ def holds(root: Path) -> bool:
 
 def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
     """Every image of the split's shards with a `.cls` member; images without one go to the report, and so
-    do members that are neither images nor parts of a sample."""
+    do members that are neither images nor parts of a sample, and shards that are damaged or unreadable."""
     root, split = source.root, source.split
     numbering = class_numbering(source.classes) if source.classes else None
     report = IndexReport(layout=LAYOUT)
     shards = shard_files(root, ("",), SHARD_NAME, split)
     advance = progress("Indexing shards", len(shards))
     tables = [image_rows([], [], split, [])]
-    for shard in shards:
-        tables.append(shard_rows(root / shard, shard, class_list(shard, numbering), split, report))
-        advance(1)
+    tables += readable_shards(shards, lambda shard: shard_rows(root / shard, shard, class_list(shard, numbering), split, report),
+                              report, advance)
     return pa.concat_tables(tables), report
 
 
@@ -137,6 +137,6 @@ def class_of(text: bytes, where: str, classes: ClassList) -> str:
     if not number.isdigit():
         raise BadImages(f"{where} is not a class number: {text[:20]!r}.")
     if int(number) >= len(wnids):
-        raise BadImages(f"{where} names class {int(number)}, outside 0..{len(wnids) - 1}, the {len(wnids)} classes "
+        raise BadImages(f"{where} names class {int(number)}, outside 0..{len(wnids) - 1}, the {plural(len(wnids), 'class')} "
                         f"of {classes.name}.")
     return wnids[int(number)]
