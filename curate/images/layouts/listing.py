@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from curate.errors import BadImages
+from curate.fileio import not_regular, special_file
 
 SHARD_SPLITS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}  # curate's split -> shard names'
 
@@ -42,6 +43,8 @@ def read_text(path: Path, what: str) -> str:
     """The text of the file `path`, which is to be `what` ("read as image labels")."""
     if path.is_dir():
         raise BadImages(f"{path} is a folder, not a file that can be {what}.")
+    if special_file(path):
+        raise BadImages(not_regular(path))
     if not path.is_file():
         raise BadImages(f"{path} does not exist.")
     try:
