@@ -87,16 +87,11 @@ def same_file(first: Path | str, second: Path | str) -> bool:
         return False
 
 
-def check_folder_name(folder: Path, what: str = "manifests") -> None:
-    """Refuse `-` for a folder: it means stdout to a file option, and a folder cannot be written there."""
-    if str(folder) == "-":
-        raise BadOutput(f"Cannot write {what} into '-': give a folder's name (a folder cannot go to stdout).")
-
-
 def check_folder_writable(folder: Path, what: str = "manifests") -> None:
     """Fail with one sentence when `folder` is `-`, is or would have to be made inside a file, or cannot be
     made (the folder it would be made in is probed by creating a file there)."""
-    check_folder_name(folder, what)
+    if str(folder) == "-":  # stdout, to a file option; a folder cannot go there
+        raise BadOutput(f"Cannot write {what} into '-': give a folder's name (a folder cannot go to stdout).")
     existing = next(path for path in (folder, *folder.parents) if path.exists())
     if not existing.is_dir():
         where = "it is" if existing == folder else f"{existing} is"

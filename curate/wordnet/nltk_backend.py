@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from curate.errors import WordNetMissing
-from curate.fileio import check_folder_name, check_folder_writable
+from curate.fileio import check_folder_writable
 from curate.progress import Progress, no_progress, track
 from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, WORDNET_VERSION, NounSynset
 
@@ -89,7 +89,6 @@ def install_wordnet(data_dir: Path = DEFAULT_NLTK_DATA) -> str:
     """Make WordNet 3.0 available to NLTK under `data_dir`; return how: 'present', 'download' or 'debian'."""
     import nltk
 
-    check_folder_name(data_dir, "WordNet")
     if holds_wordnet(data_dir):
         return "present"
     check_folder_writable(data_dir, "WordNet")
