@@ -9,8 +9,8 @@ import shutil
 import warnings
 from pathlib import Path
 
-from curate.errors import WordNetMissing
-from curate.fileio import check_folder_writable
+from curate.errors import BadOutput, WordNetMissing
+from curate.fileio import check_folder_writable, new_folders
 from curate.progress import Progress, no_progress, track
 from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, WORDNET_VERSION, NounSynset
 
@@ -117,16 +117,18 @@ def holds_wordnet(data_dir: Path) -> bool:
 
 def copy_debian_wordnet(source: Path, target: Path) -> None:
     """Copy (not link: NLTK refuses paths outside its data folders) the database and add `lexnames`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".wordnet-{secrets.token_hex(8)}"  # not mkdtemp's: its 0700 would stay on the folder
-    try:
-        staging.mkdir()
-        for path in sorted(source.iterdir()):
-            if path.is_file():
-                shutil.copyfile(path, staging / path.name)
-        (staging / "lexnames").write_text(
-            "".join(f"{i:02d}\t{name}\t{LEXNAME_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
-        )
-        staging.rename(target)
-    finally:  # an interrupted copy leaves no half-filled folder behind
-        shutil.rmtree(staging, ignore_errors=True)
+    with new_folders(target.parent):  # a failed copy leaves none of the folders it made
+        try:
+            staging.mkdir()
+            for path in sorted(source.iterdir()):
+                if path.is_file():
+                    shutil.copyfile(path, staging / path.name)
+            (staging / "lexnames").write_text(
+                "".join(f"{i:02d}\t{name}\t{LEXNAME_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+            )
+            staging.rename(target)
+        except OSError as error:
+            raise BadOutput(f"Cannot copy WordNet into {target}: {error.strerror or error}.") from None
+        finally:  # an interrupted copy leaves no half-filled folder behind
+            shutil.rmtree(staging, ignore_errors=True)

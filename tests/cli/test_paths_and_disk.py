@@ -204,14 +204,19 @@ def test_coarsen_past_the_limit_says_so_and_leaves_nothing(tmp_path):
 # --- 5. WordNet folders ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not Path("/usr/share/wordnet/data.noun").is_file(), reason="Debian's wordnet-base is not installed")
-def test_install_makes_its_folder_as_the_umask_says(curate_cli, tmp_path, monkeypatch):
+@pytest.fixture
+def offline(monkeypatch):
+    """`curate wordnet install` copies Debian's package, whatever the network: NLTK's download fails."""
     import nltk
 
-    def offline(*args, **kwargs):
+    def fail(*args, **kwargs):
         raise OSError("offline")
 
-    monkeypatch.setattr(nltk, "download", offline)  # the copy of Debian's package, whatever the network
+    monkeypatch.setattr(nltk, "download", fail)
+
+
+@pytest.mark.skipif(not Path("/usr/share/wordnet/data.noun").is_file(), reason="Debian's wordnet-base is not installed")
+def test_install_makes_its_folder_as_the_umask_says(curate_cli, tmp_path, offline):
     old = os.umask(0o022)
     try:
         result = curate_cli("wordnet", "install", "--nltk-data", tmp_path / "nltk_data", "-q")
@@ -220,6 +225,14 @@ def test_install_makes_its_folder_as_the_umask_says(curate_cli, tmp_path, monkey
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
     assert oct((tmp_path / "nltk_data" / "corpora" / "wordnet").stat().st_mode & 0o777) == oct(0o755)
     assert [p.name for p in (tmp_path / "nltk_data" / "corpora").iterdir()] == ["wordnet"]  # no staging folder left
+
+
+@pytest.mark.skipif(not Path("/usr/share/wordnet/data.noun").is_file(), reason="Debian's wordnet-base is not installed")
+def test_install_on_a_full_disk_says_so_and_leaves_no_folder(curate_cli, small_disk, offline):
+    result = curate_cli("wordnet", "install", "--nltk-data", small_disk / "nltk_data")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: Cannot copy WordNet into {small_disk / 'nltk_data' / 'corpora' / 'wordnet'}: No space left on device.\n")
+    assert tree(small_disk) == {}
 
 
 @pytest.mark.parametrize(("folder", "sentence"), [
@@ -242,3 +255,4 @@ def test_a_check_of_a_folder_missing_every_manifest_names_a_few(curate_cli, tmp_
     assert result.stderr.startswith(f"Error: 40 files are not what `curate build` writes ({tmp_path}/in1k.parquet, ")
     assert " and 35 more): run `curate build -o " in result.stderr
     assert result.stderr.count(str(tmp_path)) == 5 + 1  # five files named, and the folder in the command
+
