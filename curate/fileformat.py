@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from curate import __version__
 from curate.errors import BadManifest
-from curate.fileio import atomic_path
+from curate.fileio import atomic_path, not_regular, special_file
 
 SCHEMA_VERSION = "1"
 PREFIX = "curate."
@@ -192,8 +192,19 @@ def decode(buffer: pa.Buffer) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def is_parquet(path: Path) -> bool:
+    """Whether the file starts with Parquet's magic bytes, whatever its name."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def kind_of(path: Path) -> str | None:
     """The kind of curate file `path` says it is, from its footer alone (None for anything else)."""
+    if special_file(path):
+        return None
     try:
         metadata = pq.read_schema(path).metadata or {}
     except (pa.ArrowException, OSError, UnicodeDecodeError):
@@ -223,6 +234,8 @@ def read_table(path: Path, kind: FileKind) -> tuple[pa.Table, dict[str, str]]:
     path, schema, key = Path(path), kind.schema, kind.key
     if path.is_dir():
         raise BadManifest(f"{path} is a folder, not {kind.what}.")
+    if special_file(path):
+        raise BadManifest(not_regular(path))
     if not path.is_file():
         raise BadManifest(f"{path} does not exist.")
     try:

@@ -43,20 +43,22 @@ def index(
     $ curate images index imagenet-wds/ --classes imagenet1k -o train.parquet
     """
     from curate.errors import BadOutput
+    from curate.fileio import same_file, together
     from curate.images.index import ImageIndex
     from curate.images.report import write_report
 
     check_output(output, file_list, val_labels, classes)
     check_output(report, file_list, val_labels, classes)
-    if report is not None and Path(report).absolute() == Path(output).absolute():
+    if report is not None and same_file(report, output):
         raise BadOutput(f"--report and -o both name {output}: give the report another file.")
     console = stderr_console(quiet)
     with progress_bar(console) as progress:
         index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, classes=classes,
                                  verify=verify, strict=strict, progress=progress)
-    digest = index.write(output)
-    if report is not None:
-        write_report(index.report, report)
+    with together():  # the index and its report, or neither
+        digest = index.write(output)
+        if report is not None:
+            write_report(index.report, report)
     typer.echo(str(output))
     render_index_report(console, index.report, digest)
 

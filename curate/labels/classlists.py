@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import BadClassList
+from curate.fileio import not_regular, special_file
 from curate.wordnet.wnid import is_wnid, not_a_wnid
 
 DATA = Path(__file__).parent.parent / "data"
@@ -206,7 +207,9 @@ def load_class_list(spec: str) -> ClassList:
         )
     if not path.is_file():
         raise BadClassList(f"{spec} is not a regular file (a device, a pipe or a socket): give a file of wnids or a manifest.")
-    if path.suffix == ".parquet":
+    from curate.fileformat import is_parquet
+
+    if path.suffix == ".parquet" or is_parquet(path):  # a manifest renamed, or saved without its suffix
         from curate.labels.manifest import read_labels
 
         manifest = read_labels(path)
@@ -231,6 +234,8 @@ def class_numbering(spec: str) -> ClassList:
     if spec in NUMBERINGS:
         return ordered_list(spec, builtin_list(NUMBERINGS[spec]).in_order)
     path = Path(spec)
+    if special_file(path):
+        raise BadClassList(not_regular(path))
     if not path.is_file():
         raise BadClassList(f"`classes` must be {', '.join(NUMBERINGS)}, or a file of one wnid per line (line i "
                            f"naming label i); {spec} is neither.")

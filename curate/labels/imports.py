@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import BadClassList
+from curate.fileio import not_regular, special_file
 from curate.labels.labelset import LabelRow, LabelSet
 from curate.wordnet.hierarchy import Hierarchy
 from curate.wordnet.wnid import is_wnid, not_a_wnid
@@ -57,6 +58,8 @@ class Grouping:
 
 def read_source(path: Path) -> bytes:
     """The bytes of the file a user brings, or one sentence saying why it cannot be read."""
+    if special_file(path):
+        raise BadClassList(not_regular(path))
     if not path.is_file():
         raise BadClassList(f"{path} is not a file: give a TSV, CSV, class map or Parquet file of wnids and labels.")
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import BadManifest, BadRecipe, CurateError, StaleManifests
-from curate.fileio import check_folder_writable
+from curate.fileio import check_folder_writable, new_folders, together
 from curate.labels import recipes
 from curate.labels.classlists import ClassList, builtin_list
 from curate.labels.commands import COMMANDS
@@ -24,7 +24,7 @@ from curate.labels.labelset import LabelSet
 from curate.labels.manifest import read_labels, write_labels
 from curate.labels.textform import sidecar_text, write_sidecar
 from curate.progress import Progress, no_progress, track
-from curate.wording import plural
+from curate.wording import plural, some
 from curate.wordnet.hierarchy import Hierarchy
 
 PRESET_BASE = "ilsvrc2012"  # the base list of every preset's recipe
@@ -225,15 +225,16 @@ def parse_recipe(spec: str) -> tuple[list[str], dict]:
 
 def build_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progress) -> list[Path]:
     """Write every preset as OUT/NAME.parquet with its text sidecar OUT/NAME.txt; return the paths. Every
-    preset is built (and its label count checked) before the first file is written."""
+    preset is built (and its label count checked) before the first file is written, and every file is
+    written before the first one replaces its old version."""
     check_folder_writable(out)
     built = [(preset, preset.build(hierarchy)) for preset in track(PRESETS, "Building presets", progress)]
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for preset, labels in built:
-        write_labels(labels, out / f"{preset.name}.parquet")
-        write_sidecar(labels, out / f"{preset.name}.txt")
-        written += [out / f"{preset.name}.parquet", out / f"{preset.name}.txt"]
+    with new_folders(out), together():  # all the files or none: a full disk leaves the old set as it was
+        for preset, labels in built:
+            write_labels(labels, out / f"{preset.name}.parquet")
+            write_sidecar(labels, out / f"{preset.name}.txt")
+            written += [out / f"{preset.name}.parquet", out / f"{preset.name}.txt"]
     return written
 
 
@@ -260,5 +261,5 @@ def check_presets(hierarchy: Hierarchy, out: Path, progress: Progress = no_progr
     stale = stale_presets(hierarchy, out, progress)
     if stale:
         raise StaleManifests(
-            f"{plural(len(stale), 'file')} {'is' if len(stale) == 1 else 'are'} not what `curate build` writes ({', '.join(stale)}): run `curate build -o {out}`."
+            f"{plural(len(stale), 'file')} {'is' if len(stale) == 1 else 'are'} not what `curate build` writes ({some(stale)}): run `curate build -o {out}`."
         )

@@ -4,13 +4,13 @@ from it, to rebuild or check the embedded snapshot."""
 from __future__ import annotations
 
 import io
+import secrets
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
-from curate.errors import WordNetMissing
-from curate.fileio import check_folder_writable
+from curate.errors import BadOutput, WordNetMissing
+from curate.fileio import check_folder_writable, new_folders
 from curate.progress import Progress, no_progress, track
 from curate.wordnet.snapshot import NOUN_SYNSET_COUNT, WORDNET_VERSION, NounSynset
 
@@ -34,8 +34,10 @@ def nltk_wordnet(nltk_data: Path | None = None):
     """NLTK's WordNet reader, checked to be version 3.0."""
     import nltk
 
-    if nltk_data is not None and str(nltk_data) not in nltk.data.path:
-        nltk.data.path.insert(0, str(nltk_data))
+    if nltk_data is not None:
+        check_holds_wordnet(nltk_data)
+        if str(nltk_data) not in nltk.data.path:
+            nltk.data.path.insert(0, str(nltk_data))
     from nltk.corpus import wordnet
 
     try:
@@ -51,6 +53,16 @@ def nltk_wordnet(nltk_data: Path | None = None):
             "install WordNet 3.0 with `curate wordnet install`."
         )
     return wordnet
+
+
+def check_holds_wordnet(nltk_data: Path) -> None:
+    """Refuse an nltk_data folder given by name that is missing or holds no WordNet: NLTK would quietly read
+    WordNet from another folder on its search path."""
+    if not nltk_data.is_dir():
+        raise WordNetMissing(f"{nltk_data} is not a folder: give the nltk_data folder WordNet is installed in.")
+    if not holds_wordnet(nltk_data):
+        raise WordNetMissing(f"{nltk_data} holds no WordNet (no corpora/wordnet in it): give the nltk_data folder "
+                             f"WordNet is installed in, or run `curate wordnet install --nltk-data {nltk_data}`.")
 
 
 def synsets_from_nltk(wordnet, progress: Progress = no_progress) -> list[NounSynset]:
@@ -77,7 +89,7 @@ def install_wordnet(data_dir: Path = DEFAULT_NLTK_DATA) -> str:
     """Make WordNet 3.0 available to NLTK under `data_dir`; return how: 'present', 'download' or 'debian'."""
     import nltk
 
-    if (data_dir / "corpora" / "wordnet").is_dir() or (data_dir / "corpora" / "wordnet.zip").is_file():
+    if holds_wordnet(data_dir):
         return "present"
     check_folder_writable(data_dir, "WordNet")
     try:
@@ -99,17 +111,24 @@ def install_wordnet(data_dir: Path = DEFAULT_NLTK_DATA) -> str:
     return "debian"
 
 
+def holds_wordnet(data_dir: Path) -> bool:
+    return (data_dir / "corpora" / "wordnet").is_dir() or (data_dir / "corpora" / "wordnet.zip").is_file()
+
+
 def copy_debian_wordnet(source: Path, target: Path) -> None:
     """Copy (not link: NLTK refuses paths outside its data folders) the database and add `lexnames`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=target.parent))
-    try:
-        for path in sorted(source.iterdir()):
-            if path.is_file():
-                shutil.copyfile(path, staging / path.name)
-        (staging / "lexnames").write_text(
-            "".join(f"{i:02d}\t{name}\t{LEXNAME_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
-        )
-        staging.rename(target)
-    finally:  # an interrupted copy leaves no half-filled folder behind
-        shutil.rmtree(staging, ignore_errors=True)
+    staging = target.parent / f".wordnet-{secrets.token_hex(8)}"  # not mkdtemp's: its 0700 would stay on the folder
+    with new_folders(target.parent):  # a failed copy leaves none of the folders it made
+        try:
+            staging.mkdir()
+            for path in sorted(source.iterdir()):
+                if path.is_file():
+                    shutil.copyfile(path, staging / path.name)
+            (staging / "lexnames").write_text(
+                "".join(f"{i:02d}\t{name}\t{LEXNAME_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+            )
+            staging.rename(target)
+        except OSError as error:
+            raise BadOutput(f"Cannot copy WordNet into {target}: {error.strerror or error}.") from None
+        finally:  # an interrupted copy leaves no half-filled folder behind
+            shutil.rmtree(staging, ignore_errors=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.errors import BadImages
+from curate.fileio import not_regular, special_file
 from curate.fileformat import strictly_increasing
 from curate.images.report import IndexReport
 from curate.images.rows import IMAGE_SUFFIXES, IMAGES
@@ -84,6 +85,8 @@ def read_first_fields(path: Path, separator: str):
 
     if path.is_dir():
         raise BadImages(f"{path} is a folder, not a file list.")
+    if special_file(path):
+        raise BadImages(not_regular(path))
     if not path.is_file():
         raise BadImages(f"{path} does not exist.")
     if path.stat().st_size == 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from curate.errors import BadImages
+from curate.fileio import not_regular, special_file
 from curate.images.layouts.tar_archive import DamagedArchive, UnreadableArchive
 from curate.images.report import IndexReport
 
@@ -66,6 +67,8 @@ def read_text(path: Path, what: str) -> str:
     """The text of the file `path`, which is to be `what` ("read as image labels")."""
     if path.is_dir():
         raise BadImages(f"{path} is a folder, not a file that can be {what}.")
+    if special_file(path):
+        raise BadImages(not_regular(path))
     if not path.is_file():
         raise BadImages(f"{path} does not exist.")
     try:
