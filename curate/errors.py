@@ -27,6 +27,14 @@ class CurateError(Exception):
         return worded(str(self), words)
 
 
+class SystemRefused(CurateError):
+    """An operating-system error no check foresaw (a name too long, a disk gone), in one sentence."""
+
+    def __init__(self, error: OSError):
+        where = f"Cannot use {error.filename}: " if error.filename else ""
+        super().__init__(f"{where}{error.strerror or error}.")
+
+
 class BadWnid(CurateError):
     """A string that is not a WordNet 3.0 noun id, or an id WordNet 3.0 does not have."""
 

@@ -1,6 +1,7 @@
 """How sentences name counts and lists: '3 classes', 'a, b, c and 7 more'."""
 
 SHOWN = 5  # how many items of a list a sentence names
+LONGEST = 500  # characters an error sentence shows: a value echoed back may be a whole file pasted by mistake
 
 
 def some(items: list[str], shown: int = SHOWN) -> str:
@@ -27,3 +28,12 @@ def amount_of_bytes(count: int) -> str:
 def has(count: int) -> str:
     """'has' or 'have', to agree with a count."""
     return "has" if count == 1 else "have"
+
+
+def bounded(sentence: str, longest: int = LONGEST) -> str:
+    """`sentence`, its middle left out when it is longer than `longest` characters (its start says what went
+    wrong, its end what to do)."""
+    if len(sentence) <= longest:
+        return sentence
+    left_out = len(sentence) - longest + 100
+    return f"{sentence[: longest - 200]} … ({left_out:,} characters left out) … {sentence[-100:]}"

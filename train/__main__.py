@@ -11,8 +11,9 @@ import importlib
 import json
 import sys
 
-from curate.errors import CurateError
+from curate.errors import CurateError, SystemRefused
 from curate.interrupts import EXIT_CODES, Terminated, raise_on_sigterm, sentence as interrupted
+from curate.wording import bounded
 from train.errors import sentence
 from train.flags import WORDS, parse
 
@@ -21,10 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     command, config, verbose, given = parse(argv)
     try:
         result = importlib.import_module(f"train.{command}").run(config, given)  # imported when it runs: --help needs no torch
-    except CurateError as error:
+    except (CurateError, OSError) as error:
         if verbose:
             raise
-        print(f"Error: {sentence(error, WORDS)}", file=sys.stderr)
+        error = SystemRefused(error) if isinstance(error, OSError) else error  # one no check foresaw
+        print(f"Error: {bounded(sentence(error, WORDS))}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Terminated) as interrupt:  # every output being written has been cleaned up
         print(interrupted(interrupt), file=sys.stderr)

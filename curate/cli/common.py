@@ -10,8 +10,9 @@ from pathlib import Path
 
 import typer
 
-from curate.errors import CurateError
+from curate.errors import CurateError, SystemRefused
 from curate.interrupts import EXIT_CODES, Terminated, sentence
+from curate.wording import bounded
 
 OPTIONS = {"verbose": False}  # app-wide options, set by the app's callback
 
@@ -72,7 +73,7 @@ class App(typer.Typer):
                 except CurateError as error:
                     if OPTIONS["verbose"]:
                         raise
-                    typer.echo(f"Error: {error.worded(command_words())}", err=True)
+                    typer.echo(f"Error: {bounded(error.worded(command_words()))}", err=True)
                     raise typer.Exit(1) from None
                 except (KeyboardInterrupt, Terminated) as interrupt:
                     typer.echo(sentence(interrupt), err=True)
@@ -81,6 +82,11 @@ class App(typer.Typer):
                     if not stdout_closed():
                         raise
                     raise typer.Exit(0) from None  # `curate find dog | head -2` has what it asked for, as grep's reader has
+                except OSError as error:
+                    if OPTIONS["verbose"]:
+                        raise
+                    typer.echo(f"Error: {bounded(str(SystemRefused(error)))}", err=True)
+                    raise typer.Exit(1) from None
                 finally:
                     RUNNING.reset(token)
 
