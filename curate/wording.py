@@ -1,7 +1,8 @@
 """How sentences name counts and lists: '3 classes', 'a, b, c and 7 more'."""
 
 SHOWN = 5  # how many items of a list a sentence names
-LONGEST = 500  # characters an error sentence shows: a value echoed back may be a whole file pasted by mistake
+LONGEST = 2000  # characters an error sentence shows: a value echoed back may be a whole file pasted by mistake,
+# while five long paths named in one sentence still fit
 
 
 def some(items: list[str], shown: int = SHOWN) -> str:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import BadClassList
-from curate.fileio import not_regular, special_file
 from curate.wordnet.wnid import is_wnid, not_a_wnid
 
 DATA = Path(__file__).parent.parent / "data"
@@ -233,6 +232,8 @@ def class_numbering(spec: str) -> ClassList:
     (`NUMBERINGS`), or a text file of one wnid per line, line i naming label i."""
     if spec in NUMBERINGS:
         return ordered_list(spec, builtin_list(NUMBERINGS[spec]).in_order)
+    from curate.fileio import not_regular, special_file  # here: coarsen in a pipe loads no file-writing code
+
     path = Path(spec)
     if special_file(path):
         raise BadClassList(not_regular(path))

@@ -23,7 +23,7 @@ def one_line(result) -> str:
 def test_an_echoed_value_is_cut_to_its_start_and_end(curate_cli):
     line = one_line(curate_cli("coarsen", "--depth", "3", "--under", LONG))
     assert len(line) <= len("Error: ") + LONGEST
-    assert line.startswith("Error: 'n000") and "(9,658 characters left out)" in line
+    assert line.startswith("Error: 'n000") and "(8,158 characters left out)" in line
     assert line.endswith("' is not a WordNet 3.0 noun id: ids look like n01440764.")
 
 
