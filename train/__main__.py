@@ -2,24 +2,42 @@
 
 Every error a user can cause ends as one `Error: <sentence>` line on stderr and exit status 1 (`--verbose`
 shows the traceback), the settings it names worded as flags (`lr` -> --lr). stdout carries data: each
-command prints its final metrics as one JSON line.
+command prints its final metrics as one JSON line. An interrupt ends it with "Interrupted." (status 130) or
+"Terminated." (143), from the first lines on.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
+import os
+import signal
 
-from curate.errors import CurateError
 from curate.interrupts import EXIT_CODES, Terminated, raise_on_sigterm, sentence as interrupted
-from train.errors import sentence
-from train.flags import WORDS, parse
+
+
+def end_at_once(signum, frame) -> None:
+    """An interrupt during start-up (the imports below): nothing is written yet, so the process ends now, in one line."""
+    text = "Interrupted." if signum == signal.SIGINT else "Terminated."
+    os.write(2, f"{text}\n".encode())
+    os._exit(EXIT_CODES[text])
+
+
+if __name__ == "__main__":  # before the imports, which take a while (and `run` imports torch)
+    signal.signal(signal.SIGINT, end_at_once)
+    signal.signal(signal.SIGTERM, end_at_once)
+
+import importlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from curate.errors import CurateError  # noqa: E402
+from train.claims import release_claims  # noqa: E402
+from train.errors import sentence  # noqa: E402
+from train.flags import WORDS, parse  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    command, config, verbose, given = parse(argv)
     try:
+        command, config, verbose, given = parse(argv)
         result = importlib.import_module(f"train.{command}").run(config, given)  # imported when it runs: --help needs no torch
     except CurateError as error:
         if verbose:
@@ -29,11 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Terminated) as interrupt:  # every output being written has been cleaned up
         print(interrupted(interrupt), file=sys.stderr)
         return EXIT_CODES[interrupted(interrupt)]
+    finally:
+        release_claims()
     if result is not None:
         print(json.dumps(result, sort_keys=True, default=str))
     return 0
 
 
 if __name__ == "__main__":
-    raise_on_sigterm()
+    raise_on_sigterm()  # from here on an interrupt is an exception, so every output being written is cleaned up
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

@@ -36,6 +36,7 @@ from pathlib import Path
 from curate.errors import CurateError
 from curate.fileio import atomic_path, make_folder
 from curate.labels.manifest import labels_hash
+from train.claims import claim
 from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, with_task_defaults
 from train.errors import TrainError
 from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment, worded
@@ -311,6 +312,7 @@ def run(config: GridConfig, given: frozenset[str] | None = None) -> dict:
     grid = Grid(experiment, out)
     if config.dry_run:
         return show_plan(grid, config.quiet)
+    claim(out, "grid")
     make_folder(out)
     write_json(out / "experiment.json", {"file": str(Path(config.file).resolve()), "output_dir": str(out.resolve()),
                                          "nproc_per_node": experiment.nproc_per_node})
