@@ -25,14 +25,14 @@ if __name__ == "__main__":  # before the imports, which take a while (and `run` 
     signal.signal(signal.SIGINT, end_at_once)
     signal.signal(signal.SIGTERM, end_at_once)
 
-import importlib  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
+import importlib
+import json
+import sys
 
-from curate.errors import CurateError  # noqa: E402
-from train.claims import release_claims  # noqa: E402
-from train.errors import sentence  # noqa: E402
-from train.flags import WORDS, parse  # noqa: E402
+from curate.errors import CurateError
+from train.claims import release_claims
+from train.errors import sentence
+from train.flags import WORDS, parse
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -181,17 +181,17 @@ IGNORED = [
      "--output-dir cannot be - (standard output): the outputs are files, so give a folder to write them into."),
     (["grid", "x.toml", "--output-dir", "-"], None),  # the same sentence, once the file is read
     (["pretrain", "--table", "t.parquet", "--amp-dtype", "float16"],
-     "--amp-dtype float16 is the type --amp autocasts to, and --amp is not given: give --amp too, or leave --amp-dtype "
-     "out."),
+     ("--amp-dtype float16 is the type --amp autocasts to, and --amp is not given: give --amp too, or leave --amp-dtype "
+      "out.")),
     ([*TASK, "--partition", "3"],
      "--partition picks one of SUN397's ten official splits: it applies to --task sun397 only, not imagefolder."),
     (["finetune", "--checkpoint", "c.pt", "--task", "imagefolder", "--data", "x", "--backbone-lr-scale", "0.5"],
-     "--backbone-lr-scale is the LR of the pretrained layers in --mode full, and --mode is linear (the default for "
-     "imagefolder), which freezes them: give --mode full, or leave --backbone-lr-scale out."),
+     ("--backbone-lr-scale is the LR of the pretrained layers in --mode full, and --mode is linear (the default for "
+      "imagefolder), which freezes them: give --mode full, or leave --backbone-lr-scale out.")),
     (["finetune", "--checkpoint", "c.pt", "--task", "imagefolder", "--data", "x", "--mode", "linear",
       "--backbone-lr-scale", "0.5"],
-     "--backbone-lr-scale is the LR of the pretrained layers in --mode full, and --mode is linear, which freezes them: "
-     "give --mode full, or leave --backbone-lr-scale out."),
+     ("--backbone-lr-scale is the LR of the pretrained layers in --mode full, and --mode is linear, which freezes them: "
+      "give --mode full, or leave --backbone-lr-scale out.")),
 ]
 
 
@@ -210,8 +210,8 @@ EXPERIMENT = '[data]\nsynthetic = "factors"\n[settings]\n{settings}\n[[pretrain]
 EXPERIMENT_ERRORS = [
     ("nproc_per_node = 0\n" + EXPERIMENT.format(settings=""), "{file}: nproc_per_node must be at least 1, not 0."),
     (EXPERIMENT.format(settings='amp_dtype = "float16"'),
-     "{file} [[pretrain]] 'a': amp_dtype float16 is the type amp autocasts to, and amp is not given: give amp too, or "
-     "leave amp_dtype out."),
+     ("{file} [[pretrain]] 'a': amp_dtype float16 is the type amp autocasts to, and amp is not given: give amp too, or "
+      "leave amp_dtype out.")),
 ]
 
 
