@@ -192,7 +192,7 @@ def read_experiment(path: Path) -> Experiment:
     if not path.is_file():
         raise TrainError(f"{path} is not a file: give an experiment file (TOML; experiments/ has examples).")
     try:
-        spec = tomllib.loads(path.read_text())
+        spec = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # TOML is UTF-8; some editors begin it with a BOM
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise TrainError(f"{path} is not valid TOML: {error}.") from None
     where = str(path)
