@@ -22,7 +22,7 @@ def claim(folder: Path, what: str) -> None:
     (.NAME.claim, holding the process id), which the system releases when the process ends however it ends, so
     the claim of a crashed run is taken over (and --resume works) while a live one's is refused. Claiming a
     folder this process holds already is a no-op. `what` names the claimant: run, grid."""
-    path = folder.parent / f".{folder.name}.claim"
+    path = claim_file(folder)
     if path in CLAIMS:
         return
     make_folder(path.parent)
@@ -52,9 +52,26 @@ def still_there(path: Path, descriptor: int) -> bool:
         return False
 
 
+def claim_file(folder: Path) -> Path:
+    """.NAME.claim beside `folder`, as an absolute path (the key of a folder however it was named)."""
+    folder = Path(os.path.abspath(folder))
+    return folder.parent / f".{folder.name}.claim"
+
+
+def release(folder: Path) -> None:
+    """Give up `folder` if this process holds it."""
+    let_go(claim_file(folder))
+
+
 def release_claims() -> None:
-    """Give up the folders this process holds (removing their claim files; the lock goes with the file)."""
-    for path, descriptor in list(CLAIMS.items()):
+    """Give up every folder this process holds."""
+    for path in list(CLAIMS):
+        let_go(path)
+
+
+def let_go(path: Path) -> None:
+    """Remove the claim file `path` this process holds, and its lock with it."""
+    descriptor = CLAIMS.pop(path, None)
+    if descriptor is not None:
         path.unlink(missing_ok=True)
         os.close(descriptor)
-        del CLAIMS[path]

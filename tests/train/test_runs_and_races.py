@@ -228,3 +228,11 @@ def test_an_experiment_file_that_begins_with_a_byte_order_mark_is_read(tmp_path)
     file.write_bytes(b"\xef\xbb\xbf" + EXPERIMENT.format(settings="").encode())
     code, plan = run(["grid", str(file), "--dry-run", "-q", "--output-dir", str(tmp_path / "grid")])
     assert code == 0 and plan["cells"] == 1
+
+
+def test_a_plan_counts_a_run_given_in_steps_as_its_steps_times_its_batch(tmp_path):
+    file = tmp_path / "x.toml"
+    file.write_text('[data]\nsynthetic = "factors"\ntrain_per_class = 8\n[[pretrain]]\nname = "a"\nlabels = "identity"\n'
+                    "iterations = 7\nbatch_size = 64\n")
+    code, plan = run(["grid", str(file), "--dry-run", "-q", "--output-dir", str(tmp_path / "grid")])
+    assert code == 0 and (plan["plan"][0]["images"], plan["images_left"]) == (448, 448)
