@@ -208,14 +208,16 @@ def test_an_option_that_would_be_ignored_or_misread_is_refused(tmp_path, monkeyp
 
 EXPERIMENT = '[data]\nsynthetic = "factors"\n[settings]\n{settings}\n[[pretrain]]\nname = "a"\nlabels = "identity"\nepochs = 1\n'
 EXPERIMENT_ERRORS = [
-    ("nproc_per_node = 0\n" + EXPERIMENT.format(settings=""), "{file}: nproc_per_node must be at least 1, not 0."),
+    ('nproc_per_node = "two"\n' + EXPERIMENT.format(settings=""), "{file}: nproc_per_node must be a whole number, not 'two'."),
+    ("nproc_per_node = 0\n" + EXPERIMENT.format(settings=""), "{file}: nproc_per_node must be 1 or more, not 0."),
     (EXPERIMENT.format(settings='amp_dtype = "float16"'),
      ("{file} [[pretrain]] 'a': amp_dtype float16 is the type amp autocasts to, and amp is not given: give amp too, or "
       "leave amp_dtype out.")),
 ]
 
 
-@pytest.mark.parametrize("text,sentence", EXPERIMENT_ERRORS, ids=["nproc_per_node 0", "amp_dtype without amp"])
+@pytest.mark.parametrize("text,sentence", EXPERIMENT_ERRORS, ids=["nproc_per_node a word", "nproc_per_node 0",
+                                                                       "amp_dtype without amp"])
 def test_an_experiment_file_goes_through_the_checks_the_flags_do(tmp_path, capsys, text, sentence):
     file = tmp_path / "x.toml"
     file.write_text(text)
