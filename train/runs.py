@@ -140,7 +140,6 @@ class Run:
                     write_log(self.folder / "metrics.jsonl", history)  # after the checkpoint: never ahead of it
         return history
 
-
     def finish(self, result: dict, summary: Callable[[], None] | None = None) -> dict | None:
         """The run's `result` (on rank 0), once its outputs are all written: show the `summary` and end the
         processes. An interrupt now cuts only that short; the run is complete, so it says so and ends well."""
@@ -151,7 +150,6 @@ class Run:
         except (KeyboardInterrupt, Terminated) as interrupt:
             print0(f"{interrupted(interrupt)[:-1]} after the run was complete: {self.folder} holds all its outputs.")
         return result if self.dist.is_main else None
-
 
 
 def epoch_line(record: dict, epochs: int) -> str:
