@@ -292,6 +292,9 @@ def check(config) -> None:
     if values.get("augment") == "caffe" and isinstance(config, FinetuneConfig):
         raise TrainError("finetune crops as `augment` rrc does (`augment` caffe is for pretrain and evaluate): "
                          "leave it out.")
+    if values.get("amp_dtype", "bfloat16") != "bfloat16" and not values.get("amp"):
+        raise TrainError(f"`amp_dtype` {config.amp_dtype} is the type `amp` autocasts to, and `amp` is not given: give "
+                         "`amp` too, or leave `amp_dtype` out.")
     if values.get("copy_layers") is not None and values.get("copy_from") is None:
         raise TrainError("`copy_layers` says how many layers `copy_from` gives: give `copy_from` too (a pretrain "
                          "checkpoint).")
@@ -352,6 +355,13 @@ def with_task_defaults(config: FinetuneConfig, given: frozenset[str]) -> Finetun
     if config.random_init and "backbone_lr_scale" in given:
         raise TrainError("`random_init` trains every layer at the full LR (there are no pretrained layers): "
                          "leave `backbone_lr_scale` out.")
+    if config.mode == "linear" and "backbone_lr_scale" in given:
+        default = "" if "mode" in given else f" (the default for {config.task})"
+        raise TrainError(f"`backbone_lr_scale` is the LR of the pretrained layers in `mode` full, and `mode` is "
+                         f"linear{default}, which freezes them: give `mode` full, or leave `backbone_lr_scale` out.")
+    if "partition" in given and config.task != "sun397":
+        raise TrainError(f"`partition` picks one of SUN397's ten official splits: it applies to `task` sun397 only, not "
+                         f"{config.task}.")
     if task is not None and config.head not in task.heads:
         raise TrainError(f"`head` {config.head} trains on patches labelled by the objects' boxes, which only "
                          f"{either(t.name for t in TASK.values() if config.head in t.heads)} have: leave `head` out for "

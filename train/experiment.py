@@ -63,7 +63,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from train.config import EvaluateConfig, FinetuneConfig, PretrainConfig, check, implied_sizes, with_task_defaults
+from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, implied_sizes, with_task_defaults
 from train.errors import TrainError, sentence
 from train.settings import KINDS, declared, of_kind, suggestion, typed
 from train.world import DEFAULT_GROUPING, GROUPINGS
@@ -192,7 +192,7 @@ def read_experiment(path: Path) -> Experiment:
     if not path.is_file():
         raise TrainError(f"{path} is not a file: give an experiment file (TOML; experiments/ has examples).")
     try:
-        spec = tomllib.loads(path.read_text())
+        spec = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # TOML is UTF-8; some editors begin it with a BOM
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise TrainError(f"{path} is not valid TOML: {error}.") from None
     where = str(path)
@@ -228,8 +228,16 @@ def read_experiment(path: Path) -> Experiment:
                       description=word(spec, "description", where, kind=str, default=""), source=path, data=data,
                       variants=variants, series=series, knn=knns, transfers=transfers,
                       throughput=word(spec, "throughput", where, kind=float, default=None, low=0, strict=True),
-                      nproc_per_node=word(spec, "nproc_per_node", where, kind=int, default=1, low=1),
+                      nproc_per_node=processes(spec, path),
                       slurm=table_of(spec, "slurm", where))
+
+
+def processes(spec: dict, path: Path) -> int:
+    """The file's nproc_per_node, checked as --nproc-per-node is."""
+    with located(str(path)):
+        value = typed(GridConfig, "nproc_per_node", spec.get("nproc_per_node", 1))
+        check(GridConfig(file=path, nproc_per_node=value))
+    return value
 
 
 # --- the grid's own words ---------------------------------------------------------------------------------
@@ -317,7 +325,7 @@ def mark_of(entry: dict, where: str) -> tuple[str, str]:
 # --- the settings ------------------------------------------------------------------------------------------
 
 
-KEYS = {d.name: d.name for config in (PretrainConfig, FinetuneConfig, EvaluateConfig) for d in declared(config)}
+KEYS = {d.name: d.name for config in (PretrainConfig, FinetuneConfig, EvaluateConfig, GridConfig) for d in declared(config)}
 
 
 def worded(error: Exception) -> str:

@@ -210,8 +210,7 @@ def run(config: FinetuneConfig, given: frozenset[str] | None = None) -> dict | N
                      held_out=len(val_split), detector=detector)
     if run.dist.is_main:
         write_json(run.folder / "results.json", result)
-    distributed.cleanup()
-    return result if run.dist.is_main else None
+    return run.finish(result)
 
 
 def results(task: Samples, task_hash: str, config: FinetuneConfig, name: str, pretrained_on: dict, history: list[dict],

@@ -36,6 +36,7 @@ from pathlib import Path
 from curate.errors import CurateError
 from curate.fileio import atomic_path, make_folder
 from curate.labels.manifest import labels_hash
+from train.claims import claim, release
 from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, with_task_defaults
 from train.errors import TrainError
 from train.experiment import Experiment, Knn, Transfer, Variant, read_experiment, worded
@@ -229,7 +230,10 @@ class Grid:
         config = replace(config, output_dir=run, resume=resume if resume.is_file() else None)
         if self.experiment.nproc_per_node > 1:
             return self.launch(cell.kind, config)
-        return (pretrain if cell.kind == "pretrain" else finetune).run(config)
+        try:
+            return (pretrain if cell.kind == "pretrain" else finetune).run(config)
+        finally:
+            release(run)  # a grid of many cells holds one claim at a time
 
     def launch(self, command: str, config) -> dict:
         """Run `command` under torchrun with the grid's processes per node; its result line."""
@@ -311,6 +315,7 @@ def run(config: GridConfig, given: frozenset[str] | None = None) -> dict:
     grid = Grid(experiment, out)
     if config.dry_run:
         return show_plan(grid, config.quiet)
+    claim(out, "grid")
     make_folder(out)
     write_json(out / "experiment.json", {"file": str(Path(config.file).resolve()), "output_dir": str(out.resolve()),
                                          "nproc_per_node": experiment.nproc_per_node})

@@ -96,10 +96,7 @@ def run(config: PretrainConfig, given: frozenset[str] | None = None) -> dict | N
     final = {"model": config.model, "augment": config.augment, "input_norm": config.input_norm, "epochs": run.epochs, "iterations": config.iterations, **identity, **copied,
              "label_count": table.num_labels, "output_dir": str(run.folder),
              "minutes": (time.perf_counter() - started) / 60, **(history[-1] if history else {})}
-    if run.dist.is_main and not config.quiet:
-        summary(final, run.folder)
-    distributed.cleanup()
-    return final if run.dist.is_main else None
+    return run.finish(final, lambda: summary(final, run.folder))
 
 
 def summary(final: dict, output: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from curate.fileio import atomic_path, check_folder_writable, make_folder
+from curate.interrupts import Terminated, sentence as interrupted
 from curate.progress import progress_bar
 from train import checkpoint, distributed
+from train.claims import claim
 from train.config import check, explicit
 from train.data.loaders import set_epoch
 from train.distributed import print0
@@ -69,6 +72,8 @@ class Run:
         folder = Path(config.output_dir or (Path(config.resume).parent if config.resume else default_folder(kind)))
         if not getattr(config, "test_only", False):
             check_folder(folder)
+            if os.environ.get("RANK", "0") == "0":  # rank 0 writes the folder; under torchrun the others share its claim
+                claim(folder, "run")
             refuse_to_replace(folder, config.resume, config.overwrite)
         dist = distributed.setup(config.device)
         if saved is not None:
@@ -135,6 +140,16 @@ class Run:
                     write_log(self.folder / "metrics.jsonl", history)  # after the checkpoint: never ahead of it
         return history
 
+    def finish(self, result: dict, summary: Callable[[], None] | None = None) -> dict | None:
+        """The run's `result` (on rank 0), once its outputs are all written: show the `summary` and end the
+        processes. An interrupt now cuts only that short; the run is complete, so it says so and ends well."""
+        try:
+            if summary is not None and not self.quiet:
+                summary()
+            distributed.cleanup()
+        except (KeyboardInterrupt, Terminated) as interrupt:
+            print0(f"{interrupted(interrupt)[:-1]} after the run was complete: {self.folder} holds all its outputs.")
+        return result if self.dist.is_main else None
 
 
 def epoch_line(record: dict, epochs: int) -> str:
@@ -164,6 +179,9 @@ def default_folder(command: str) -> Path:
 
 def check_folder(path: Path) -> None:
     """Fail in one sentence, before any work, when the run folder `path` could not be created or written."""
+    if str(path) == "-":
+        raise TrainError("`output_dir` cannot be - (standard output): the outputs are files, so give a folder to write "
+                         "them into.")
     if path.exists() and not path.is_dir():
         raise TrainError(f"`output_dir` {path} is a file, not a folder.")
     check_folder_writable(path, "the run")

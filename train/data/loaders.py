@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import io
+import os
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,8 +223,17 @@ def make_loader(dataset: Dataset, batch_size: int, workers: int, train: bool, ra
     return DataLoader(
         dataset, batch_size=batch_size, sampler=EpochKeys(sampler), num_workers=workers,
         pin_memory=torch.cuda.is_available(), drop_last=train and len(sampler) > batch_size,
-        persistent_workers=workers > 0, collate_fn=collate_fn,
+        persistent_workers=workers > 0, collate_fn=collate_fn, worker_init_fn=quiet_worker,
     )
+
+
+def quiet_worker(worker_id: int) -> None:
+    """A loader worker leaves interrupts to the process it works for, which reports them once: it ignores Ctrl-C
+    (the terminal sends it to every process of the group) and ends quietly on SIGTERM (a worker ended by the signal,
+    or by the exception its parent's handler raises, makes that parent report a dead worker, with a traceback, in
+    place of its own "Terminated.")."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
 
 
 @dataclass(frozen=True)
