@@ -45,7 +45,7 @@ def results_of(folder) -> list[dict]:
     return sorted(((r["cell"], r["metric"], r["value"]) for r in rows))
 
 
-def test_a_grid_runs_every_cell_once_and_a_second_run_trains_nothing(tmp_path):
+def test_a_grid_runs_every_cell_once_and_a_second_run_trains_nothing(tmp_path, monkeypatch):
     file, out = experiment(tmp_path), tmp_path / "grid"
     code, first = run(["grid", str(file), "--output-dir", str(out), "-q"])
     assert code == 0 and (first["cells"], first["ran"], first["done_before"]) == (6, 6, 0)
@@ -59,6 +59,11 @@ def test_a_grid_runs_every_cell_once_and_a_second_run_trains_nothing(tmp_path):
     code, again = run(["grid", str(file), "--output-dir", str(out), "-q"])
     assert code == 0 and (again["ran"], again["done_before"]) == (0, 6)
     assert [p.stat().st_mtime_ns for p in checkpoints] == stamps
+    (tmp_path / "link").symlink_to(out)  # the same folder spelled otherwise: keys hold no paths
+    for spelling in (tmp_path / "link", f"{out}/../grid/", "grid"):
+        monkeypatch.chdir(tmp_path)
+        code, reopened = run(["grid", str(file), "--output-dir", str(spelling), "-q"])
+        assert code == 0 and (reopened["ran"], reopened["done_before"]) == (0, 6), spelling
     # A changed config is another cell: only the pretraining cells whose lr changed, and what needs them, run.
     experiment(tmp_path, TINY.replace("lr = 0.05", "lr = 0.04"))
     code, changed = run(["grid", str(file), "--output-dir", str(out), "-q"])
