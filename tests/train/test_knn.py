@@ -73,3 +73,14 @@ def test_two_ranks_with_half_a_bank_each_give_the_single_process_answer(k, tempe
         assert result["bank_rows"] < len(BANK[0])  # no rank held the whole bank
         assert result["predicted"] == alone.tolist()
         assert result["top1"] == knn_top1(*BANK, *QUERIES, k, temperature)
+
+
+def test_a_bank_read_in_many_tiles_finds_the_same_neighbours_as_one_product():
+    from train.knn import nearest
+
+    bank, queries = torch.nn.functional.normalize(BANK[0], dim=1), torch.nn.functional.normalize(QUERIES[0], dim=1)
+    expected = (queries @ bank.T).topk(5, dim=1)
+    values, labels = nearest(queries, bank, BANK[1], 5, chunk_elements=64)  # tiles of 8 bank rows, 8 queries a chunk
+    assert torch.equal(labels, BANK[1][expected.indices])
+    assert torch.allclose(values, expected.values)
+    assert torch.equal(knn_predict(*BANK, QUERIES[0], k=5, chunk_elements=64), knn_predict(*BANK, QUERIES[0], k=5))
