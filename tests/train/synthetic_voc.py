@@ -13,6 +13,7 @@ distractor shapes, so that the box, not the whole image, tells the action.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -85,40 +86,48 @@ def make_folders(voc: Path, sets: str) -> None:
         (voc / part).mkdir(parents=True, exist_ok=True)
 
 
-def write_detection(root: Path, counts: dict[str, int], seed: int = 0, size: int = 96, year: int = 2007) -> Path:
+def write_detection(root: Path, counts: dict[str, int], seed: int = 0, size: int = 96, year: int = 2007, map=None) -> Path:
     """VOCdevkit/VOC<year> under `root`: per set, `counts[set]` images (sides of `size` or 4/3 of it) of one
     to three objects of the classes of `SHAPES`; ImageSets/Main/<set>.txt and <class>_<set>.txt (1, -1,
     or 0 for an image whose objects of the class are all difficult). Objects of a side under 15% of
     `size` are difficult. VOC 2012's ids name a year (2008_000001), as its own do; its classification
-    sets are train and val (`write_detection(root, {"train": 40, "val": 20}, year=2012)`)."""
+    sets are train and val (`write_detection(root, {"train": 40, "val": 20}, year=2012)`). The images are
+    drawn in turn from one generator; given `map` (a process pool's, for the benchmarks' large images), each
+    from its own seed instead: other images, drawn on every core."""
     from train.tasks.voc import VOC_CLASSES
 
     voc = root / "VOCdevkit" / f"VOC{year}"
     make_folders(voc, "Main")
-    rng = np.random.default_rng(seed)
-    number = 0
+    rng, first = np.random.default_rng(seed), 1
     for split, count in counts.items():
-        presence: dict[str, dict[str, int]] = {name: {} for name in VOC_CLASSES}
-        ids = []
-        for _ in range(count):
-            number += 1
-            image_id = f"{number:06d}" if year == 2007 else f"2008_{number:06d}"
-            names = list(rng.choice(list(SHAPES), size=int(rng.integers(1, 4))))
-            image, boxes = scene(rng, [SHAPES[name] for name in names], (size, size * 4 // 3), (size / 12, size / 3.7))
-            objects = []
-            for name, box in zip(names, boxes):
-                if box is None:
-                    continue
-                difficult = min(box[2] - box[0], box[3] - box[1]) + 1 < 0.15 * size
-                objects.append(xml_object(name, box, difficult))
-                presence[name][image_id] = max(presence[name].get(image_id, 0), 0 if difficult else 1)
-            write_image(voc, image_id, image, objects)
-            ids.append(image_id)
-        (voc / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+        numbers = range(first, first + count)
+        drawn = ([detection_image(voc, size, year, number, rng) for number in numbers] if map is None
+                 else list(map(functools.partial(detection_image, voc, size, year, seed=seed), numbers)))
+        first += count
         for name in VOC_CLASSES:
-            lines = [f"{i} {presence[name].get(i, -1):2d}\n" for i in ids]
+            lines = [f"{image_id} {presence.get(name, -1):2d}\n" for image_id, presence in drawn]
             (voc / "ImageSets" / "Main" / f"{name}_{split}.txt").write_text("".join(lines))
+        (voc / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{image_id}\n" for image_id, _ in drawn))
     return voc
+
+
+def detection_image(voc: Path, size: int, year: int, number: int, rng: np.random.Generator | None = None,
+                    seed: int = 0) -> tuple[str, dict[str, int]]:
+    """Draw image `number` of `write_detection` from `rng` (None: its own, of `seed` and `number`) and write it;
+    its id, and per class it shows 1 (0: only difficult objects)."""
+    rng = rng or np.random.default_rng([seed, number])
+    image_id = f"{number:06d}" if year == 2007 else f"2008_{number:06d}"
+    names = list(rng.choice(list(SHAPES), size=int(rng.integers(1, 4))))
+    image, boxes = scene(rng, [SHAPES[name] for name in names], (size, size * 4 // 3), (size / 12, size / 3.7))
+    objects, presence = [], {}
+    for name, box in zip(names, boxes):
+        if box is None:
+            continue
+        difficult = min(box[2] - box[0], box[3] - box[1]) + 1 < 0.15 * size
+        objects.append(xml_object(name, box, difficult))
+        presence[name] = max(presence.get(name, 0), 0 if difficult else 1)
+    write_image(voc, image_id, image, objects)
+    return image_id, presence
 
 
 def write_action(root: Path, counts: dict[str, int], seed: int = 0, size: int = 96) -> Path:
