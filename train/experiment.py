@@ -9,6 +9,8 @@ k-NN evaluations; read and checked whole, in one sentence per mistake, before an
     val_index = "val.parquet"
     root = "imagenet/train"
     val_root = "imagenet/val"
+    store = "train-jpeg256"                  # read the images from packed stores of the indexes (curate images pack)
+    val_store = "val-jpeg256"
     [settings]                               # every run's settings, by their flags' names (where a command has them)
     device = "cuda"
     [[pretrain]]                             # a variant; a list in per_class, budget or seed makes one cell each
@@ -70,7 +72,8 @@ from train.world import DEFAULT_GROUPING, GROUPINGS
 
 TOP = {"name", "description", "throughput", "nproc_per_node", "data", "settings", "pretrain", "series", "knn", "transfer",
        "slurm"}
-DATA = {"synthetic", "grouping", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root"}
+DATA = {"synthetic", "grouping", "train_per_class", "val_per_class", "seed", "train_index", "val_index", "root", "val_root",
+        "store", "val_store"}
 WORLDS = ("factors",)
 # Settings the grid gives each run itself: where its images, checkpoint and folder are, and its quietness.
 GRID_OWN = {"table", "labels", "images", "root", "val_table", "val_images", "val_root", "store", "val_store", "output_dir",
@@ -245,7 +248,7 @@ def processes(spec: dict, path: Path) -> int:
 DATA_KINDS = {"synthetic": {"kind": str}, "grouping": {"kind": str}, "train_per_class": {"kind": int, "low": 1},
               "val_per_class": {"kind": int, "low": 1},
               "seed": {"kind": int}, "train_index": {"kind": str}, "val_index": {"kind": str}, "root": {"kind": str},
-              "val_root": {"kind": str}}
+              "val_root": {"kind": str}, "store": {"kind": str}, "val_store": {"kind": str}}
 
 
 def word(table: dict, key: str, where: str, *, kind: type, default=None, low: float = 0, strict: bool = False):

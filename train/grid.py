@@ -35,6 +35,7 @@ from pathlib import Path
 
 from curate.errors import CurateError
 from curate.fileio import atomic_path, make_folder
+from curate.images.store import ImageStore
 from curate.labels.manifest import labels_hash
 from train.claims import claim, release
 from train.config import EvaluateConfig, FinetuneConfig, GridConfig, PretrainConfig, check, with_task_defaults
@@ -48,6 +49,14 @@ from train.tasks import TASK
 
 NOMINAL_PER_CLASS = 1281  # ILSVRC-2012 train images per class on average (1,281,167 / 1000), for a plan made before the data
 NOMINAL_VAL_PER_CLASS = 50  # ... and its val images per class
+# Images one loader process prepares per CPU-second for a training batch, as bench/RESULTS.md measured them on
+# 500x375 JPEGs of synthetic content (photographs decode slower): a worker decoding the original JPEGs with
+# 224 px crops (section "Packed stores: decode once, train many", bench_train.py: train/ loader alone), a worker
+# decoding a JPEG store of short side 160 ("Packed stores after JPEG stores gained labels": jpeg160, the batch
+# alone), and the training process reading a raw store in batches (the same section: raw112, the batch alone).
+JPEG_PER_WORKER = 535
+JPEG_STORE_PER_WORKER = 3565
+RAW_STORE = 22784
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local executor kills a job after its timeout_min: give one no cell reaches
 
 
@@ -111,7 +120,8 @@ class Grid:
 
     def make_config(self, cell: Cell):
         tables = self.images.tables(cell.variant)
-        data = {"table": tables.train, "val_table": tables.val, "root": tables.root, "val_root": tables.val_root}
+        stores = {"store": self.images.store, "val_store": self.images.val_store}
+        data = {"table": tables.train, "val_table": tables.val, "root": tables.root, "val_root": tables.val_root, **stores}
         if cell.kind == "pretrain":
             source = {"copy_from": self.folder(self.source_cell(cell)) / "run" / "checkpoint.pt"} if cell.needs else {}
             return PretrainConfig(**data, **cell.variant.settings, **source, quiet=True)
@@ -120,7 +130,7 @@ class Grid:
             bank = self.images.knn_tables(cell.knn)
             return EvaluateConfig(checkpoint=checkpoint, table=bank.train, val_table=bank.val, root=bank.root,
                                   val_root=bank.val_root, knn_labels=self.images.manifest(cell.knn.labels), knn_only=True,
-                                  **cell.knn.settings, quiet=True)
+                                  **stores, **cell.knn.settings, quiet=True)
         transfer = cell.transfer
         return FinetuneConfig(task=transfer.task, data=self.images.task_folder(transfer.data), seed=cell.transfer_seed,
                               checkpoint=checkpoint, **transfer.settings, quiet=True)
@@ -136,7 +146,8 @@ class Grid:
         settings = defining(self.settings_config(cell))
         if cell.kind == "pretrain":
             source = {"copied_from": self.key(self.source_cell(cell))} if cell.needs else {}
-            return digest({**self.tables_identity(cell.variant), "settings": settings, **source})
+            stored = {"read_from": "packed stores"} if self.images.store else {}  # resized pixels: another run
+            return digest({**self.tables_identity(cell.variant), "settings": settings, **source, **stored})
         if cell.kind == "knn":
             knn = cell.knn
             bank = ({"bank": (tables := self.images.knn_tables(knn)).train_hash, "queries": tables.val_hash}
@@ -371,6 +382,29 @@ def task_images(grid: Grid, transfer: Transfer) -> int:
     return sum(1 for _ in folder.glob("*/*")) if folder.is_dir() else 0
 
 
+def loader_feed(grid: Grid) -> str | None:
+    """One sentence: whether the plan's loaders, with the fewest workers a pretraining variant has, feed the
+    throughput the experiment states (bench/RESULTS.md's rates); None for the synthetic world, or no throughput."""
+    experiment, store = grid.experiment, grid.images.store
+    if grid.images.synthetic or not experiment.throughput:
+        return None
+    workers = min(variant.settings.get("workers", defaults(PretrainConfig)["workers"]) for variant in experiment.variants)
+    processes = f"{workers} workers" if workers else "the training process (workers 0)"
+    if store is None:
+        source, rate = f"{processes} decoding the original JPEGs", max(workers, 1) * JPEG_PER_WORKER
+    else:
+        try:
+            raw = ImageStore.open(store).index.metadata["store_format"] == "raw"
+        except CurateError as error:
+            return f"loader: cannot tell what the store feeds: {error}"
+        source, rate = (("the training process reading the raw store", RAW_STORE) if raw else
+                        (f"{processes} decoding the JPEG store", max(workers, 1) * JPEG_STORE_PER_WORKER))
+    enough = (f"enough for the {experiment.throughput:,.0f} images/s assumed" if rate >= experiment.throughput else
+              f"CANNOT FEED the {experiment.throughput:,.0f} images/s assumed: give more workers or pack a store "
+              "(curate images pack)")
+    return f"loader: {source}: about {rate:,} images/s (bench/RESULTS.md), {enough}."
+
+
 def show_plan(grid: Grid, quiet: bool = False) -> dict:
     """Print the plan (each series' images, every cell: its mark, what it shares, what is done, what it costs);
     return it whole (stdout's JSON)."""
@@ -413,6 +447,9 @@ def show_plan(grid: Grid, quiet: bool = False) -> dict:
     console.print(f"left to run: {len(left)} of {len(cells)} cells ({merged} the same as another, run once), "
                   f"{total_images:,} images, "
                   + (f"{total_hours:,.2f} GPU-hours {rate}" if total_hours is not None else "GPU-hours unknown: give throughput = images/s"))
+    feed = loader_feed(grid)
+    if feed:
+        console.print(feed, highlight=False)
     states = [row["state"] for row in cells]
     return {"cells": len(cells), **{s: states.count(s) for s in sorted(set(states))}, "merged": merged,
             "images_left": total_images, "gpu_hours_left": total_hours, "series": series, "plan": cells}

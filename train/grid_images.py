@@ -53,11 +53,14 @@ class GridImages:
             self.folder = self.out / "data"
             self.train_index, self.val_index = self.folder / "images-train.parquet", self.folder / "images-val.parquet"
             self.root = self.val_root = None
+            self.store = self.val_store = None
         else:  # paths as a command line gives them: from the folder the grid runs in
             self.train_index = Path(data["train_index"])
             self.val_index = Path(data["val_index"]) if "val_index" in data else None
             self.root = Path(data["root"]) if "root" in data else None
             self.val_root = Path(data["val_root"]) if "val_root" in data else None
+            self.store = Path(data["store"]) if "store" in data else None  # packed stores of the indexes
+            self.val_store = Path(data["val_store"]) if "val_store" in data else None
         for spec in sorted(label_sets):
             self.label_set(spec)
 

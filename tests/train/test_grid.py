@@ -152,6 +152,25 @@ def test_the_papers_plan_with_its_cost(tmp_path, capsys):
     assert not (tmp_path / "huh").exists()  # a plan writes nothing
 
 
+PAPER = (REPO / "experiments" / "huh2016.toml").read_text()
+FROM_JPEGS = PAPER.replace('store = "train-jpeg256"', "").replace('val_store = "val-jpeg256"', "")
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (FROM_JPEGS.replace("workers = 8", "workers = 2"),
+     "loader: 2 workers decoding the original JPEGs: about 1,070 images/s (bench/RESULTS.md), CANNOT FEED the 2,500 "
+     "images/s assumed: give more workers or pack a store (curate images pack)."),
+    (FROM_JPEGS, "loader: 8 workers decoding the original JPEGs: about 4,280 images/s (bench/RESULTS.md), enough for the "
+                 "2,500 images/s assumed."),
+    (PAPER, "loader: cannot tell what the store feeds: The store train-jpeg256 does not exist."),
+], ids=["2 workers", "8 workers", "store not packed"])
+def test_the_plan_says_whether_its_loader_feeds_the_throughput_it_assumes(tmp_path, capsys, monkeypatch, text, line):
+    monkeypatch.chdir(tmp_path)
+    code, _ = run(["grid", str(experiment(tmp_path, text, "paper.toml")), "--dry-run"])
+    assert code == 0
+    assert " ".join(capsys.readouterr().err.split()).endswith(line)  # rich wraps it at 160 columns
+
+
 SCHEMA_DEFAULTS = {"kind": "transfer", "labels": "in1k", "label_count": 1000, "per_class": None, "budget": None,
                    "train_images": 0, "model": "caffenet", "augment": "caffe", "seed": 0, "mark": "paper", "why": "",
                    "labels_hash": "", "table_hash": "", "cell_key": "", "same_as": "", "reference": False, "line": None}
