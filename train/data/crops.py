@@ -67,8 +67,10 @@ def resized_crop(image: torch.Tensor, box, flip: bool, size: int) -> torch.Tenso
     """The crop `box` of one (C, H, W) image, resized to size x size (bilinear, antialiased; the dtype kept)
     and flipped if asked."""
     top, left, height, width = (int(v) for v in box)
-    crop = F.interpolate(image[None, :, top : top + height, left : left + width], size=(size, size), mode="bilinear",
-                         antialias=True, align_corners=False)[0]
+    crop = image[None, :, top : top + height, left : left + width]
+    if crop.dtype == torch.uint8:  # torch's uint8 kernel is 2-3x faster on a contiguous channels-last input, same pixels
+        crop = crop.contiguous(memory_format=torch.channels_last)
+    crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
     return crop.flip(-1) if flip else crop
 
 
