@@ -237,18 +237,7 @@ def profile(tables: dict[str, Path], args) -> None:
                      "crop + resize + flip (CPU)": lambda: batch_resized_crop(pixels, boxes, flips, args.crop),
                      "normalise (to_device)": lambda: to_device(crops, torch.device("cpu"))}
         for step, work in steps.items():
-            print(f"  {name:8s} {step:40s} {statistics.median(cpu_times(work)) * 1e6 / len(rows):8.1f} us")
-
-
-def cpu_times(work, repeat: int = 5) -> list[float]:
-    """CPU seconds of this process per call of `work()`, after one untimed call."""
-    work()
-    times = []
-    for _ in range(repeat):
-        start = time.process_time()
-        work()
-        times.append(time.process_time() - start)
-    return times
+            print(f"  {name:8s} {step:40s} {statistics.median(timed_runs(work, clock=time.process_time)) * 1e6 / len(rows):8.1f} us")
 
 
 def main() -> None:
