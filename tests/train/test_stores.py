@@ -82,6 +82,56 @@ def test_the_batched_device_crops_are_the_per_image_crops(stores):
     assert torch.equal(batched_crops(table, rows[::-1], epoch=3), batched.flip(0))
 
 
+@pytest.mark.parametrize("augment", ["rrc", "caffe"])
+def test_raw_batches_on_a_cpu_are_the_per_image_crops_exactly(stores, augment):
+    """Listed all at once, so a batch read into a reused buffer after another was handed out would show; the
+    same bits as the per-image path, as before the buffers (on CUDA the crops are interpolated as floats)."""
+    from train.data.loaders import ImageDataset, train_transform
+    from train.data.stores import RawBatches
+    from train.data.tables import load_table
+
+    table = load_table(stores["out"] / "raw-coarse-train.parquet")
+    rows = list(range(3, 83, 2))
+    batches = RawBatches(table, rows, table.labels[rows], batch_size=16, train=True, device=torch.device("cpu"),
+                         crop_size=24, min_scale=0.35, resize_size=40, augment=augment, seed=5)
+    batches.sampler.set_epoch(3)
+    listed = list(batches)
+    assert [len(images) for images, _ in listed] == [16, 16]  # 40 rows: the last, partial batch is dropped
+    dataset = ImageDataset(table, rows, train_transform(24, 0.35, seed=5, augment=augment, resize_size=40))
+    positions = list(batches.sampler)[:32]
+    one_by_one = [dataset[(3, position)] for position in positions]
+    assert torch.equal(torch.cat([images for images, _ in listed]), torch.stack([image for image, _ in one_by_one]))
+    assert torch.cat([targets for _, targets in listed]).tolist() == [target for _, target in one_by_one]
+
+
+def test_a_batch_normalised_into_the_reused_buffer_is_the_batch_normalised_afresh():
+    from train.data.loaders import normalisation, to_device
+
+    cpu = torch.device("cpu")
+    first, second = (torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+                     for seed in (1, 2))
+    for input_norm in ("torchvision", "caffe"):
+        mean, std = normalisation(cpu, input_norm)
+        order = [0, 1, 2] if input_norm == "torchvision" else [2, 1, 0]
+        fed_first = to_device(first, cpu, input_norm=input_norm)
+        assert torch.equal(fed_first, first[:, order].float().sub_(mean).div_(std))
+        fed_second = to_device(second, cpu, input_norm=input_norm)
+        assert torch.equal(fed_second, second[:, order].float().sub_(mean).div_(std))  # nothing of the first left
+        assert torch.equal(to_device(second[:3], cpu, input_norm=input_norm), fed_second[:3])  # another shape
+
+
+def test_a_table_pointing_past_its_raw_store_s_pixels_is_refused(data, stores, tmp_path, capsys):
+    from curate.images.table import ImageTable
+
+    part = ImageIndex.read(data["out"] / "manifests" / "images-train.parquet").subset(per_class=4)
+    pack(part, tmp_path / "store", fmt="raw", size=32)  # packed again, smaller, where the table's store was
+    table = ImageTable.read(stores["out"] / "raw-coarse-train.parquet")
+    ImageTable(table.rows, {**table.metadata, "root": str(tmp_path / "store")}).write(tmp_path / "table.parquet")
+    line = error_of(["pretrain", "--table", str(tmp_path / "table.parquet"), *FAST, "--output-dir", str(tmp_path / "run")], capsys)
+    assert line == (f"Error: {tmp_path / 'table.parquet'} points past the end of the pixel array {tmp_path / 'store' / 'pixels.npy'}: "
+                    "it was not made from this store's index; make it again from the store's index.")
+
+
 class iter_in_order:
     """A sampler that gives the rows in order, at a chosen epoch (as a trained loader's would be shuffled)."""
 

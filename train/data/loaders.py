@@ -271,5 +271,30 @@ def to_device(images: torch.Tensor, device: torch.device, channels_last: bool = 
     images = images.to(device, non_blocking=True)
     if INPUT_NORMS[input_norm].order != (0, 1, 2):
         images = images[:, list(INPUT_NORMS[input_norm].order)]
-    images = images.float().sub_(mean).div_(std)  # in place: one float copy
+    images = float_batch(images).sub_(mean).div_(std)  # in place: one float copy
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+class ReusedBuffer:
+    """A tensor made once and handed out again for every request of its shape (made anew for another shape):
+    whoever asks overwrites what the previous request put there."""
+
+    def __init__(self, dtype: torch.dtype):
+        self.dtype, self.tensor = dtype, None
+
+    def of_shape(self, shape: torch.Size) -> torch.Tensor:
+        if self.tensor is None or self.tensor.shape != shape:
+            self.tensor = torch.empty(shape, dtype=self.dtype)
+        return self.tensor
+
+
+FLOAT_BATCH = ReusedBuffer(torch.float32)
+
+
+def float_batch(images: torch.Tensor) -> torch.Tensor:
+    """`images` as float32. A uint8 batch on the CPU is copied into the buffer the previous batch of its shape
+    was copied into (the network has used that batch by then): a fresh 38.5 MB tensor per batch of 64 at
+    224 px costs four times the copy in page faults. On CUDA the caching allocator reuses memory already."""
+    if images.device.type != "cpu" or images.dtype != torch.uint8:
+        return images.float()
+    return FLOAT_BATCH.of_shape(images.shape).copy_(images)
