@@ -49,14 +49,14 @@ from train.tasks import TASK
 
 NOMINAL_PER_CLASS = 1281  # ILSVRC-2012 train images per class on average (1,281,167 / 1000), for a plan made before the data
 NOMINAL_VAL_PER_CLASS = 50  # ... and its val images per class
-# Images one loader process prepares per CPU-second for a training batch, as bench/RESULTS.md measured them on
-# 500x375 JPEGs of synthetic content (photographs decode slower): a worker decoding the original JPEGs with
-# 224 px crops (section "Packed stores: decode once, train many", bench_train.py: train/ loader alone), a worker
-# decoding a JPEG store of short side 160 ("Packed stores after JPEG stores gained labels": jpeg160, the batch
-# alone), and the training process reading a raw store in batches (the same section: raw112, the batch alone).
-JPEG_PER_WORKER = 535
-JPEG_STORE_PER_WORKER = 3565
-RAW_STORE = 22784
+# Images one loader process prepares per CPU-second for a training batch at 224 px crops, as bench/RESULTS.md
+# measured them on 500x375 crops of photographs ("The loader at 224 px crops"): a worker decoding the original
+# JPEGs (train/ loader on the JPEGs), a worker decoding a JPEG store of short side 256 (the batch alone,
+# normalised on the GPU), and the training process reading a raw store of 224 px (the host side alone, cropped
+# on the GPU).
+JPEG_PER_WORKER = 323
+JPEG_STORE_PER_WORKER = 586
+RAW_STORE = 21979
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local executor kills a job after its timeout_min: give one no cell reaches
 
 
@@ -400,7 +400,7 @@ def loader_feed(grid: Grid) -> str | None:
         source, rate = (("the training process reading the raw store", RAW_STORE) if raw else
                         (f"{processes} decoding the JPEG store", max(workers, 1) * JPEG_STORE_PER_WORKER))
     enough = (f"enough for the {experiment.throughput:,.0f} images/s assumed" if rate >= experiment.throughput else
-              f"CANNOT FEED the {experiment.throughput:,.0f} images/s assumed: give more workers or pack a store "
+              f"too few for the {experiment.throughput:,.0f} images/s assumed: give more workers or pack a store "
               "(curate images pack)")
     return f"loader: {source}: about {rate:,} images/s (bench/RESULTS.md), {enough}."
 

@@ -158,9 +158,9 @@ FROM_JPEGS = PAPER.replace('store = "train-jpeg256"', "").replace('val_store = "
 
 @pytest.mark.parametrize(("text", "line"), [
     (FROM_JPEGS.replace("workers = 8", "workers = 2"),
-     "loader: 2 workers decoding the original JPEGs: about 1,070 images/s (bench/RESULTS.md), CANNOT FEED the 2,500 "
+     "loader: 2 workers decoding the original JPEGs: about 646 images/s (bench/RESULTS.md), too few for the 2,500 "
      "images/s assumed: give more workers or pack a store (curate images pack)."),
-    (FROM_JPEGS, "loader: 8 workers decoding the original JPEGs: about 4,280 images/s (bench/RESULTS.md), enough for the "
+    (FROM_JPEGS, "loader: 8 workers decoding the original JPEGs: about 2,584 images/s (bench/RESULTS.md), enough for the "
                  "2,500 images/s assumed."),
     (PAPER, "loader: cannot tell what the store feeds: The store train-jpeg256 does not exist."),
 ], ids=["2 workers", "8 workers", "store not packed"])
