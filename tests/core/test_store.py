@@ -146,6 +146,68 @@ def test_parts_packed_with_other_settings_are_never_mixed_into_a_store(source, t
             assert (store / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
 
 
+def test_a_pack_begun_with_the_filter_before_is_not_gone_on_with(source, tmp_path, monkeypatch):
+    """Parts left by a pack from before stores were resampled with Hamming (its settings name no filter) are
+    never mixed with parts resampled now: the folder is refused, its parts kept, until --overwrite."""
+    store = tmp_path / "store"
+    parts = interrupted_pack(source, store, monkeypatch, fmt="raw", size=16)
+    settings = json.loads((store / ".packing.json").read_text())
+    del settings["filter"]
+    (store / ".packing.json").write_text(json.dumps(settings, sort_keys=True))
+    assert error(run("pack", source, "-f", "raw", "--size", "16", "-o", store)) == (
+        f"Error: {store} already holds a store being packed with other settings: give --overwrite to replace it, "
+        "or another folder.")
+    assert sorted(p.name for p in (store / ".parts").iterdir()) == parts
+
+
+def textured_jpeg(width: int, height: int, seed: int) -> bytes:
+    """A photo-like JPEG: a smooth random colour field with noise, so that resampling filters differ on it."""
+    rng = np.random.default_rng(seed)
+    field = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    pixels = np.clip(np.asarray(field, dtype=np.float32) + rng.normal(0, 20, (height, width, 3)), 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def resampled(data: bytes, size: int, resample) -> Image.Image:
+    """The short side of `data` scaled to `size` by Pillow's `resample`, after a decode at the smallest JPEG DCT
+    scale that keeps the short side at least `size` (what the store's metadata says it holds)."""
+    image = Image.open(io.BytesIO(data))
+    scale = size / min(image.size)
+    target = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
+    image.draft("RGB", target)
+    return image.resize(target, resample)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "raw"])
+def test_a_store_holds_each_image_resampled_with_hamming_after_dct_scaling(tmp_path, fmt):
+    """A JPEG store's images are exactly Pillow's Hamming resize of the DCT-scaled decode, encoded at the
+    store's quality; a raw store's, that resize's central square (resampled alone: within one level)."""
+    sources = {f"{TENCH}/{TENCH}_{n}.JPEG": textured_jpeg(width, height, n) for n, (width, height) in
+               enumerate([(300, 200), (120, 160), (70, 50)])}  # decoded at 1/4, 1/2 and full scale
+    for path, data in sources.items():
+        touch(tmp_path / "train" / path, data)
+    assert run("index", tmp_path / "train", "-o", tmp_path / "index.parquet").exit_code == 0
+    assert run("pack", tmp_path / "index.parquet", "-f", fmt, "--size", 40, "-o", tmp_path / "store", "-q").exit_code == 0
+    store = ImageStore.open(tmp_path / "store")
+    assert "Hamming after JPEG DCT scaling" in store.index.metadata["store_resize"]
+    for row in store.index.rows.to_pylist():
+        packed = (tmp_path / "store" / row["archive"]).read_bytes()[row["offset"] : row["offset"] + row["size"]]
+        expected = resampled(sources[row["path"]], 40, Image.Resampling.HAMMING)
+        lanczos = resampled(sources[row["path"]], 40, Image.Resampling.LANCZOS)
+        if fmt == "jpeg":
+            encoded = io.BytesIO()
+            expected.save(encoded, "JPEG", quality=90)
+            assert packed == encoded.getvalue(), row["path"]
+            continue
+        left, top = (expected.width - 40) // 2, (expected.height - 40) // 2
+        square = lambda image: np.asarray(image.crop((left, top, left + 40, top + 40)), dtype=np.int16)  # noqa: E731
+        pixels = np.frombuffer(packed, np.uint8).reshape(40, 40, 3)
+        assert np.abs(pixels - square(expected)).max() <= 1, row["path"]
+        assert np.abs(pixels - square(lanczos)).mean() > 1, row["path"]  # the filters differ on this image
+
+
 ONE_IMAGE_PARTS = ("import sys; from curate.images import pack; pack.CHUNK = 1; from curate.cli import main;"
                    "sys.argv = ['curate', *sys.argv[1:]]; main()")
 
@@ -200,6 +262,23 @@ def test_a_worker_killed_mid_pack_ends_it_with_one_sentence_and_the_next_run_goe
     assert len(ImageStore.open(tmp_path / "store").index) == 18
     assert not list((tmp_path / "store").glob("**/*.tmp"))
 
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "raw"])
+def test_a_pack_gives_the_same_bytes_under_any_hash_seed_and_any_number_of_workers(source, tmp_path, fmt):
+    """Parts of 4 images, packed by 1 and by 3 workers, in processes with different PYTHONHASHSEEDs: the same
+    files, byte for byte (index, shards or pixel array, and timm's _info.json)."""
+    stores = []
+    for seed, workers in (("0", "1"), ("12345", "3")):
+        stores.append(tmp_path / seed / "store")  # one name: timm's _info.json names its store
+        argv = [sys.executable, "-c", ONE_IMAGE_PARTS.replace("pack.CHUNK = 1", "pack.CHUNK = 4"), "images", "pack",
+                str(source), "-f", fmt, "--size", "24", "-j", workers, "-o", str(stores[-1]), "-q"]
+        packed = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert packed.returncode == 0, packed.stderr
+    files = [{p.relative_to(store): p.read_bytes() for p in sorted(store.rglob("*")) if p.is_file()} for store in stores]
+    assert list(files[0]) == list(files[1]) and len(files[0]) >= (2 if fmt == "raw" else 7)
+    for name in files[0]:
+        assert files[0][name] == files[1][name], name
 
 
 # --- bad input ---------------------------------------------------------------------------------------------
