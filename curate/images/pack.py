@@ -99,8 +99,9 @@ def pack(index: ImageIndex, out: Path, *, fmt: str, size: int, quality: int | No
         advance(len(index) - sum(min(CHUNK, len(index) - start) for start in chunks))
         jobs = [(index.root, {k: v[start : start + CHUNK] for k, v in columns.items()}, start, CHUNK, fmt, size, quality, str(out))
                 for start in chunks]
-        # Forkserver workers start clean (no threads inherited from this process). On an interrupt the parts in
-        # flight are dropped (each worker removes its half-written shard) and packed again by the next run.
+        # Forkserver workers start clean (forked from a server that has only imported modules, not from this process
+        # and its threads); one pool packs every part. On an interrupt the parts in flight are dropped (each worker
+        # removes its half-written shard) and packed again by the next run.
         try:
             for _, rows in in_processes(pack_part, jobs, max(1, min(processes, len(jobs))), preload=WORKER_MODULES):
                 advance(len(rows))

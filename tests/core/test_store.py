@@ -269,7 +269,7 @@ def test_a_pack_gives_the_same_bytes_under_any_hash_seed_and_any_number_of_worke
     """Parts of 4 images, packed by 1 and by 3 workers, in processes with different PYTHONHASHSEEDs: the same
     files, byte for byte (index, shards or pixel array, and timm's _info.json)."""
     stores = []
-    for seed, workers in (("0", "1"), ("12345", "3")):
+    for seed, workers in (("1", "1"), ("2", "3")):
         stores.append(tmp_path / seed / "store")  # one name: timm's _info.json names its store
         argv = [sys.executable, "-c", ONE_IMAGE_PARTS.replace("pack.CHUNK = 1", "pack.CHUNK = 4"), "images", "pack",
                 str(source), "-f", fmt, "--size", "24", "-j", workers, "-o", str(stores[-1]), "-q"]
