@@ -34,7 +34,7 @@ def test_index_writes_the_index_and_reports_the_rest(tmp_path):
     touch(root / "n99999999" / "x.JPEG")  # shaped like a wnid, but not in WordNet 3.0
     touch(root / "README.txt")
     out, report = tmp_path / "index.parquet", tmp_path / "report.json"
-    result = run("index", root, "-o", out, "--report", report)
+    result = run("index", root, "-o", out, "--report", report, "--sizes")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{out}\n"
     assert "5 images of 2 classes (class folders)" in result.stderr
