@@ -92,9 +92,15 @@ def is_image_name(name: str) -> bool:
 IMAGE_NAME = r"(?:^|/)\.*[^./][^/]*\.(?:" + "|".join(sorted(s[1:] for s in IMAGE_SUFFIXES)) + ")$"
 
 
-def image_name_mask(names: pa.Array) -> pa.BooleanArray:
-    """`is_image_name` of each of `names`, computed by pyarrow over the whole array."""
-    return pc.match_substring_regex(names, IMAGE_NAME, ignore_case=True)
+def image_name_mask(paths: pa.Array, dots: int | None = None) -> pa.BooleanArray:
+    """`is_image_name` of each of `paths`, computed by pyarrow over the whole array. `dots`, the number of dots in
+    all paths together, lets the usual case skip the regular expression (0.1 µs a path): where each path has one dot,
+    one ending in ILSVRC's own .JPEG is an image unless that dot starts its last part."""
+    if dots == len(paths):
+        ilsvrc = pc.and_not(pc.ends_with(paths, ".JPEG"), pc.or_(pc.ends_with(paths, "/.JPEG"), pc.starts_with(paths, ".")))
+        if pc.all(ilsvrc).as_py() is not False:
+            return ilsvrc
+    return pc.match_substring_regex(paths, IMAGE_NAME, ignore_case=True)
 
 
 def name_array(names: str) -> pa.StringArray:

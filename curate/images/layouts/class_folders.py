@@ -192,14 +192,15 @@ def folder_rows(listed: list[ClassFiles], split: str, report: IndexReport) -> pa
     listed = [files for files in listed if files.count]
     if not listed:
         return no_rows()
-    paths = name_array("\0".join(files.paths for files in listed))
+    text = "\0".join(files.paths for files in listed)
+    paths = name_array(text)
     counts = np.array([files.count for files in listed], np.int32)
     numbers = np.repeat(np.arange(len(listed), dtype=np.int32), counts)
     wnids = name_array("\0".join(files.wnid for files in listed)).take(
         pa.Array.from_buffers(pa.int32(), len(numbers), [None, pa.py_buffer(numbers)]))
     sizes = pa.array([s for files in listed for s in files.sizes], pa.int64()) if listed[0].sizes is not None else None
     rows = image_rows(paths, wnids, split, sizes)
-    image = image_name_mask(paths)
+    image = image_name_mask(paths, text.count("."))
     if pc.all(image).as_py():
         return rows
     report.not_image.extend(paths.filter(pc.invert(image)).to_pylist())
