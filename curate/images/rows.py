@@ -23,6 +23,7 @@ import math
 import threading
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -101,6 +102,11 @@ def image_name_mask(paths: pa.Array, dots: int | None = None) -> pa.BooleanArray
         if pc.all(ilsvrc).as_py() is not False:
             return ilsvrc
     return pc.match_substring_regex(paths, IMAGE_NAME, ignore_case=True)
+
+
+def numpy_array(values: np.ndarray) -> pa.Array:
+    """A numpy array of numbers as an Arrow array, sharing its memory (pa.array imports pandas, where installed)."""
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
 
 
 def name_array(names: str) -> pa.StringArray:

@@ -16,7 +16,7 @@ from curate.errors import BadImages
 from curate.images.layouts.listing import folder_entries
 from curate.images.layouts.tar_archive import DamagedArchive, list_tar
 from curate.images.report import IndexReport
-from curate.images.rows import image_name_mask, image_rows, is_image_name, name_array, no_rows
+from curate.images.rows import image_name_mask, image_rows, is_image_name, name_array, no_rows, numpy_array
 from curate.progress import Progress
 from curate.wording import plural
 from curate.wordnet.snapshot import load_hierarchy
@@ -194,11 +194,11 @@ def folder_rows(listed: list[ClassFiles], split: str, report: IndexReport) -> pa
         return no_rows()
     text = "\0".join(files.paths for files in listed)
     paths = name_array(text)
-    counts = np.array([files.count for files in listed], np.int32)
-    numbers = np.repeat(np.arange(len(listed), dtype=np.int32), counts)
-    wnids = name_array("\0".join(files.wnid for files in listed)).take(
-        pa.Array.from_buffers(pa.int32(), len(numbers), [None, pa.py_buffer(numbers)]))
-    sizes = pa.array([s for files in listed for s in files.sizes], pa.int64()) if listed[0].sizes is not None else None
+    numbers = np.repeat(np.arange(len(listed), dtype=np.int32), [files.count for files in listed])
+    wnids = name_array("\0".join(files.wnid for files in listed)).take(numpy_array(numbers))
+    sizes = None
+    if listed[0].sizes is not None:
+        sizes = numpy_array(np.array([size for files in listed for size in files.sizes], np.int64))
     rows = image_rows(paths, wnids, split, sizes)
     image = image_name_mask(paths, text.count("."))
     if pc.all(image).as_py():
