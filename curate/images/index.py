@@ -67,8 +67,8 @@ class ImageIndex(CurateTable):
         `layout_of`). `classes` says what the labels of shards number: a numbering's name (`NUMBERINGS`), or a file of one
         wnid per line, line i naming label i (see `hf_features`, `webdataset`). `split` defaults to "val" for a validation folder and "train" otherwise; for Kaggle's
         download and for shards it also says which images to read.
-        `sizes` looks up the size of every image file (one `stat` each, the slowest part of indexing a folder on a
-        cold disk) and leaves out (and reports) empty files; without it a file's size is null. The members of
+        `sizes` looks up the size of every image file (one `stat` each: most of the time of indexing class folders,
+        more on a cold disk) and leaves out (and reports) empty files; without it a file's size is null. The members of
         archives and shards have their sizes either way.
         `verify` decodes every image and leaves out (and reports) those that do not decode. With `strict`,
         anything the report lists is an error instead.

@@ -4,8 +4,8 @@ archives `ROOT/<wnid>.tar`, in any mix."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,9 +114,9 @@ def walk_class_folder(folder: Path, wnid: str, report: IndexReport, sizes: bool)
     pending = [(str(folder), wnid + "/")]
     while pending:
         current, prefix = pending.pop()
-        try:
-            fd = os.open(current, os.O_RDONLY | os.O_DIRECTORY)  # entries listed by a folder's descriptor hold
-        except OSError:                                         # no joined path each
+        try:  # listed by the folder's descriptor, an entry holds its name only, not a path joined for it
+            fd = os.open(current, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
             report.unreadable.append(prefix)
             continue
         try:
@@ -135,8 +135,9 @@ def walk_class_folder(folder: Path, wnid: str, report: IndexReport, sizes: bool)
 
 
 def quick_listing(entries: list[os.DirEntry]) -> tuple[list[str], None, list[str]] | None:
-    """The names of the entries that are not folders, and of the folders, in passes that call no Python code per
-    entry (a folder's type comes with its name on most file systems); None where a type cannot be read."""
+    """The names of the entries that are not folders, and of the folders: two list comprehensions, no function of
+    curate's nor a report per entry (a folder's type comes with its name on most file systems); None where a type
+    cannot be read."""
     try:
         folders = [entry.name for entry in entries if entry.is_dir()]
         files = [entry.name for entry in entries if not entry.is_dir()] if folders else [e.name for e in entries]
@@ -185,7 +186,7 @@ def class_files(wnid: str, listed: list[tuple[str, list[str], list[int] | None]]
 
 def folder_rows(listed: list[ClassFiles], split: str, report: IndexReport) -> pa.Table:
     """The rows of the images among the files of class folders; what is not an image, and a class left without
-    images, goes to the report. The files are handled as whole arrays: no Python code runs per file."""
+    images, goes to the report. The files are handled as whole arrays: without sizes, no Python code runs per file."""
     for files in listed:
         if not files.count:
             report.empty.append(files.wnid + "/")
