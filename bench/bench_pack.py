@@ -192,7 +192,7 @@ def resize_table(kind: str, sources: list[bytes], repeats: int) -> None:
     rules = candidates()
     for fmt, size in TARGETS:
         works = {name: (lambda rule=rule: [rule(data, fmt, size) for data in sources]) for name, rule in rules.items()}
-        times = dict(interleaved_runs(works, repeat=repeats, clock=time.process_time))
+        times = dict(interleaved_runs(works, repeat=repeats, cpu=True))
         decode = statistics.median(times["decode-only (open + draft + load)"]) / len(sources)
         references = [np.asarray(reference(data, fmt, size)) for data in sources]
         print(f"\n{kind}, {fmt}{size}: {len(sources)} images; decode-only {decode * 1000:.2f} ms an image")

@@ -24,18 +24,24 @@ def timed_runs(work, repeat: int = 5, warmup: int = 1, clock=time.perf_counter) 
 
 
 def interleaved_runs(works: dict[str, object], repeat: int = 5, warmup: int = 1,
-                     clock=time.perf_counter) -> list[tuple[str, list[float]]]:
-    """Seconds per call of each `work()` by `clock` (time.process_time: CPU seconds of this process), taking
-    turns (one call of each per round), so that a noisy moment of the machine falls on every variant alike
-    rather than on whichever ran then."""
-    times: dict[str, list[float]] = {name: [] for name in works}
+                     cpu: bool = False) -> list[tuple[str, list[float]]]:
+    """Seconds per call of each `work()` (wall, or with `cpu` the CPU-seconds of this process), taking turns
+    (one call of each per round), so that a noisy moment of the machine falls on every variant alike rather
+    than on whichever ran then."""
+    return [(name, clocks[cpu]) for name, clocks in interleaved_clocks(works, repeat, warmup).items()]
+
+
+def interleaved_clocks(works: dict[str, object], repeat: int = 5, warmup: int = 1) -> dict[str, tuple[list[float], list[float]]]:
+    """`interleaved_runs`, with the CPU-seconds of this process (all its threads) per call beside the wall seconds."""
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in works}
     for round in range(warmup + repeat):
         for name, work in works.items():
-            start = clock()
+            start, cpu = time.perf_counter(), time.process_time()
             work()
             if round >= warmup:
-                times[name].append(clock() - start)
-    return list(times.items())
+                times[name][0].append(time.perf_counter() - start)
+                times[name][1].append(time.process_time() - cpu)
+    return times
 
 
 def run_python(code: str, *args: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,11 +86,18 @@ def row_text(table: pa.Table) -> bytes | memoryview:
             inputs.append(cell)
     if len(inputs) == 1:
         return inputs[0].encode() * table.num_rows
-    lines = pc.binary_join_element_wise(*(pa.scalar(i) if isinstance(i, str) else i for i in inputs), "\t")
+    lines = pc.binary_join_element_wise(*(text_scalar(i) if isinstance(i, str) else i for i in inputs), text_scalar("\t"))
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     _, offsets, data = lines.buffers()
     bounds = memoryview(offsets).cast("i")
     return memoryview(data)[bounds[lines.offset] : bounds[lines.offset + len(lines)]]
+
+
+def text_scalar(text: str) -> pa.StringScalar:
+    """`text` as an Arrow scalar, made from its bytes: `pa.scalar` imports pandas where it is installed, half a
+    second of a command's time."""
+    data = text.encode()
+    return pa.StringArray.from_buffers(1, pa.py_buffer(struct.pack("<ii", 0, len(data))), pa.py_buffer(data))[0]
 
 
 def cell_text(column: pa.ChunkedArray) -> pa.ChunkedArray | str:

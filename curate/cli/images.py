@@ -27,12 +27,13 @@ def index(
     file_list: Optional[Path] = typer.Option(None, "--file-list", help="Index this train_cls.txt-style list (`n01440764/n01440764_10026 1`) instead of the folder; the images need not exist."),
     classes: Optional[str] = typer.Option(None, "--classes", help=f"What the numbered labels of Hugging Face or WebDataset shards number: a built-in list ({', '.join(NUMBERINGS)}; `curate lists`), label i on its line i, or FILE, one wnid per line, label 0's first. Shards that declare their class names are read by them; these must agree."),
     split: Optional[str] = typer.Option(None, "--split", help="The split to record: train, val or test (default: val for --val-labels, else train). For Kaggle's download and for shards it also picks what to read: val reads ILSVRC/Data/CLS-LOC/val or the validation-* shards."),
+    sizes: bool = flag("--sizes", help="Record each image file's size, and leave out and report empty files: one stat per file, most of the time of indexing class folders. Without it, an image file's size is null and an empty one is indexed (--verify finds empty and broken files). For class folders and validation folders; tar members have their sizes anyway."),
     verify: bool = flag("--verify", help="Decode every image (needs Pillow); leave out and report the broken ones."),
     strict: bool = flag("--strict", help="Fail, writing nothing, when anything cannot be indexed (by default it is reported and left out)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write every reported path, by problem, to this JSON file."),
     quiet: bool = QUIET_OPTION,
 ):
-    """Index images: one row per image (path, wnid, split, size; member offset for tar archives, row for Parquet shards).
+    """Index images: one row per image (path, wnid, split, size with --sizes; member offset and size for tar archives, row for Parquet shards).
 
     Examples:
     $ curate images index train/ -o train.parquet
@@ -54,7 +55,7 @@ def index(
     console = stderr_console(quiet)
     with progress_bar(console) as progress:
         index = ImageIndex.build(root, val_labels=val_labels, file_list=file_list, split=split, classes=classes,
-                                 verify=verify, strict=strict, progress=progress)
+                                 sizes=sizes, verify=verify, strict=strict, progress=progress)
     with together():  # the index and its report, or neither
         digest = index.write(output)
         if report is not None:

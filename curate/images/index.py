@@ -54,6 +54,7 @@ class ImageIndex(CurateTable):
         file_list: Path | None = None,
         split: str | None = None,
         classes: str | None = None,
+        sizes: bool = False,
         verify: bool = False,
         strict: bool = False,
         progress: Progress = no_progress,
@@ -66,6 +67,9 @@ class ImageIndex(CurateTable):
         `layout_of`). `classes` says what the labels of shards number: a numbering's name (`NUMBERINGS`), or a file of one
         wnid per line, line i naming label i (see `hf_features`, `webdataset`). `split` defaults to "val" for a validation folder and "train" otherwise; for Kaggle's
         download and for shards it also says which images to read.
+        `sizes` looks up the size of every image file (one `stat` each: most of the time of indexing class folders,
+        more on a cold disk) and leaves out (and reports) empty files; without it a file's size is null. The members of
+        archives and shards have their sizes either way.
         `verify` decodes every image and leaves out (and reports) those that do not decode. With `strict`,
         anything the report lists is an error instead.
         """
@@ -73,7 +77,7 @@ class ImageIndex(CurateTable):
             raise BadImages(f"`split` must be one of {', '.join(SPLITS)}, not {split!r}.")
         root = Path(root)
         source = Source(root, split or ("val" if val_labels is not None and file_list is None else "train"),
-                        Path(val_labels) if val_labels else None, Path(file_list) if file_list else None, classes)
+                        Path(val_labels) if val_labels else None, Path(file_list) if file_list else None, classes, sizes)
         layout = layout_of(source)
         if verify and layout is file_list_layout:
             raise BadImages("`verify` needs the images; a file list indexes images that are not there.")

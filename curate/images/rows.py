@@ -23,10 +23,12 @@ import math
 import threading
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.errors import BadImages
-from curate.fileformat import FileKind
+from curate.fileformat import FileKind, text_scalar
 
 IMAGES = FileKind(
     "images",
@@ -47,20 +49,35 @@ ARROW_SUFFIX = ".arrow"  # and with this one, an Arrow IPC stream as Hugging Fac
 IMAGE_SUFFIXES = frozenset(".jpeg .jpg .png .bmp .gif .webp .tif .tiff .ppm .pgm .pbm".split())
 
 
-def image_rows(paths: list[str], wnids: list[str], split: str, sizes: list[int | None],
-               archives: list[str | None] | None = None, offsets: list[int | None] | None = None) -> pa.Table:
+def image_rows(paths: list[str] | pa.Array, wnids: list[str] | pa.Array | str, split: str,
+               sizes: list[int | None] | pa.Array | None, archives: list[str | None] | None = None,
+               offsets: list[int | None] | None = None) -> pa.Table:
+    """Rows of the image-index schema. A column is a list or an Arrow array; `wnids` may be the one wnid of every
+    row, `sizes` None where no size is known. One wnid, a split and null columns are made without a list per row."""
     n = len(paths)
-    return pa.table(
-        {
-            "path": pa.array(paths, pa.string()),
-            "wnid": pa.array(wnids, pa.string()),
-            "split": pa.array([split] * n, pa.string()),
-            "size": pa.array(sizes, pa.int64()),
-            "archive": pa.array(archives if archives is not None else [None] * n, pa.string()),
-            "offset": pa.array(offsets if offsets is not None else [None] * n, pa.int64()),
-        },
+    return pa.Table.from_arrays(
+        [
+            column(paths, pa.string(), n),
+            pa.repeat(text_scalar(wnids), n) if isinstance(wnids, str) else column(wnids, pa.string(), n),
+            pa.repeat(text_scalar(split), n),
+            column(sizes, pa.int64(), n),
+            column(archives, pa.string(), n),
+            column(offsets, pa.int64(), n),
+        ],
         schema=IMAGES.schema,
     )
+
+
+def no_rows() -> pa.Table:
+    """An image index without rows (made without `schema.empty_table`, which imports pandas where it is installed)."""
+    return pa.Table.from_batches([], schema=IMAGES.schema)
+
+
+def column(values: list | pa.Array | None, type: pa.DataType, n: int) -> pa.Array:
+    """`values` as an Arrow array of `type` (n nulls for None)."""
+    if values is None:
+        return pa.nulls(n, type)
+    return values.cast(type) if isinstance(values, pa.Array) else pa.array(values, type)
 
 
 def is_image_name(name: str) -> bool:
@@ -68,6 +85,36 @@ def is_image_name(name: str) -> bool:
     suffixes (a name's leading dots start no suffix), in under half its time: indexing calls this per file."""
     stem, _, suffix = name.rpartition("/")[2].rpartition(".")
     return bool(stem.lstrip(".")) and "." + suffix.lower() in IMAGE_SUFFIXES
+
+
+# is_image_name as a regular expression, for a whole array of names at once: the last part of the path has a
+# character other than a dot before the dot of an image suffix. Ignoring case here agrees with str.lower():
+# the only non-ASCII letters that fold to ASCII ones (the Kelvin sign, the long s) fold to k and s, in no suffix.
+IMAGE_NAME = r"(?:^|/)\.*[^./][^/]*\.(?:" + "|".join(sorted(s[1:] for s in IMAGE_SUFFIXES)) + ")$"
+
+
+def image_name_mask(paths: pa.Array, dots: int | None = None) -> pa.BooleanArray:
+    """`is_image_name` of each of `paths`, computed by pyarrow over the whole array. `dots`, the number of dots in
+    all paths together, lets the usual case skip the regular expression (0.1 µs a path): where each path has one dot,
+    one ending in ILSVRC's own .JPEG is an image unless that dot starts its last part."""
+    if dots == len(paths):
+        ilsvrc = pc.and_not(pc.ends_with(paths, ".JPEG"), pc.or_(pc.ends_with(paths, "/.JPEG"), pc.starts_with(paths, ".")))
+        if pc.all(ilsvrc).as_py() is not False:
+            return ilsvrc
+    return pc.match_substring_regex(paths, IMAGE_NAME, ignore_case=True)
+
+
+def numpy_array(values: np.ndarray) -> pa.Array:
+    """A numpy array of numbers as an Arrow array, sharing its memory (pa.array imports pandas, where installed)."""
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
+def name_array(names: str) -> pa.StringArray:
+    """File names (or paths) joined by NUL, which none holds, as an Arrow array: split in C, where pa.array of a
+    list costs a Python object per name (and imports pandas, where it is installed: half a second)."""
+    if not names:
+        return pa.nulls(0, pa.string())
+    return pc.split_pattern(text_scalar(names), "\0").values
 
 
 def read_image_bytes(root: Path, path: str, archive: str | None, offset: int | None, size: int | None) -> bytes:

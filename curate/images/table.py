@@ -54,7 +54,7 @@ class ImageTable(CurateTable):
 
     def training_images_per_label(self, label_count: int) -> list[int]:
         """Rows of the train split of each label 0..label_count-1: what training needs to be above 0."""
-        train = self.rows.filter(pc.equal(self.rows["split"], "train"))["label"]
+        train = pc.filter(self.rows["label"], pc.equal(self.rows["split"], "train"))  # one column, not the table
         counts = pc.value_counts(train)
         per_label = [0] * label_count
         for label, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):

@@ -34,7 +34,7 @@ def test_index_writes_the_index_and_reports_the_rest(tmp_path):
     touch(root / "n99999999" / "x.JPEG")  # shaped like a wnid, but not in WordNet 3.0
     touch(root / "README.txt")
     out, report = tmp_path / "index.parquet", tmp_path / "report.json"
-    result = run("index", root, "-o", out, "--report", report)
+    result = run("index", root, "-o", out, "--report", report, "--sizes")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{out}\n"
     assert "5 images of 2 classes (class folders)" in result.stderr
@@ -293,3 +293,13 @@ def test_every_command_has_help_with_an_example(command):
     assert command in run("--help").stdout
     result = run(command, "--help")
     assert result.exit_code == 0 and "Example" in result.stdout
+
+
+def test_sizes_asks_for_the_sizes_of_image_files_and_a_file_list_has_none(tmp_path):
+    listing = tmp_path / "train_cls.txt"
+    listing.write_text(f"{TENCH}/{TENCH}_1 1\n")
+    out = tmp_path / "index.parquet"
+    assert error(run("index", tmp_path / "nowhere", "--file-list", listing, "--sizes", "-o", out)) == (
+        f"Error: --sizes looks up the sizes of image files in folders, and {listing} is read as file list, which has "
+        "no image files to look up.")
+    assert not out.exists()

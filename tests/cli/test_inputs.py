@@ -161,7 +161,7 @@ def test_strict_makes_anything_reported_an_error(tmp_path):
     root = tmp_path / "train"
     touch(root / TENCH / "a.JPEG")
     touch(root / TENCH / "empty.JPEG", b"")
-    assert error(run("index", root, "--strict", "-o", tmp_path / "index.parquet")) == (
+    assert error(run("index", root, "--strict", "--sizes", "-o", tmp_path / "index.parquet")) == (
         f"Error: {root} holds what cannot be indexed (empty file: 1), for example {TENCH}/empty.JPEG (empty file); "
         "without --strict it is reported and left out."
     )

@@ -133,14 +133,14 @@ def small_disk(tmp_path):
     subprocess.run(["umount", disk], check=True)
 
 
-def index_root(tmp_path: Path, good: int, empty: int) -> Path:
-    """A class folder of `good` images and `empty` empty files: a small index and a large --report."""
+def index_root(tmp_path: Path, good: int, other: int) -> Path:
+    """A class folder of `good` images and `other` files that are not images: a small index and a large --report."""
     folder = tmp_path / "images" / TENCH
     folder.mkdir(parents=True)
     for i in range(good):
         (folder / f"{TENCH}_{i}.JPEG").write_bytes(b"\xff\xd8 not really a jpeg")
-    for i in range(empty):
-        (folder / f"{TENCH}_empty_with_a_long_name_{i:05d}.JPEG").touch()
+    for i in range(other):
+        (folder / f"{TENCH}_not_an_image_with_a_long_name_{i:05d}.txt").touch()
     return tmp_path / "images"
 
 
@@ -160,7 +160,7 @@ def test_coarsen_on_a_full_disk_says_so_and_leaves_what_was_there(small_disk, tm
 
 
 def test_index_whose_report_fills_the_disk_writes_neither(small_disk, tmp_path):
-    root = index_root(tmp_path, good=3, empty=2000)
+    root = index_root(tmp_path, good=3, other=2000)
     result = curate("images", "index", root, "-o", small_disk / "index.parquet", "--report", small_disk / "report.json",
                     "-q", cwd=tmp_path)
     refused(result, f"Cannot write {small_disk / 'report.json'}: No space left on device.")
@@ -186,7 +186,7 @@ def test_build_past_the_limit_leaves_every_old_manifest_as_it_was(tmp_path):
 
 
 def test_index_whose_report_passes_the_limit_writes_neither(tmp_path):
-    root = index_root(tmp_path, good=3, empty=2000)
+    root = index_root(tmp_path, good=3, other=2000)
     out = tmp_path / "out"
     out.mkdir()
     result = curate("images", "index", root, "-o", out / "index.parquet", "--report", out / "report.json", "-q",

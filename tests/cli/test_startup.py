@@ -21,7 +21,7 @@ try:
 except SystemExit:
     pass
 loaded = [m for m in ("curate.cli.images", "curate.cli.manifests", "curate.cli.explore", "rich", "polars", "pyarrow",
-                      "curate.fileio") if m in sys.modules]
+                      "curate.fileio", "pandas") if m in sys.modules]
 print(json.dumps(loaded), file=sys.stderr)
 """
 
@@ -33,6 +33,15 @@ def modules_loaded_by(*args: str) -> list[str]:
 
 def test_coarsen_in_a_pipe_loads_no_other_command_nor_rich_nor_dataframes_nor_file_writing():
     assert modules_loaded_by("coarsen", "--depth", "3") == []
+
+
+def test_indexing_class_folders_loads_no_dataframe_library(tmp_path):
+    (tmp_path / "train" / "n01440764").mkdir(parents=True)
+    (tmp_path / "train" / "n01440764" / "a.JPEG").write_bytes(b"x")
+    loaded = modules_loaded_by("images", "index", str(tmp_path / "train"), "-o", str(tmp_path / "i.parquet"), "-q")
+    assert (tmp_path / "i.parquet").is_file()
+    assert "pyarrow" in loaded and "pandas" not in loaded and "polars" not in loaded  # pyarrow imports pandas, unless
+    # kept from calls that do (pa.array of a list, pa.scalar): half a second of a command's start
 
 
 def test_help_loads_every_command():

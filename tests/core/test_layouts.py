@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import pytest
-from image_world import GOLDFISH, TENCH, WHITE_SHARK, make_tar, touch
+from image_world import GOLDFISH, TENCH, WHITE_SHARK, make_tar, tiny_jpeg, touch
 
 from curate.images.index import ImageIndex
 
@@ -118,3 +120,100 @@ def test_an_index_labelled_in_memory_records_the_hash_its_file_would_have(tmp_pa
     from_file = ImageIndex.read(tmp_path / "index.parquet").label(label_set({TENCH: FISH}))
     assert in_memory.metadata == from_file.metadata
     assert in_memory.metadata["images_hash"] == ImageIndex.read(tmp_path / "index.parquet").metadata["content_hash"]
+
+
+# --- class folders at ImageNet size: no stat per file unless asked, names handled as whole arrays ------------
+
+def awkward_tree(root):
+    """Two classes of images named every way a listing must get right, and what is not an image among them."""
+    names = ["a.JPEG", "b.jpg", "C.JpEg", "d.PNG", "e.tar.jpeg", "f..jpeg", "g.jpeg.txt", ".JPEG", "..jpeg", ".hidden.JPEG",
+             "notes", "ünï.JPEG", "line\nbreak.JPEG", "\u212a.jpeg", "trailing.JPEG ", "x.jpe"]
+    for number, name in enumerate(names):
+        touch(root / TENCH / name, b"x" * (number + 1))
+    touch(root / TENCH / "sub" / "deeper" / "z.jpg", b"zz")
+    touch(root / TENCH / "folder.JPEG" / "inside.JPEG", b"in")  # a folder named like an image is searched
+    touch(root / TENCH / ".dotted" / "y.JPEG", b"yy")
+    for number in range(40):
+        touch(root / GOLDFISH / f"{GOLDFISH}_{number * 7919 % 1000}.JPEG", bytes(number + 1))
+    return root
+
+
+def walked(root):
+    """(path, wnid, size) of every image under the class folders, found by os.walk and os.path.splitext."""
+    suffixes = {".jpeg", ".jpg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+    rows = []
+    for wnid in (TENCH, GOLDFISH):
+        for folder, _, files in os.walk(root / wnid):
+            for name in files:
+                if os.path.splitext(name)[1].lower() in suffixes:
+                    path = Path(folder, name)
+                    rows.append((path.relative_to(root).as_posix(), wnid, path.stat().st_size))
+    return sorted(rows)
+
+
+def test_class_folders_index_what_a_plain_walk_finds_with_sizes_only_when_asked(tmp_path):
+    root = awkward_tree(tmp_path / "train")
+    expected = walked(root)
+    with_sizes = ImageIndex.build(root, sizes=True)
+    assert [(r["path"], r["wnid"], r["size"]) for r in with_sizes.rows.to_pylist()] == expected
+    # What indexing this tree gave before listings were read as arrays (one stat and one Python step per file):
+    assert with_sizes.content_hash == "sha256:6a46c7a313c52ee779b53dc12da9f994d1f0e0e5ba8172ba159abbce4449dfed"
+    without = ImageIndex.build(root)
+    assert [(r["path"], r["wnid"], r["size"]) for r in without.rows.to_pylist()] == [(p, w, None) for p, w, _ in expected]
+    assert without.report.counts() == with_sizes.report.counts()
+    assert sorted(without.report.not_image) == [f"{TENCH}/{name}" for name in
+                                                 sorted(["g.jpeg.txt", ".JPEG", "..jpeg", "notes", "trailing.JPEG ", "x.jpe"])]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("sizes", [False, True])
+def test_class_folders_index_alike_in_any_listing_order_on_any_number_of_threads(tmp_path, monkeypatch, threads, sizes):
+    from curate.images.layouts import class_folders
+
+    root = awkward_tree(tmp_path / "train")
+    expected = ImageIndex.build(root, sizes=sizes)
+    listing = os.scandir
+
+    class Backwards(list):  # a folder's entries, last first, usable as os.scandir's are
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def backwards(folder):
+        with listing(folder) as entries:
+            return Backwards(reversed(list(entries)))
+
+    monkeypatch.setattr(os, "scandir", backwards)
+    monkeypatch.setattr(class_folders, "THREADS", threads)
+    index = ImageIndex.build(root, sizes=sizes)
+    assert index.content_hash == expected.content_hash and index.rows.equals(expected.rows)
+    assert index.report.counts() == expected.report.counts()
+
+
+def test_without_sizes_an_empty_file_is_indexed_and_verify_finds_it(tmp_path):
+    root = tmp_path / "train"
+    touch(root / TENCH / "empty.JPEG", b"")
+    touch(root / TENCH / "full.JPEG", tiny_jpeg(128))
+    without = ImageIndex.build(root)
+    assert without.rows.select(["path", "size"]).to_pylist() == [{"path": f"{TENCH}/empty.JPEG", "size": None},
+                                                                  {"path": f"{TENCH}/full.JPEG", "size": None}]
+    assert ImageIndex.build(root, sizes=True).report.empty_file == [f"{TENCH}/empty.JPEG"]
+    verified = ImageIndex.build(root, verify=True)
+    assert verified.report.broken == [f"{TENCH}/empty.JPEG"] and verified.rows["path"].to_pylist() == [f"{TENCH}/full.JPEG"]
+
+
+@pytest.mark.parametrize("name", ["a.JPEG", ".JPEG", "w/.JPEG", "w/..JPEG", "w/a.JPEG", ".h/a.JPEG", "w/.h/a.JPEG",
+                                  "w/a./.JPEG", "x.JPEG/", "a.jpeg", "a..jpeg", "x.jpeg.txt", "x.tar.jpeg", "d.jpg/e",
+                                  ".a.png", "a.PnG", "a.jpe", "a\n.jpeg", "a.jpeg\n", "\u212a.jpeg", "\u017f.tiff", "a",
+                                  "", ".", "a.", "w/a.JPEG.JPEG"])
+def test_image_names_read_as_arrays_agree_with_is_image_name(name):
+    import pyarrow as pa
+
+    from curate.images.rows import image_name_mask, is_image_name
+
+    for paths in ([name], [name, "w/b.JPEG"]):
+        array = pa.array(paths, pa.string())
+        for dots in (None, sum(path.count(".") for path in paths)):
+            assert image_name_mask(array, dots).to_pylist() == [is_image_name(path) for path in paths], (paths, dots)

@@ -6,7 +6,8 @@ A layout module has
                            IndexReport of what else it found (never dropped silently)
   no_images(source, found) the sentence for a source that holds no image at all (`found` says what it held)
 and `layout_of(source)` picks the module for what the user gave. A layout whose labels are numbers has
-`NUMBERED = True`: the user's `classes` says what they number.
+`NUMBERED = True`: the user's `classes` says what they number. A layout of image files has `FILES = True`: it
+looks up their sizes where the user's `sizes` asks.
 
   class_folders.py  ROOT/<wnid>/**/<image> folders (ILSVRC-2012 train, fall 2011) and ROOT/<wnid>.tar archives
   tar_archive.py    the members of one plain tar archive, listed with their offsets, not extracted
@@ -54,6 +55,7 @@ class Source:
     val_labels: Path | None = None
     file_list: Path | None = None
     classes: str | None = None  # what a layout's numbered labels number: a numbering's name (`NUMBERINGS`) or a file
+    sizes: bool = False  # whether the sizes of image files are looked up (one stat per file) and empty files left out
 
 
 def layout_of(source: Source):
@@ -61,7 +63,7 @@ def layout_of(source: Source):
     if source.file_list is not None and source.val_labels is not None:
         raise BadImages("Give either a file list or validation labels, not both.")
     if source.file_list is not None:
-        return file_list
+        return files_checked(file_list, source)
     if source.val_labels is not None:
         layout = val_folder
     else:
@@ -69,4 +71,12 @@ def layout_of(source: Source):
     if source.classes is not None and not getattr(layout, "NUMBERED", False):
         raise BadImages(f"`classes` says what numbered labels number (Hugging Face and WebDataset shards), and "
                         f"{source.root} is read as {layout.LAYOUT}, whose classes are named by wnids.")
+    return files_checked(layout, source)
+
+
+def files_checked(layout, source: Source):
+    """`layout`, if it reads image files or `source` does not ask for their sizes."""
+    if source.sizes and not getattr(layout, "FILES", False):
+        raise BadImages(f"`sizes` looks up the sizes of image files in folders, and {source.file_list or source.root} "
+                        f"is read as {layout.LAYOUT}, which has no image files to look up.")
     return layout

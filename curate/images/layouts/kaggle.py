@@ -21,6 +21,7 @@ from curate.images.report import IndexReport
 from curate.progress import Progress
 
 LAYOUT = "Kaggle ILSVRC"
+FILES = True  # image files in folders: `sizes` looks up their sizes
 IMAGES = "ILSVRC/Data/CLS-LOC"
 MAPPING = "LOC_synset_mapping.txt"
 VAL_LABELS = "LOC_val_solution.csv"

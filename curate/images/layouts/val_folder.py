@@ -20,6 +20,7 @@ from curate.wordnet.snapshot import load_hierarchy
 from curate.wordnet.wnid import is_wnid, not_a_wnid
 
 LAYOUT = "validation folder"
+FILES = True  # image files in folders: `sizes` looks up their sizes
 
 
 def no_images(source, found: str) -> str:
@@ -27,12 +28,13 @@ def no_images(source, found: str) -> str:
 
 
 def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
-    """A flat folder of images and a labels file naming each image's class (with or without extension)."""
+    """A flat folder of images and a labels file naming each image's class (with or without extension); with
+    `sizes`, each image's size (empty files are reported)."""
     root, labels_path, split = source.root, Path(source.val_labels), source.split
     report = IndexReport(layout=LAYOUT)
     entries = folder_entries(root)
     labels = read_val_labels(labels_path)
-    files: dict[str, tuple[str, int]] = {}  # stem and name -> (name, size)
+    files: dict[str, tuple[str, int | None]] = {}  # stem and name -> (name, size, with `sizes`)
     advance = progress("Indexing images", len(entries))
     for entry in entries:
         try:
@@ -43,7 +45,7 @@ def index(source, progress: Progress) -> tuple[pa.Table, IndexReport]:
             elif not is_image_name(entry.name):
                 report.not_image.append(entry.name)
             else:
-                size = entry.stat().st_size
+                size = entry.stat().st_size if source.sizes else None
                 if size == 0:
                     report.empty_file.append(entry.name)
                 else:
