@@ -10,6 +10,11 @@ from pathlib import Path
 from curate.fileio import atomic_path
 
 
+def printable(name: str) -> str:
+    """A name as text a report can hold: the bytes of a name that is not UTF-8 written as escapes ('\\xff')."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass
 class IndexReport:
     """What indexing found besides the images. Every list is sorted; entries are paths relative to the root."""
@@ -22,6 +27,7 @@ class IndexReport:
     empty: list[str] = field(default_factory=list)  # class folders or archives without a single image
     empty_file: list[str] = field(default_factory=list)  # image files (or archive members) of zero bytes
     unreadable: list[str] = field(default_factory=list)  # files, folders or archives that could not be read
+    not_utf8: list[str] = field(default_factory=list)  # files or folders whose names are not UTF-8 (an index holds text)
     damaged: list[str] = field(default_factory=list)  # tar archives or shards that are truncated or not what they are named
     unlabelled: list[str] = field(default_factory=list)  # images whose class is not known
     missing: list[str] = field(default_factory=list)  # labelled or listed files that are not there
@@ -35,6 +41,7 @@ class IndexReport:
         "empty": "empty class",
         "empty_file": "empty file",
         "unreadable": "unreadable",
+        "not_utf8": "name not UTF-8",
         "damaged": "damaged archive",
         "unlabelled": "no class label",
         "missing": "labelled but missing",
@@ -51,7 +58,7 @@ class IndexReport:
 
     def sort(self) -> IndexReport:
         for items in self.problems().values():
-            items.sort()
+            items[:] = sorted(map(printable, items))
         return self
 
     def found(self) -> str:

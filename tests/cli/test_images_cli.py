@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 
 import pyarrow as pa
@@ -53,6 +54,28 @@ def test_index_writes_the_index_and_reports_the_rest(tmp_path):
     assert found["empty"] == [f"{WHITE_SHARK}/"]
     assert found["empty_file"] == [f"{GOLDFISH}/{GOLDFISH}_0.JPEG"] and found["unreadable"] == []
     assert found["counts"]["images"] == 5 and found["counts"]["classes"] == 2
+
+
+@pytest.mark.parametrize("sizes", [[], ["--sizes"]], ids=["listed", "with sizes"])
+def test_names_that_are_not_utf8_are_reported_and_the_rest_indexed(tmp_path, sizes):
+    """A Latin-1 file name from an old download (an index holds text): reported as escapes, never a traceback."""
+    root = tmp_path / "train"
+    touch(root / TENCH / f"{TENCH}_0.JPEG")
+    touch(root / TENCH / "z.JPEG")
+    os.rename(root / TENCH / "z.JPEG", bytes(root / TENCH) + b"/caf\xe9.JPEG")  # sorts after the image kept
+    touch(root / GOLDFISH / f"{GOLDFISH}_0.JPEG")
+    (root / GOLDFISH / "deeper").mkdir()
+    touch(root / GOLDFISH / "deeper" / "a.JPEG")
+    os.rename(root / GOLDFISH / "deeper", bytes(root / GOLDFISH) + b"/\xff")
+    out, report = tmp_path / "index.parquet", tmp_path / "report.json"
+    result = run("index", root, "-o", out, "--report", report, *sizes)
+    assert result.exit_code == 0, result.stderr
+    index = ImageIndex.read(out)
+    assert index.rows["path"].to_pylist() == [f"{TENCH}/{TENCH}_0.JPEG", f"{GOLDFISH}/{GOLDFISH}_0.JPEG"]
+    assert index.rows["size"].to_pylist() == ([len(b"not really a jpeg")] * 2 if sizes else [None, None])
+    assert json.loads(report.read_text())["not_utf8"] == [f"{TENCH}/caf\\xe9.JPEG", f"{GOLDFISH}/\\xff/"]
+    strict = run("index", root, "-o", tmp_path / "strict.parquet", "--strict", *sizes)
+    assert strict.exit_code == 1 and "name not UTF-8: 2" in strict.stderr
 
 
 def test_index_a_validation_folder_labelled_by_filename_wnid_lines(tmp_path):

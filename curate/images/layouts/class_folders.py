@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ LAYOUT = "class folders"
 FILES = True  # image files in folders: `sizes` looks up their sizes
 THREADS = min(8, os.cpu_count() or 1)  # class folders listed at once
 TORCHVISION_META = "meta.bin"  # beside train/ and val/ in the root torchvision's ImageNet prepares
+
+NAME = attrgetter("name")
 
 
 def no_images(source, found: str) -> str:
@@ -121,7 +124,7 @@ def walk_class_folder(folder: Path, wnid: str, report: IndexReport, sizes: bool)
             continue
         try:
             with os.scandir(fd) as listing:
-                entries = list(listing)
+                entries = text_entries(list(listing), prefix, report)
             quick = None if sizes else quick_listing(entries)
             names, lengths, folders = quick or checked_listing(entries, prefix, report, sizes)
         except OSError:
@@ -132,6 +135,25 @@ def walk_class_folder(folder: Path, wnid: str, report: IndexReport, sizes: bool)
         pending.extend((os.path.join(current, name), prefix + name + "/") for name in folders)
         listed.append((prefix, names, lengths))
     return class_files(wnid, listed)
+
+
+def text_entries(entries: list[os.DirEntry], prefix: str, report: IndexReport) -> list[os.DirEntry]:
+    """`entries`, less those whose names are not UTF-8 (an index holds text), which go to the report. One check
+    of all the names, in C, where every name is text."""
+    try:
+        "".join(map(NAME, entries)).encode()
+        return entries
+    except UnicodeEncodeError:
+        report.not_utf8.extend(prefix + entry.name + "/" * entry.is_dir() for entry in entries if not is_text(entry.name))
+        return [entry for entry in entries if is_text(entry.name)]
+
+
+def is_text(name: str) -> bool:
+    try:
+        name.encode()
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def quick_listing(entries: list[os.DirEntry]) -> tuple[list[str], None, list[str]] | None:
