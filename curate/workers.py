@@ -54,7 +54,9 @@ def in_processes(function: Callable, jobs: Iterable, processes: int, *, start: s
             if held:
                 raise held[0]
         except BaseException as error:
-            executor.shutdown(wait=False, cancel_futures=True)
+            # A broken pool's own thread is stopping its workers: wait for it, so that only one thread reads
+            # each worker's exit status (forkserver hands it out once; a second reader would see 255).
+            executor.shutdown(wait=isinstance(error, BrokenProcessPool), cancel_futures=True)
             workers = workers or set(multiprocessing.active_children()) - others
             stop(workers)
             if isinstance(error, BrokenProcessPool):

@@ -172,7 +172,9 @@ class Grid:
         (a budget spread evenly over single-class labels is that many images per class: the same rows)."""
         if self.images.available():
             tables = self.images.tables(variant)
-            return {"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash}
+            # A redrawn world keeps its paths, which are what an index without sizes holds: its draw is named too.
+            world = {"world": self.images.world()} if self.images.synthetic else {}
+            return {"labels": tables.labels_hash, "train": tables.train_hash, "val": tables.val_hash, **world}
         labels = self.images.label_set(variant.labels)
         per_class, budget = variant.per_class, variant.budget
         if budget and len(labels.kept) == labels.label_count and budget % labels.label_count == 0:
