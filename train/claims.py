@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
+from curate.claims import Held, take
 from curate.fileio import make_folder
 from train.errors import TrainError
 
@@ -26,30 +26,13 @@ def claim(folder: Path, what: str) -> None:
     if path in CLAIMS:
         return
     make_folder(path.parent)
-    while True:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.read(descriptor, 32).decode(errors="replace").strip()
-            os.close(descriptor)
-            pid = f" (process {owner})" if owner.isdigit() else ""
-            raise TrainError(f"{folder} is being used by another {what}{pid}: wait for it to end, or give another "
-                             "`output_dir`.") from None
-        if still_there(path, descriptor):
-            break
-        os.close(descriptor)  # its owner removed it as we opened it: claim the file now there
-    os.ftruncate(descriptor, 0)
-    os.write(descriptor, f"{os.getpid()}\n".encode())
-    CLAIMS[path] = descriptor
-
-
-def still_there(path: Path, descriptor: int) -> bool:
-    """Whether the open file `descriptor` is still the file at `path`."""
     try:
-        return os.path.samestat(os.fstat(descriptor), os.stat(path))
-    except FileNotFoundError:
-        return False
+        descriptor = take(path)
+    except Held as held:
+        pid = f" (process {held.holder})" if held.holder else ""
+        raise TrainError(f"{folder} is being used by another {what}{pid}: wait for it to end, or give another "
+                         "`output_dir`.") from None
+    CLAIMS[path] = descriptor
 
 
 def claim_file(folder: Path) -> Path:

@@ -17,7 +17,6 @@ CHUNK rows is recorded in .parts/). Images that do not decode are left out and r
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -30,6 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.claims import Held, take
 from curate.errors import BadImages
 from curate.fileio import atomic_path, check_folder_writable, make_folder
 from curate.images.exports.webdataset import INFO, add_member, write_info
@@ -163,26 +163,16 @@ def claimed(out: Path):
     make_folder(out)
     claim = out / CLAIM
     try:
-        while True:
-            handle = open(claim, "a+")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip()
-                handle.close()
-                raise BadImages(f"{out} is being packed by another process" + (f" (pid {holder})." if holder else "."))
-            if claim.exists() and os.stat(claim).st_ino == os.fstat(handle.fileno()).st_ino:
-                break  # locked the file at `claim`, not one its last holder removed meanwhile
-            handle.close()
-        with handle:
-            handle.truncate(0)
-            handle.write(str(os.getpid()))
-            handle.flush()
-            try:
-                yield
-            finally:
-                claim.unlink(missing_ok=True)
+        try:
+            descriptor = take(claim)
+        except Held as held:
+            raise BadImages(f"{out} is being packed by another process"
+                            + (f" (pid {held.holder})." if held.holder else ".")) from None
+        try:
+            yield
+        finally:
+            claim.unlink(missing_ok=True)
+            os.close(descriptor)
     finally:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # refused before anything was written: nothing left
