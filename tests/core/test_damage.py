@@ -64,11 +64,16 @@ def test_show_refuses_an_index_whose_footer_lost_rows(curate_cli, tmp_path):
                                      "not match its metadata hash.")
 
 
-def test_show_refuses_a_manifest_whose_metadata_was_edited(curate_cli, depth3, tmp_path):
-    table = pq.read_table(depth3)
-    metadata = {**table.schema.metadata, b"curate.recipe": b"totally-different"}
+def with_recipe(manifest, recipe: bytes, tmp_path):
+    """A copy of `manifest` whose curate.recipe metadata was rewritten to `recipe`, by a tool other than curate."""
+    table = pq.read_table(manifest)
     edited = tmp_path / "edited.parquet"
-    pq.write_table(table.replace_schema_metadata(metadata), edited)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"curate.recipe": recipe}), edited)
+    return edited
+
+
+def test_show_refuses_a_manifest_whose_metadata_was_edited(curate_cli, depth3, tmp_path):
+    edited = with_recipe(depth3, b"totally-different", tmp_path)
     result = curate_cli("show", edited)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.strip() == (f"Error: {edited} was changed after curate wrote it: its metadata or row count do "
@@ -76,10 +81,7 @@ def test_show_refuses_a_manifest_whose_metadata_was_edited(curate_cli, depth3, t
 
 
 def test_metadata_that_is_not_text_is_refused(curate_cli, depth3, tmp_path):
-    table = pq.read_table(depth3)
-    metadata = {**table.schema.metadata, b"curate.recipe": b"\xff\xfe"}
-    edited = tmp_path / "edited.parquet"
-    pq.write_table(table.replace_schema_metadata(metadata), edited)
+    edited = with_recipe(depth3, b"\xff\xfe", tmp_path)
     result = curate_cli("show", edited)
     assert (result.exit_code, result.stdout, result.stderr.strip()) == (
         1, "", f"Error: {edited} is damaged: its metadata is not text.")
